@@ -1,0 +1,40 @@
+//! A notification as clients see it, in the field names of the Laravel application's
+//! MongoDB documents so that its own Vue bell works against Belfry unchanged.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Opaque to clients; also the SSE `id:` of the event that carries it.
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub user_id: String,
+    pub message: String,
+    pub link: Option<String>,
+    /// RFC 3339, UTC; `None` while unread.
+    pub read_at: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_with_the_laravel_field_names() {
+        let n = Notification {
+            id: "6747f0c0a1b2c3d4e5f60718".into(),
+            user_id: "42".into(),
+            message: "Order #7 shipped".into(),
+            link: Some("/orders/7".into()),
+            read_at: None,
+            created_at: "2026-11-28T07:00:00.000Z".into(),
+        };
+        let json = serde_json::to_value(&n).unwrap();
+        assert_eq!(json["_id"], "6747f0c0a1b2c3d4e5f60718");
+        assert_eq!(json["read_at"], serde_json::Value::Null);
+        let back: Notification = serde_json::from_value(json).unwrap();
+        assert_eq!(back, n);
+    }
+}

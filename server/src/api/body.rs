@@ -1,0 +1,33 @@
+//! The JSON body of a request, read with the contract's limit and errors: 413 past 64 KiB,
+//! 400 when it is not JSON. Its shape is checked by the handler, field by field, so that a
+//! wrong field gets a 422 that names it.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+
+use crate::error::AppError;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub struct JsonBody(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // `DefaultBodyLimit` (set on the router) makes `Bytes` stop reading past the limit.
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                }
+            } else {
+                AppError::malformed("the request body could not be read", None)
+            }
+        })?;
+        serde_json::from_slice(&bytes).map(Self).map_err(|err| {
+            AppError::malformed(format!("the body is not valid JSON: {err}"), None)
+        })
+    }
+}

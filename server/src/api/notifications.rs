@@ -1,0 +1,94 @@
+//! The user routes: a signed-in user reads and marks their own notifications, and only those.
+
+use app::Notification;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{AuthUser, CsrfGuard};
+use crate::error::AppError;
+use crate::model::NotificationId;
+use crate::store::{MarkRead, Page};
+use crate::AppState;
+
+pub const DEFAULT_LIMIT: u32 = 10;
+pub const MAX_LIMIT: u32 = 100;
+
+/// Query values arrive as text so that a bad one gets the contract's error, naming it.
+#[derive(Deserialize)]
+pub struct ListParams {
+    limit: Option<String>,
+    before: Option<String>,
+}
+
+impl ListParams {
+    fn page(&self) -> Result<Page, AppError> {
+        let limit = match &self.limit {
+            None => DEFAULT_LIMIT,
+            Some(raw) => {
+                let n: i64 = raw.trim().parse().map_err(|_| {
+                    AppError::malformed(format!("limit must be a whole number, not {raw:?}"), Some("limit"))
+                })?;
+                if !(1..=i64::from(MAX_LIMIT)).contains(&n) {
+                    return Err(AppError::invalid(
+                        "limit",
+                        format!("limit must be between 1 and {MAX_LIMIT}, not {n}"),
+                    ));
+                }
+                n as u32
+            }
+        };
+        let before = self
+            .before
+            .as_deref()
+            .map(NotificationId::parse)
+            .transpose()
+            .map_err(|msg| AppError::malformed(msg, Some("before")))?;
+        Ok(Page { limit, before })
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Vec<Notification>>, AppError> {
+    let page = params.page()?;
+    Ok(Json(state.store.list(&user, page).await?))
+}
+
+#[derive(Serialize)]
+pub struct UnreadCount {
+    unread_count: u64,
+}
+
+pub async fn unread_count(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<Json<UnreadCount>, AppError> {
+    let unread_count = state.store.unread_count(&user).await?;
+    Ok(Json(UnreadCount { unread_count }))
+}
+
+pub async fn mark_read(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    _csrf: CsrfGuard,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let id = NotificationId::parse(&id).map_err(|msg| AppError::malformed(msg, Some("id")))?;
+    match state.store.mark_read(&user, id).await? {
+        MarkRead::Marked | MarkRead::AlreadyRead => Ok(StatusCode::NO_CONTENT),
+        MarkRead::NotFound => Err(AppError::NotFound("no such notification")),
+    }
+}
+
+pub async fn mark_all_read(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    _csrf: CsrfGuard,
+) -> Result<StatusCode, AppError> {
+    state.store.mark_all_read(&user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

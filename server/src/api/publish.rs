@@ -1,0 +1,111 @@
+//! `POST /api/notifications`: the host application (holding the service key) creates
+//! notifications for one user or many. The whole body is validated before anything is written.
+
+use app::Notification;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{Map, Value};
+
+use super::body::JsonBody;
+use crate::auth::Service;
+use crate::error::AppError;
+use crate::model::{validate_link, validate_message, NewNotification, UserId};
+use crate::AppState;
+
+/// Recipients of one bulk publish at most; a larger fan-out is several requests.
+pub const MAX_RECIPIENTS: usize = 1000;
+
+pub async fn publish(
+    State(state): State<AppState>,
+    _service: Service,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<Vec<Notification>>), AppError> {
+    let batch = parse_publish(&body)?;
+    let created = state.store.insert(&batch).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Turns a publish body into the notifications it asks for, or the first error in it.
+pub fn parse_publish(body: &Value) -> Result<Vec<NewNotification>, AppError> {
+    let Value::Object(fields) = body else {
+        return Err(AppError::malformed("the body must be a JSON object", None));
+    };
+    let users = recipients(fields)?;
+    let message = match fields.get("message") {
+        Some(Value::String(s)) => validate_message(s).map_err(|m| AppError::invalid("message", m))?,
+        Some(_) => return Err(AppError::invalid("message", "message must be a string")),
+        None => return Err(AppError::invalid("message", "message is required")),
+    };
+    let link = match fields.get("link") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(validate_link(s).map_err(|m| AppError::invalid("link", m))?),
+        Some(_) => return Err(AppError::invalid("link", "link must be a string or null")),
+    };
+    Ok(users
+        .into_iter()
+        .map(|user_id| NewNotification {
+            user_id,
+            message: message.clone(),
+            link: link.clone(),
+        })
+        .collect())
+}
+
+/// `user_id` (one) or `user_ids` (many, duplicates dropped), exactly one of the two.
+fn recipients(fields: &Map<String, Value>) -> Result<Vec<UserId>, AppError> {
+    match (fields.get("user_id"), fields.get("user_ids")) {
+        (Some(_), Some(_)) => Err(AppError::invalid(
+            "user_ids",
+            "give either user_id or user_ids, not both",
+        )),
+        (None, None) => Err(AppError::invalid("user_id", "user_id or user_ids is required")),
+        (Some(one), None) => Ok(vec![user_id(one, "user_id")?]),
+        (None, Some(Value::Array(many))) => {
+            if many.is_empty() || many.len() > MAX_RECIPIENTS {
+                return Err(AppError::invalid(
+                    "user_ids",
+                    format!("user_ids holds 1 to {MAX_RECIPIENTS} ids, this one {}", many.len()),
+                ));
+            }
+            let mut users: Vec<UserId> = Vec::with_capacity(many.len());
+            for value in many {
+                let user = user_id(value, "user_ids")?;
+                if !users.contains(&user) {
+                    users.push(user);
+                }
+            }
+            Ok(users)
+        }
+        (None, Some(_)) => Err(AppError::invalid("user_ids", "user_ids must be an array")),
+    }
+}
+
+/// A user id given as a string, or as a JSON integer (a host application's numeric id).
+fn user_id(value: &Value, field: &'static str) -> Result<UserId, AppError> {
+    let raw = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+        _ => return Err(AppError::invalid(field, "a user id is a string or an integer")),
+    };
+    UserId::parse(&raw).map_err(|m| AppError::invalid(field, m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn integer_user_ids_become_decimal_strings() {
+        let batch = parse_publish(&json!({"user_id": 42, "message": "hi"})).unwrap();
+        assert_eq!(batch[0].user_id.as_str(), "42");
+    }
+
+    #[test]
+    fn bulk_drops_duplicate_recipients_and_keeps_order() {
+        let batch = parse_publish(&json!({"user_ids": ["b", 1, "b", "1"], "message": "hi"})).unwrap();
+        let ids: Vec<_> = batch.iter().map(|n| n.user_id.as_str()).collect();
+        assert_eq!(ids, ["b", "1"]);
+    }
+}

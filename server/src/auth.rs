@@ -1,0 +1,233 @@
+//! Who is asking: user tokens (HS256 JWT), the service key of the publish API, and the CSRF
+//! guard of the state-changing user routes.
+//!
+//! A user token is taken from `Authorization: Bearer …`, else from the `belfry_token` cookie,
+//! and, on the stream route only, from `?token=` (an `EventSource` cannot set headers). Tokens
+//! are never logged: the request log records the path without its query string.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{FromRef, FromRequestParts, Query};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum_extra::extract::CookieJar;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::model::UserId;
+
+pub const TOKEN_COOKIE: &str = "belfry_token";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<u64>,
+}
+
+/// Signs and verifies user tokens with one shared HS256 secret.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        // A few seconds for clocks that disagree between the host application and Belfry.
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// A token for `user`, valid for `ttl` from now.
+    pub fn mint(&self, user: &UserId, ttl: Duration) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = unix_now();
+        let claims = Claims {
+            sub: user.to_string(),
+            exp: now + ttl.as_secs(),
+            iat: Some(now),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+    }
+
+    /// The user a token speaks for, if it is genuine, unexpired and names a valid user id.
+    pub fn verify(&self, token: &str) -> Result<UserId, AppError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|err| match err.kind() {
+                ErrorKind::ExpiredSignature => unauthorized("expired_token", "the token has expired"),
+                _ => unauthorized("invalid_token", "the token is not valid"),
+            })?;
+        UserId::parse(&data.claims.sub)
+            .map_err(|_| unauthorized("invalid_token", "the token's subject is not a valid user id"))
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn unauthorized(code: &'static str, message: &str) -> AppError {
+    AppError::Unauthorized {
+        code,
+        message: message.to_owned(),
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<Option<&str>, AppError> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| Some(t.trim()))
+        .ok_or_else(|| unauthorized("invalid_token", "the Authorization header must be `Bearer <token>`"))
+}
+
+/// Finds the caller's token: the header first, then the cookie, then (if allowed) the query.
+fn find_token(parts: &Parts, allow_query: bool) -> Result<String, AppError> {
+    if let Some(token) = bearer(parts)? {
+        return Ok(token.to_owned());
+    }
+    if let Some(cookie) = CookieJar::from_headers(&parts.headers).get(TOKEN_COOKIE) {
+        return Ok(cookie.value().to_owned());
+    }
+    if allow_query {
+        if let Ok(Query(TokenQuery { token: Some(token) })) = Query::try_from_uri(&parts.uri) {
+            return Ok(token);
+        }
+    }
+    Err(unauthorized("missing_token", "a user token is required"))
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// The signed-in user of a user route.
+pub struct AuthUser(pub UserId);
+
+/// The signed-in user of the stream route, which also accepts `?token=`.
+pub struct StreamUser(pub UserId);
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    std::sync::Arc<TokenKeys>: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let keys = std::sync::Arc::<TokenKeys>::from_ref(state);
+        keys.verify(&find_token(parts, false)?).map(Self)
+    }
+}
+
+impl<S> FromRequestParts<S> for StreamUser
+where
+    S: Send + Sync,
+    std::sync::Arc<TokenKeys>: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let keys = std::sync::Arc::<TokenKeys>::from_ref(state);
+        keys.verify(&find_token(parts, true)?).map(Self)
+    }
+}
+
+/// The publish API's key. Without one configured, the publish API does not exist (404).
+#[derive(Clone, Default)]
+pub struct ServiceKey(pub Option<std::sync::Arc<str>>);
+
+/// A caller that presented the service key.
+pub struct Service;
+
+impl<S> FromRequestParts<S> for Service
+where
+    S: Send + Sync,
+    ServiceKey: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ServiceKey(Some(expected)) = ServiceKey::from_ref(state) else {
+            return Err(AppError::NotFound("no such route"));
+        };
+        let given = bearer(parts)?
+            .ok_or_else(|| unauthorized("missing_key", "the service key is required"))?;
+        if constant_time_eq::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            Ok(Self)
+        } else {
+            Err(unauthorized("invalid_key", "the service key is not valid"))
+        }
+    }
+}
+
+/// Passes only requests a plain cross-site HTML form cannot make: a JSON content type or an
+/// `X-Requested-With` header both need a script, and a cross-origin script needs CORS.
+pub struct CsrfGuard;
+
+impl<S: Send + Sync> FromRequestParts<S> for CsrfGuard {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let json = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        if json || parts.headers.contains_key("x-requested-with") {
+            Ok(Self)
+        } else {
+            Err(AppError::CsrfRejected)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str) -> UserId {
+        UserId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn a_minted_token_verifies() {
+        let keys = TokenKeys::new(b"secret");
+        let token = keys.mint(&user("42"), Duration::from_secs(60)).unwrap();
+        assert_eq!(keys.verify(&token).unwrap(), user("42"));
+    }
+
+    #[test]
+    fn another_secret_is_refused() {
+        let token = TokenKeys::new(b"one").mint(&user("42"), Duration::from_secs(60)).unwrap();
+        assert!(matches!(
+            TokenKeys::new(b"two").verify(&token),
+            Err(AppError::Unauthorized { code: "invalid_token", .. })
+        ));
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        let keys = TokenKeys::new(b"secret");
+        for token in ["", "x", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiI0MiJ9."] {
+            assert!(keys.verify(token).is_err(), "{token}");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! `belfry token` and `belfry send`: small one-shot commands around the same parts the server uses.
+
+use std::time::Duration;
+
+use crate::auth::TokenKeys;
+use crate::config::{SendArgs, TokenArgs};
+use crate::model::{validate_link, validate_message, NewNotification, UserId};
+use crate::store;
+
+/// Prints a signed token for one user.
+pub fn token(args: &TokenArgs) -> Result<(), String> {
+    let user = UserId::parse(&args.user).map_err(|m| format!("--user: {m}"))?;
+    let token = TokenKeys::new(args.jwt_secret.as_bytes())
+        .mint(&user, Duration::from_secs(args.ttl_secs))
+        .map_err(|e| format!("cannot sign the token: {e}"))?;
+    println!("{token}");
+    Ok(())
+}
+
+/// Writes one notification straight into the database, as any other program could, and
+/// prints it as JSON.
+pub async fn send(args: &SendArgs) -> Result<(), String> {
+    let new = NewNotification {
+        user_id: UserId::parse(&args.user).map_err(|m| format!("--user: {m}"))?,
+        message: validate_message(&args.message).map_err(|m| format!("--message: {m}"))?,
+        link: args
+            .link
+            .as_deref()
+            .map(validate_link)
+            .transpose()
+            .map_err(|m| format!("--link: {m}"))?,
+    };
+    let store = store::open(&args.db.database, &args.db.collection)
+        .await
+        .map_err(|e| e.to_string())?;
+    let created = store.insert(&[new]).await.map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(&created[0]).map_err(|e| e.to_string())?;
+    println!("{json}");
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! The command line: `belfry serve | token | send`. Every flag also reads an environment
+//! variable (`BELFRY_…`), so a container or a systemd unit can configure Belfry without flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "belfry", version, about = "Real-time notifications over Server-Sent Events")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server: the SSR app, the API and the stream.
+    Serve(ServeArgs),
+    /// Print a signed user token.
+    Token(TokenArgs),
+    /// Write one notification straight into the configured database.
+    Send(SendArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` (embedded default) or a MongoDB URI `mongodb://host:port/DBNAME`.
+    #[arg(long, env = "BELFRY_DATABASE", default_value = "sqlite://./belfry.db")]
+    pub database: DatabaseUrl,
+
+    /// The MongoDB collection holding the notifications.
+    #[arg(long, env = "BELFRY_COLLECTION", default_value = "notifications")]
+    pub collection: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+
+    /// Listen address.
+    #[arg(long, env = "BELFRY_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// HS256 secret for user tokens; required unless --dev.
+    #[arg(long, env = "BELFRY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Bearer key for the publish API; without it the publish API answers 404.
+    #[arg(long, env = "BELFRY_SERVICE_KEY", hide_env_values = true)]
+    pub service_key: Option<String>,
+
+    /// Comma-separated origins allowed to embed the widget (CORS).
+    #[arg(long, env = "BELFRY_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Seconds between SSE keep-alive comments.
+    #[arg(long, env = "BELFRY_HEARTBEAT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub heartbeat_secs: u64,
+
+    /// Open streams allowed per user; more get 429.
+    #[arg(long, env = "BELFRY_MAX_STREAMS_PER_USER", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_user: u32,
+
+    /// Demo mode: random secrets printed at start, demo sign-in. Not for production.
+    #[arg(long, env = "BELFRY_DEV")]
+    pub dev: bool,
+
+    /// Where the built site (WASM, JS, CSS) is; cargo-leptos writes it to target/site.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The user the token is for.
+    #[arg(long)]
+    pub user: String,
+
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ttl_secs: u64,
+
+    /// HS256 secret (the server's).
+    #[arg(long, env = "BELFRY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+
+    /// The recipient's user id.
+    #[arg(long)]
+    pub user: String,
+
+    /// The text of the notification.
+    #[arg(long)]
+    pub message: String,
+
+    /// Where the notification leads: a path like /orders/7 or an http(s) URL.
+    #[arg(long)]
+    pub link: Option<String>,
+}
+
+/// Which store to use, from `--database`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    /// The URI as given; the driver parses it (hosts, options, database name).
+    Mongo(String),
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://./belfry.db".into());
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if raw.starts_with("mongodb://") || raw.starts_with("mongodb+srv://") {
+            return Ok(Self::Mongo(raw.to_owned()));
+        }
+        Err(format!(
+            "unsupported database {raw:?}: use sqlite://PATH or mongodb://HOST:PORT/DBNAME"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            "sqlite://./belfry.db".parse(),
+            Ok(DatabaseUrl::Sqlite("./belfry.db".into()))
+        );
+        assert_eq!(
+            "mongodb://127.0.0.1:27017/app".parse(),
+            Ok(DatabaseUrl::Mongo("mongodb://127.0.0.1:27017/app".into()))
+        );
+        assert!("sqlite://".parse::<DatabaseUrl>().is_err());
+        assert!("postgres://x".parse::<DatabaseUrl>().is_err());
+    }
+
+    #[test]
+    fn flags_parse() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["belfry", "serve", "--dev", "--addr", "127.0.0.1:0"]).unwrap();
+        assert!(matches!(cli.command, Command::Serve(ServeArgs { dev: true, .. })));
+        assert!(Cli::try_parse_from(["belfry", "serve", "--heartbeat-secs", "0"]).is_err());
+        assert!(Cli::try_parse_from(["belfry", "serve", "--addr", "nowhere"]).is_err());
+    }
+}

@@ -1,0 +1,115 @@
+//! The one error type of the HTTP API.
+//!
+//! Every failure a handler can meet becomes an [`AppError`], and every `AppError` becomes the
+//! contract's JSON body `{"error", "message", "field"?}`. Internal details (database messages,
+//! driver errors) are logged, never sent: the client learns only what it can act on.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the request cannot be read (bad JSON, a malformed query value or id).
+    #[error("{message}")]
+    Malformed {
+        message: String,
+        field: Option<&'static str>,
+    },
+    /// 401: the token or key is missing, invalid or expired.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// 403: the CSRF guard refused a state-changing request.
+    #[error("a state-changing request must carry Content-Type: application/json or X-Requested-With")]
+    CsrfRejected,
+    /// 404: nothing (visible to this caller) is there.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// 413: the body is over the limit.
+    #[error("the request body is over {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// 422: the request is well-formed but a value breaks a rule.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    /// 503: the database cannot be reached right now.
+    #[error("the database is unavailable")]
+    Unavailable,
+    /// 500: anything else; the cause is logged, not sent.
+    #[error("internal error")]
+    Internal,
+}
+
+impl AppError {
+    pub fn malformed(message: impl Into<String>, field: Option<&'static str>) -> Self {
+        Self::Malformed {
+            message: message.into(),
+            field,
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Malformed { .. } => (StatusCode::BAD_REQUEST, "malformed"),
+            Self::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            Self::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::Malformed { field, .. } => *field,
+            Self::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "database unavailable");
+                Self::Unavailable
+            }
+            StoreError::Other(reason) => {
+                tracing::error!(%reason, "database error");
+                Self::Internal
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let body = ErrorBody {
+            error: code,
+            message: self.to_string(),
+            field: self.field(),
+        };
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,72 @@
+//! Belfry's server: the API and the server-rendered app on one axum router.
+//!
+//! `main.rs` only parses the command line; everything here is a library so that the
+//! integration tests in `tests/` drive [`app`] without a socket, or a real server on port 0.
+
+pub mod api;
+pub mod auth;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod serve;
+pub mod store;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::http::Request;
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{ServiceKey, TokenKeys};
+use crate::store::NotificationStore;
+
+/// What every handler may need. Cheap to clone: all shared parts are behind `Arc`s.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn NotificationStore>,
+    pub tokens: Arc<TokenKeys>,
+    pub service_key: ServiceKey,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<TokenKeys> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.tokens)
+    }
+}
+
+impl FromRef<AppState> for ServiceKey {
+    fn from_ref(state: &AppState) -> Self {
+        state.service_key.clone()
+    }
+}
+
+/// The whole HTTP surface: API routes, then the Leptos pages, then static files.
+pub fn app(state: AppState) -> Router {
+    let leptos_options = state.leptos_options.clone();
+    let pages = generate_route_list(app::App);
+    Router::new()
+        .merge(api::routes())
+        .leptos_routes(&state, pages, {
+            let options = leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
+        // The span names the path only: a query string may carry a token, which must never
+        // reach a log line.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
+        .with_state(state)
+}

@@ -1,0 +1,204 @@
+//! The values Belfry accepts, each checked once at the edge by its constructor, so that
+//! everything behind the API (stores, hub, CLI) only ever sees valid data.
+
+use std::fmt;
+
+use mongodb::bson::oid::ObjectId;
+
+/// A user id: 1..=128 characters of `A-Z a-z 0-9 _ . : @ -`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(String);
+
+pub const MAX_USER_ID_LEN: usize = 128;
+
+impl UserId {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.is_empty() || raw.len() > MAX_USER_ID_LEN {
+            return Err(format!(
+                "a user id has 1 to {MAX_USER_ID_LEN} characters, this one has {}",
+                raw.chars().count()
+            ));
+        }
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "_.:@-".contains(c);
+        if let Some(bad) = raw.chars().find(|c| !allowed(*c)) {
+            return Err(format!(
+                "a user id may only contain A-Z a-z 0-9 _ . : @ -, not {bad:?}"
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The integer a host application may have stored for this user (the Laravel model casts
+    /// `user_id` to an integer). Only the canonical decimal form maps: "42" is 42, "042" is not.
+    pub fn as_integer(&self) -> Option<i64> {
+        let n: i64 = self.0.parse().ok()?;
+        (n.to_string() == self.0).then_some(n)
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A notification id: the 24 hexadecimal digits of a MongoDB ObjectId, on both stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NotificationId(ObjectId);
+
+impl NotificationId {
+    pub fn new() -> Self {
+        Self(ObjectId::new())
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        ObjectId::parse_str(raw)
+            .map(Self)
+            .map_err(|_| format!("{raw:?} is not a notification id (24 hexadecimal digits)"))
+    }
+
+    pub fn object_id(self) -> ObjectId {
+        self.0
+    }
+
+    /// Lower-case hex: its byte order is the id's order, which the SQLite store relies on.
+    pub fn to_hex(self) -> String {
+        self.0.to_hex()
+    }
+}
+
+impl Default for NotificationId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl From<ObjectId> for NotificationId {
+    fn from(oid: ObjectId) -> Self {
+        Self(oid)
+    }
+}
+
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+pub const MAX_LINK_CHARS: usize = 2048;
+
+/// A message: 1..=2000 characters after trimming. Returned trimmed.
+pub fn validate_message(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim();
+    let len = trimmed.chars().count();
+    if len == 0 {
+        return Err("the message is empty".into());
+    }
+    if len > MAX_MESSAGE_CHARS {
+        return Err(format!(
+            "the message has {len} characters, at most {MAX_MESSAGE_CHARS} are allowed"
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A link: a path starting with a single `/`, or an absolute `http`/`https` URL, at most 2048
+/// characters. Anything a browser could run or that leaves the site unannounced is refused.
+pub fn validate_link(raw: &str) -> Result<String, String> {
+    if raw.chars().count() > MAX_LINK_CHARS {
+        return Err(format!(
+            "a link has at most {MAX_LINK_CHARS} characters"
+        ));
+    }
+    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("a link may not contain spaces or control characters".into());
+    }
+    if raw.starts_with('/') {
+        if raw.starts_with("//") || raw.starts_with("/\\") {
+            return Err("a link may not start with // (it would leave the site)".into());
+        }
+        return Ok(raw.to_owned());
+    }
+    let lower = raw.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    match rest {
+        Some(after) if !after.is_empty() && !after.starts_with('/') => Ok(raw.to_owned()),
+        Some(_) => Err("an http(s) link needs a host".into()),
+        None => Err("a link is a path starting with / or an http:// or https:// URL".into()),
+    }
+}
+
+/// A notification to be created, already validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewNotification {
+    pub user_id: UserId,
+    pub message: String,
+    pub link: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids() {
+        for ok in ["42", "a", "user.name:x@example-1_2", &"x".repeat(128)] {
+            assert!(UserId::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a b", "a/b", "ü", "<script>", &"x".repeat(129)] {
+            assert!(UserId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_canonical_decimals_map_to_integers() {
+        let int = |s: &str| UserId::parse(s).unwrap().as_integer();
+        assert_eq!(int("42"), Some(42));
+        assert_eq!(int("-7"), Some(-7));
+        assert_eq!(int("042"), None);
+        assert_eq!(int("+42"), None);
+        assert_eq!(int("4.2"), None);
+        assert_eq!(int("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn messages_are_trimmed_and_bounded() {
+        assert_eq!(validate_message("  hi \n").unwrap(), "hi");
+        assert!(validate_message(" \t ").is_err());
+        assert!(validate_message(&"é".repeat(2000)).is_ok());
+        assert!(validate_message(&"é".repeat(2001)).is_err());
+    }
+
+    #[test]
+    fn links() {
+        for ok in ["/orders/7", "/", "https://example.com/x?y=1", "HTTP://example.com"] {
+            assert!(validate_link(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,x",
+            "//evil.example",
+            "/\\evil.example",
+            "https://",
+            "https:///x",
+            "ftp://example.com",
+            "orders/7",
+            "/a b",
+            "",
+        ] {
+            assert!(validate_link(bad).is_err(), "{bad}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(2048));
+        assert!(validate_link(&long).is_err());
+    }
+
+    #[test]
+    fn notification_ids_round_trip_as_hex() {
+        let id = NotificationId::new();
+        assert_eq!(NotificationId::parse(&id.to_hex()).unwrap(), id);
+        assert!(NotificationId::parse("xyz").is_err());
+        assert!(NotificationId::parse("6747f0c0a1b2c3d4e5f6071").is_err());
+    }
+}

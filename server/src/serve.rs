@@ -1,0 +1,161 @@
+//! `belfry serve`: opens the store, binds the socket, serves until SIGTERM or ctrl-c.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, Method};
+use leptos::prelude::LeptosOptions;
+use rand::Rng;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::auth::{ServiceKey, TokenKeys};
+use crate::config::ServeArgs;
+use crate::model::UserId;
+use crate::{app, store, AppState};
+
+/// How long open connections get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+pub async fn run(args: ServeArgs) -> Result<(), String> {
+    let secrets = Secrets::resolve(&args)?;
+    let store = store::open(&args.db.database, &args.db.collection)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let listener = TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+
+    let state = AppState {
+        store,
+        tokens: Arc::new(TokenKeys::new(secrets.jwt_secret.as_bytes())),
+        service_key: ServiceKey(secrets.service_key.as_deref().map(Arc::from)),
+        leptos_options: leptos_options(&args, addr),
+    };
+    if args.dev {
+        tracing::warn!("--dev: demo mode with printed secrets; not for production");
+        print_dev_banner(addr, &secrets, &state.tokens);
+    }
+    let router = app(state).layer(cors(&args.allowed_origins)?);
+
+    tracing::info!("listening on http://{addr}");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    tokio::select! {
+        result = server => result.map_err(|e| format!("server error: {e}")),
+        () = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+            tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; exiting anyway");
+            Ok(())
+        }
+    }
+}
+
+fn leptos_options(args: &ServeArgs, addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("belfry")
+        .site_root(args.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build()
+}
+
+/// Only the listed origins may call Belfry from a browser, with credentials (the cookie).
+fn cors(origins: &[String]) -> Result<CorsLayer, String> {
+    let origins = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .map(|o| HeaderValue::from_str(o).map_err(|_| format!("--allowed-origins: {o:?} is not an origin")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("x-requested-with"),
+            header::HeaderName::from_static("last-event-id"),
+        ]))
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM; ctrl-c only");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
+
+struct Secrets {
+    jwt_secret: String,
+    service_key: Option<String>,
+}
+
+impl Secrets {
+    /// The configured secrets; in `--dev`, random ones for what is not configured.
+    fn resolve(args: &ServeArgs) -> Result<Self, String> {
+        match (&args.jwt_secret, args.dev) {
+            (Some(secret), _) if secret.is_empty() => Err("--jwt-secret is empty".into()),
+            (Some(secret), dev) => Ok(Self {
+                jwt_secret: secret.clone(),
+                service_key: args.service_key.clone().or_else(|| dev.then(random_secret)),
+            }),
+            (None, true) => Ok(Self {
+                jwt_secret: random_secret(),
+                service_key: Some(args.service_key.clone().unwrap_or_else(random_secret)),
+            }),
+            (None, false) => Err(
+                "--jwt-secret (or BELFRY_JWT_SECRET) is required; use --dev for a demo".into(),
+            ),
+        }
+    }
+}
+
+fn random_secret() -> String {
+    let bytes: [u8; 24] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn print_dev_banner(addr: SocketAddr, secrets: &Secrets, tokens: &TokenKeys) {
+    let demo_user = UserId::parse("1").expect("a constant, valid user id");
+    let token = tokens
+        .mint(&demo_user, Duration::from_secs(24 * 3600))
+        .unwrap_or_default();
+    let key = secrets.service_key.as_deref().unwrap_or_default();
+    println!(
+        "\nBelfry dev mode: NOT FOR PRODUCTION\n\
+         \x20 app          http://{addr}/\n\
+         \x20 JWT secret   {jwt}\n\
+         \x20 service key  {key}\n\
+         \x20 token (user 1, 24 h)\n\
+         \x20   {token}\n\n\
+         Send user 1 a notification:\n\
+         \x20 curl -X POST http://{addr}/api/notifications -H 'Authorization: Bearer {key}' \
+         -H 'Content-Type: application/json' -d '{{\"user_id\":\"1\",\"message\":\"Hello from curl\",\"link\":\"/\"}}'\n\
+         List user 1's notifications:\n\
+         \x20 curl http://{addr}/notifications -H 'Authorization: Bearer {token}'\n",
+        jwt = secrets.jwt_secret,
+    );
+}

@@ -1,0 +1,236 @@
+//! The MongoDB store: the host application's own collection.
+//!
+//! Documents have the shape the Laravel model writes (`_id`, `user_id`, `message`, `link`,
+//! `read_at`, `created_at`, `updated_at`), and documents other programs write are read as they
+//! are: an integer `user_id` belongs to the user whose id is that integer in decimal, dates may
+//! be BSON dates or strings, a missing `read_at` means unread.
+
+use std::time::Duration;
+
+use app::Notification;
+use async_trait::async_trait;
+use chrono::Utc;
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
+use mongodb::error::ErrorKind;
+use mongodb::options::{ClientOptions, FindOptions, IndexOptions};
+use mongodb::{Client, Collection, IndexModel};
+
+use super::{rfc3339, MarkRead, NotificationStore, Page, StoreError};
+use crate::model::{NewNotification, NotificationId, UserId};
+
+/// Used when the URI names no database.
+pub const DEFAULT_DATABASE: &str = "belfry";
+
+pub struct MongoStore {
+    // The driver's client is a connection pool; it is cloned, never re-created, per request.
+    client: Client,
+    collection: Collection<Document>,
+}
+
+impl MongoStore {
+    /// Connects, checks the server answers, and creates the list index.
+    pub async fn connect(uri: &str, collection: &str) -> Result<Self, StoreError> {
+        let mut options = ClientOptions::parse(uri)
+            .await
+            .map_err(|e| StoreError::Other(format!("invalid MongoDB URI: {e}")))?;
+        options.app_name.get_or_insert_with(|| "belfry".to_owned());
+        // Fail in seconds, not the driver's default 30, when the server is away.
+        options
+            .server_selection_timeout
+            .get_or_insert(Duration::from_secs(5));
+        let database = options
+            .default_database
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+        let client = Client::with_options(options).map_err(store_error)?;
+        let collection = client.database(&database).collection::<Document>(collection);
+        let store = Self { client, collection };
+        store.ping().await?;
+        let by_user = IndexModel::builder()
+            .keys(doc! { "user_id": 1, "_id": -1 })
+            .options(IndexOptions::builder().name("belfry_user_id".to_owned()).build())
+            .build();
+        store
+            .collection
+            .create_index(by_user)
+            .await
+            .map_err(store_error)?;
+        Ok(store)
+    }
+
+    pub fn collection(&self) -> &Collection<Document> {
+        &self.collection
+    }
+}
+
+fn store_error(err: mongodb::error::Error) -> StoreError {
+    match *err.kind {
+        ErrorKind::ServerSelection { .. }
+        | ErrorKind::Io(_)
+        | ErrorKind::ConnectionPoolCleared { .. }
+        | ErrorKind::DnsResolve { .. } => StoreError::Unavailable(err.to_string()),
+        _ => StoreError::Other(err.to_string()),
+    }
+}
+
+/// Matches the documents of `user`, whether the writer stored the id as a string or (as the
+/// Laravel model's integer cast does) as a number.
+fn user_filter(user: &UserId) -> Bson {
+    match user.as_integer() {
+        Some(n) => doc! { "$in": [user.as_str(), n] }.into(),
+        None => user.as_str().into(),
+    }
+}
+
+fn id_to_string(value: Option<&Bson>) -> String {
+    match value {
+        Some(Bson::ObjectId(oid)) => oid.to_hex(),
+        Some(Bson::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+fn user_id_to_string(value: Option<&Bson>) -> String {
+    match value {
+        Some(Bson::Int32(n)) => n.to_string(),
+        Some(Bson::Int64(n)) => n.to_string(),
+        Some(Bson::Double(d)) if d.fract() == 0.0 => format!("{d:.0}"),
+        other => id_to_string(other),
+    }
+}
+
+fn date_to_string(value: Option<&Bson>) -> Option<String> {
+    match value {
+        Some(Bson::DateTime(at)) => Some(rfc3339(at.to_chrono())),
+        Some(Bson::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn to_notification(doc: &Document) -> Notification {
+    let created_at = date_to_string(doc.get("created_at")).unwrap_or_else(|| {
+        // A writer that left out `created_at`: the ObjectId carries its creation second.
+        match doc.get("_id") {
+            Some(Bson::ObjectId(oid)) => rfc3339(oid.timestamp().to_chrono()),
+            _ => String::new(),
+        }
+    });
+    Notification {
+        id: id_to_string(doc.get("_id")),
+        user_id: user_id_to_string(doc.get("user_id")),
+        message: doc.get_str("message").unwrap_or_default().to_owned(),
+        link: doc.get_str("link").ok().map(str::to_owned),
+        read_at: date_to_string(doc.get("read_at")),
+        created_at,
+    }
+}
+
+#[async_trait]
+impl NotificationStore for MongoStore {
+    async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = BsonDateTime::from_chrono(Utc::now());
+        let docs: Vec<Document> = batch
+            .iter()
+            .map(|new| {
+                doc! {
+                    "_id": NotificationId::new().object_id(),
+                    "user_id": new.user_id.as_str(),
+                    "message": &new.message,
+                    "link": new.link.as_deref().map_or(Bson::Null, Bson::from),
+                    "read_at": Bson::Null,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            })
+            .collect();
+        // One `insertMany`: MongoDB has no multi-document atomicity outside transactions (which
+        // a standalone server lacks), but every document was validated before this point, so
+        // only a database failure can stop it part-way, and the caller then gets an error.
+        self.collection
+            .insert_many(&docs)
+            .await
+            .map_err(store_error)?;
+        Ok(docs.iter().map(to_notification).collect())
+    }
+
+    async fn list(&self, user: &UserId, page: Page) -> Result<Vec<Notification>, StoreError> {
+        let mut filter = doc! { "user_id": user_filter(user) };
+        if let Some(before) = page.before {
+            filter.insert("_id", doc! { "$lt": before.object_id() });
+        }
+        let options = FindOptions::builder()
+            .sort(doc! { "_id": -1 })
+            .limit(i64::from(page.limit))
+            .build();
+        let docs: Vec<Document> = self
+            .collection
+            .find(filter)
+            .with_options(options)
+            .await
+            .map_err(store_error)?
+            .try_collect()
+            .await
+            .map_err(store_error)?;
+        Ok(docs.iter().map(to_notification).collect())
+    }
+
+    async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError> {
+        // `read_at: null` matches both an explicit null and a missing field.
+        self.collection
+            .count_documents(doc! { "user_id": user_filter(user), "read_at": Bson::Null })
+            .await
+            .map_err(store_error)
+    }
+
+    async fn mark_read(&self, user: &UserId, id: NotificationId) -> Result<MarkRead, StoreError> {
+        let now = BsonDateTime::from_chrono(Utc::now());
+        let result = self
+            .collection
+            .update_one(
+                doc! { "_id": id.object_id(), "user_id": user_filter(user), "read_at": Bson::Null },
+                doc! { "$set": { "read_at": now, "updated_at": now } },
+            )
+            .await
+            .map_err(store_error)?;
+        if result.matched_count == 1 {
+            return Ok(MarkRead::Marked);
+        }
+        let exists = self
+            .collection
+            .count_documents(doc! { "_id": id.object_id(), "user_id": user_filter(user) })
+            .await
+            .map_err(store_error)?;
+        Ok(if exists > 0 {
+            MarkRead::AlreadyRead
+        } else {
+            MarkRead::NotFound
+        })
+    }
+
+    async fn mark_all_read(&self, user: &UserId) -> Result<u64, StoreError> {
+        let now = BsonDateTime::from_chrono(Utc::now());
+        let result = self
+            .collection
+            .update_many(
+                doc! { "user_id": user_filter(user), "read_at": Bson::Null },
+                doc! { "$set": { "read_at": now, "updated_at": now } },
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(result.modified_count)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client
+            .database("admin")
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+}

@@ -1,0 +1,232 @@
+//! The embedded default store: one SQLite file in WAL mode, created on first start.
+//!
+//! `seq` (an AUTOINCREMENT rowid) records commit order: SQLite admits one writer at a time and
+//! assigns the rowid inside the write transaction, so a higher `seq` was always committed later.
+//! The public `_id` is an ObjectId, as on MongoDB, so ids look and sort alike on both stores.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use app::Notification;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{rfc3339, MarkRead, NotificationStore, Page, StoreError};
+use crate::model::{NewNotification, NotificationId, UserId};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS notifications (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT    NOT NULL UNIQUE,
+    user_id    TEXT    NOT NULL,
+    message    TEXT    NOT NULL,
+    link       TEXT,
+    read_at    INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications (user_id, id DESC);
+CREATE INDEX IF NOT EXISTS notifications_unread ON notifications (user_id) WHERE read_at IS NULL;
+";
+
+const COLUMNS: &str = "id, user_id, message, link, read_at, created_at";
+
+pub struct SqliteStore {
+    path: PathBuf,
+    // A std Mutex, not tokio's: the connection is only ever used inside `spawn_blocking`,
+    // never held across an `.await`. One connection serves reads and writes; SQLite runs
+    // one writer at a time anyway, and the queries are index look-ups of a few rows.
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let owned = path.to_path_buf();
+        let conn = tokio::task::spawn_blocking(move || open_connection(&owned))
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))??;
+        Ok(Self {
+            path: path.to_path_buf(),
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` on the connection in the blocking pool.
+    async fn with_conn<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn
+                .lock()
+                .map_err(|_| StoreError::Other("the connection lock is poisoned".into()))?;
+            work(&mut conn).map_err(store_error)
+        })
+        .await
+        .map_err(|e| StoreError::Other(e.to_string()))?
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+        })?;
+    }
+    let conn = Connection::open(path).map_err(store_error)?;
+    // WAL lets readers (another `belfry` process, the tail in a later version) run beside the
+    // writer; FULL sync because a notification once acknowledged must survive a power cut.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(store_error)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(store_error)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(store_error)?;
+    conn.execute_batch(SCHEMA).map_err(store_error)?;
+    Ok(conn)
+}
+
+fn store_error(err: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::*;
+    match err.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked | CannotOpen | ReadOnly | SystemIoFailure | DiskFull) => {
+            StoreError::Unavailable(err.to_string())
+        }
+        _ => StoreError::Other(err.to_string()),
+    }
+}
+
+fn millis_to_rfc3339(millis: i64) -> String {
+    rfc3339(DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or_default())
+}
+
+fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
+    Ok(Notification {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        message: row.get(2)?,
+        link: row.get(3)?,
+        read_at: row.get::<_, Option<i64>>(4)?.map(millis_to_rfc3339),
+        created_at: millis_to_rfc3339(row.get(5)?),
+    })
+}
+
+#[async_trait]
+impl NotificationStore for SqliteStore {
+    async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError> {
+        let batch = batch.to_vec();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let mut created = Vec::with_capacity(batch.len());
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO notifications (id, user_id, message, link, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for new in batch {
+                    let id = NotificationId::new().to_hex();
+                    let now = Utc::now();
+                    stmt.execute(params![
+                        id,
+                        new.user_id.as_str(),
+                        new.message,
+                        new.link,
+                        now.timestamp_millis()
+                    ])?;
+                    created.push(Notification {
+                        id,
+                        user_id: new.user_id.to_string(),
+                        message: new.message,
+                        link: new.link,
+                        read_at: None,
+                        created_at: rfc3339(now),
+                    });
+                }
+            }
+            tx.commit()?;
+            Ok(created)
+        })
+        .await
+    }
+
+    async fn list(&self, user: &UserId, page: Page) -> Result<Vec<Notification>, StoreError> {
+        let user = user.to_string();
+        self.with_conn(move |conn| {
+            // "Before" compares hex strings: same length, lower case, so byte order is id order.
+            let before = page.before.map(NotificationId::to_hex);
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM notifications
+                 WHERE user_id = ?1 AND (?2 IS NULL OR id < ?2)
+                 ORDER BY id DESC LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![user, before, page.limit], row_to_notification)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError> {
+        let user = user.to_string();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL",
+                [user],
+                |row| row.get::<_, u64>(0),
+            )
+        })
+        .await
+    }
+
+    async fn mark_read(&self, user: &UserId, id: NotificationId) -> Result<MarkRead, StoreError> {
+        let user = user.to_string();
+        self.with_conn(move |conn| {
+            let read_at: Option<Option<i64>> = conn
+                .query_row(
+                    "SELECT read_at FROM notifications WHERE id = ?1 AND user_id = ?2",
+                    params![id.to_hex(), user],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            Ok(match read_at {
+                None => MarkRead::NotFound,
+                Some(Some(_)) => MarkRead::AlreadyRead,
+                Some(None) => {
+                    let changed = conn.execute(
+                        "UPDATE notifications SET read_at = ?1
+                         WHERE id = ?2 AND user_id = ?3 AND read_at IS NULL",
+                        params![Utc::now().timestamp_millis(), id.to_hex(), user],
+                    )?;
+                    if changed == 1 {
+                        MarkRead::Marked
+                    } else {
+                        MarkRead::AlreadyRead
+                    }
+                }
+            })
+        })
+        .await
+    }
+
+    async fn mark_all_read(&self, user: &UserId) -> Result<u64, StoreError> {
+        let user = user.to_string();
+        self.with_conn(move |conn| {
+            let changed = conn.execute(
+                "UPDATE notifications SET read_at = ?1 WHERE user_id = ?2 AND read_at IS NULL",
+                params![Utc::now().timestamp_millis(), user],
+            )?;
+            Ok(changed as u64)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.with_conn(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+}
