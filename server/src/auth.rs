@@ -49,7 +49,11 @@ impl TokenKeys {
     }
 
     /// A token for `user`, valid for `ttl` from now.
-    pub fn mint(&self, user: &UserId, ttl: Duration) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn mint(
+        &self,
+        user: &UserId,
+        ttl: Duration,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = unix_now();
         let claims = Claims {
             sub: user.to_string(),
@@ -63,11 +67,17 @@ impl TokenKeys {
     pub fn verify(&self, token: &str) -> Result<UserId, AppError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|err| match err.kind() {
-                ErrorKind::ExpiredSignature => unauthorized("expired_token", "the token has expired"),
+                ErrorKind::ExpiredSignature => {
+                    unauthorized("expired_token", "the token has expired")
+                }
                 _ => unauthorized("invalid_token", "the token is not valid"),
             })?;
-        UserId::parse(&data.claims.sub)
-            .map_err(|_| unauthorized("invalid_token", "the token's subject is not a valid user id"))
+        UserId::parse(&data.claims.sub).map_err(|_| {
+            unauthorized(
+                "invalid_token",
+                "the token's subject is not a valid user id",
+            )
+        })
     }
 }
 
@@ -93,7 +103,12 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, AppError> {
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| Some(t.trim()))
-        .ok_or_else(|| unauthorized("invalid_token", "the Authorization header must be `Bearer <token>`"))
+        .ok_or_else(|| {
+            unauthorized(
+                "invalid_token",
+                "the Authorization header must be `Bearer <token>`",
+            )
+        })
 }
 
 /// Finds the caller's token: the header first, then the cookie, then (if allowed) the query.
@@ -216,10 +231,15 @@ mod tests {
 
     #[test]
     fn another_secret_is_refused() {
-        let token = TokenKeys::new(b"one").mint(&user("42"), Duration::from_secs(60)).unwrap();
+        let token = TokenKeys::new(b"one")
+            .mint(&user("42"), Duration::from_secs(60))
+            .unwrap();
         assert!(matches!(
             TokenKeys::new(b"two").verify(&token),
-            Err(AppError::Unauthorized { code: "invalid_token", .. })
+            Err(AppError::Unauthorized {
+                code: "invalid_token",
+                ..
+            })
         ));
     }
 

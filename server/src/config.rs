@@ -8,7 +8,11 @@ use std::str::FromStr;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "belfry", version, about = "Real-time notifications over Server-Sent Events")]
+#[command(
+    name = "belfry",
+    version,
+    about = "Real-time notifications over Server-Sent Events"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -157,8 +161,12 @@ mod tests {
     fn flags_parse() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
-        let cli = Cli::try_parse_from(["belfry", "serve", "--dev", "--addr", "127.0.0.1:0"]).unwrap();
-        assert!(matches!(cli.command, Command::Serve(ServeArgs { dev: true, .. })));
+        let cli =
+            Cli::try_parse_from(["belfry", "serve", "--dev", "--addr", "127.0.0.1:0"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Serve(ServeArgs { dev: true, .. })
+        ));
         assert!(Cli::try_parse_from(["belfry", "serve", "--heartbeat-secs", "0"]).is_err());
         assert!(Cli::try_parse_from(["belfry", "serve", "--addr", "nowhere"]).is_err());
     }

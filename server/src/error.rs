@@ -23,7 +23,9 @@ pub enum AppError {
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
     /// 403: the CSRF guard refused a state-changing request.
-    #[error("a state-changing request must carry Content-Type: application/json or X-Requested-With")]
+    #[error(
+        "a state-changing request must carry Content-Type: application/json or X-Requested-With"
+    )]
     CsrfRejected,
     /// 404: nothing (visible to this caller) is there.
     #[error("{0}")]

@@ -46,7 +46,8 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     tracing::info!("listening on http://{addr}");
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server =
+        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     tokio::select! {
         result = server => result.map_err(|e| format!("server error: {e}")),
         () = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
@@ -71,7 +72,10 @@ fn cors(origins: &[String]) -> Result<CorsLayer, String> {
         .iter()
         .map(|o| o.trim())
         .filter(|o| !o.is_empty())
-        .map(|o| HeaderValue::from_str(o).map_err(|_| format!("--allowed-origins: {o:?} is not an origin")))
+        .map(|o| {
+            HeaderValue::from_str(o)
+                .map_err(|_| format!("--allowed-origins: {o:?} is not an origin"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
@@ -126,9 +130,9 @@ impl Secrets {
                 jwt_secret: random_secret(),
                 service_key: Some(args.service_key.clone().unwrap_or_else(random_secret)),
             }),
-            (None, false) => Err(
-                "--jwt-secret (or BELFRY_JWT_SECRET) is required; use --dev for a demo".into(),
-            ),
+            (None, false) => {
+                Err("--jwt-secret (or BELFRY_JWT_SECRET) is required; use --dev for a demo".into())
+            }
         }
     }
 }

@@ -26,8 +26,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 AppError::malformed("the request body could not be read", None)
             }
         })?;
-        serde_json::from_slice(&bytes).map(Self).map_err(|err| {
-            AppError::malformed(format!("the body is not valid JSON: {err}"), None)
-        })
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|err| AppError::malformed(format!("the body is not valid JSON: {err}"), None))
     }
 }

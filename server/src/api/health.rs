@@ -8,7 +8,10 @@ use crate::AppState;
 /// 200 while the database answers, 503 while it does not (the details go to the log).
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok", "database": "ok"}))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "database": "ok"})),
+        ),
         Err(err) => {
             tracing::warn!(%err, "health check: database unreachable");
             (

@@ -28,7 +28,10 @@ impl ListParams {
             None => DEFAULT_LIMIT,
             Some(raw) => {
                 let n: i64 = raw.trim().parse().map_err(|_| {
-                    AppError::malformed(format!("limit must be a whole number, not {raw:?}"), Some("limit"))
+                    AppError::malformed(
+                        format!("limit must be a whole number, not {raw:?}"),
+                        Some("limit"),
+                    )
                 })?;
                 if !(1..=i64::from(MAX_LIMIT)).contains(&n) {
                     return Err(AppError::invalid(

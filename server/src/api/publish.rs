@@ -33,7 +33,9 @@ pub fn parse_publish(body: &Value) -> Result<Vec<NewNotification>, AppError> {
     };
     let users = recipients(fields)?;
     let message = match fields.get("message") {
-        Some(Value::String(s)) => validate_message(s).map_err(|m| AppError::invalid("message", m))?,
+        Some(Value::String(s)) => {
+            validate_message(s).map_err(|m| AppError::invalid("message", m))?
+        }
         Some(_) => return Err(AppError::invalid("message", "message must be a string")),
         None => return Err(AppError::invalid("message", "message is required")),
     };
@@ -59,13 +61,19 @@ fn recipients(fields: &Map<String, Value>) -> Result<Vec<UserId>, AppError> {
             "user_ids",
             "give either user_id or user_ids, not both",
         )),
-        (None, None) => Err(AppError::invalid("user_id", "user_id or user_ids is required")),
+        (None, None) => Err(AppError::invalid(
+            "user_id",
+            "user_id or user_ids is required",
+        )),
         (Some(one), None) => Ok(vec![user_id(one, "user_id")?]),
         (None, Some(Value::Array(many))) => {
             if many.is_empty() || many.len() > MAX_RECIPIENTS {
                 return Err(AppError::invalid(
                     "user_ids",
-                    format!("user_ids holds 1 to {MAX_RECIPIENTS} ids, this one {}", many.len()),
+                    format!(
+                        "user_ids holds 1 to {MAX_RECIPIENTS} ids, this one {}",
+                        many.len()
+                    ),
                 ));
             }
             let mut users: Vec<UserId> = Vec::with_capacity(many.len());
@@ -86,7 +94,12 @@ fn user_id(value: &Value, field: &'static str) -> Result<UserId, AppError> {
     let raw = match value {
         Value::String(s) => s.clone(),
         Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
-        _ => return Err(AppError::invalid(field, "a user id is a string or an integer")),
+        _ => {
+            return Err(AppError::invalid(
+                field,
+                "a user id is a string or an integer",
+            ))
+        }
     };
     UserId::parse(&raw).map_err(|m| AppError::invalid(field, m))
 }
@@ -104,7 +117,8 @@ mod tests {
 
     #[test]
     fn bulk_drops_duplicate_recipients_and_keeps_order() {
-        let batch = parse_publish(&json!({"user_ids": ["b", 1, "b", "1"], "message": "hi"})).unwrap();
+        let batch =
+            parse_publish(&json!({"user_ids": ["b", 1, "b", "1"], "message": "hi"})).unwrap();
         let ids: Vec<_> = batch.iter().map(|n| n.user_id.as_str()).collect();
         assert_eq!(ids, ["b", "1"]);
     }

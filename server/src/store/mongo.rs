@@ -44,12 +44,18 @@ impl MongoStore {
             .clone()
             .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
         let client = Client::with_options(options).map_err(store_error)?;
-        let collection = client.database(&database).collection::<Document>(collection);
+        let collection = client
+            .database(&database)
+            .collection::<Document>(collection);
         let store = Self { client, collection };
         store.ping().await?;
         let by_user = IndexModel::builder()
             .keys(doc! { "user_id": 1, "_id": -1 })
-            .options(IndexOptions::builder().name("belfry_user_id".to_owned()).build())
+            .options(
+                IndexOptions::builder()
+                    .name("belfry_user_id".to_owned())
+                    .build(),
+            )
             .build();
         store
             .collection

@@ -95,9 +95,9 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 fn store_error(err: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode::*;
     match err.sqlite_error_code() {
-        Some(DatabaseBusy | DatabaseLocked | CannotOpen | ReadOnly | SystemIoFailure | DiskFull) => {
-            StoreError::Unavailable(err.to_string())
-        }
+        Some(
+            DatabaseBusy | DatabaseLocked | CannotOpen | ReadOnly | SystemIoFailure | DiskFull,
+        ) => StoreError::Unavailable(err.to_string()),
         _ => StoreError::Other(err.to_string()),
     }
 }

@@ -1,0 +1,187 @@
+//! The API's happy paths, on both stores, through the router without a socket.
+
+mod support;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use belfry::store::NotificationStore;
+use serde_json::{json, Value};
+use support::*;
+
+async fn publish(router: &Router, body: Value) -> (StatusCode, Value) {
+    let request = Request::post("/api/notifications")
+        .header("authorization", format!("Bearer {SERVICE_KEY}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    call(router, request).await
+}
+
+async fn get_as(router: &Router, user_id: &str, uri: &str) -> (StatusCode, Value) {
+    let request = Request::get(uri)
+        .header("authorization", format!("Bearer {}", token(user_id)))
+        .body(Body::empty())
+        .unwrap();
+    call(router, request).await
+}
+
+async fn post_as(router: &Router, user_id: &str, uri: &str) -> StatusCode {
+    let request = Request::post(uri)
+        .header("authorization", format!("Bearer {}", token(user_id)))
+        .header("x-requested-with", "XMLHttpRequest")
+        .body(Body::empty())
+        .unwrap();
+    call(router, request).await.0
+}
+
+fn ids(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["_id"].as_str().unwrap())
+        .collect()
+}
+
+async fn publish_then_list_only_for_its_user(store: Arc<dyn NotificationStore>) {
+    let router = belfry::app(state(store));
+    let (status, created) = publish(
+        &router,
+        json!({"user_id": 42, "message": "  Order #7 shipped ", "link": "/orders/7"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let created = &created[0];
+    assert_eq!(created["user_id"], "42");
+    assert_eq!(created["message"], "Order #7 shipped");
+    assert_eq!(created["link"], "/orders/7");
+    assert_eq!(created["read_at"], Value::Null);
+
+    let (status, list) = get_as(&router, "42", "/notifications").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list, json!([created]));
+    let (_, other) = get_as(&router, "43", "/notifications").await;
+    assert_eq!(other, json!([]));
+}
+
+async fn bulk_publish_pages_and_counts(store: Arc<dyn NotificationStore>) {
+    let router = belfry::app(state(store));
+    for i in 0..12 {
+        let (status, _) = publish(
+            &router,
+            json!({"user_ids": ["alice", "bob"], "message": format!("m{i}"), "link": null}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (_, first) = get_as(&router, "alice", "/notifications").await;
+    assert_eq!(first.as_array().unwrap().len(), 10, "default limit");
+    assert_eq!(first[0]["message"], "m11");
+    let last = ids(&first)[9].to_owned();
+    let (_, rest) = get_as(
+        &router,
+        "alice",
+        &format!("/notifications?limit=100&before={last}"),
+    )
+    .await;
+    let rest_messages: Vec<&str> = rest
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(rest_messages, ["m1", "m0"]);
+
+    let (_, count) = get_as(&router, "bob", "/notifications/unread-count").await;
+    assert_eq!(count, json!({"unread_count": 12}));
+}
+
+async fn read_and_read_all(store: Arc<dyn NotificationStore>) {
+    let router = belfry::app(state(store));
+    let (_, created) = publish(
+        &router,
+        json!({"user_ids": ["alice", "bob"], "message": "hi"}),
+    )
+    .await;
+    publish(&router, json!({"user_id": "alice", "message": "again"})).await;
+    let alice_id = created[0]["_id"].as_str().unwrap();
+    let bob_id = created[1]["_id"].as_str().unwrap();
+
+    assert_eq!(
+        post_as(&router, "alice", &format!("/notifications/{bob_id}/read")).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post_as(&router, "alice", &format!("/notifications/{alice_id}/read")).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        post_as(&router, "alice", &format!("/notifications/{alice_id}/read")).await,
+        StatusCode::NO_CONTENT,
+        "idempotent"
+    );
+    let (_, count) = get_as(&router, "alice", "/notifications/unread-count").await;
+    assert_eq!(count["unread_count"], 1);
+
+    assert_eq!(
+        post_as(&router, "alice", "/notifications/read-all").await,
+        StatusCode::NO_CONTENT
+    );
+    let (_, count) = get_as(&router, "alice", "/notifications/unread-count").await;
+    assert_eq!(count["unread_count"], 0);
+    let (_, bobs) = get_as(&router, "bob", "/notifications/unread-count").await;
+    assert_eq!(bobs["unread_count"], 1, "bob's notification is untouched");
+}
+
+async fn cookie_and_health(store: Arc<dyn NotificationStore>) {
+    let router = belfry::app(state(store));
+    publish(&router, json!({"user_id": "alice", "message": "hi"})).await;
+    let request = Request::get("/notifications/unread-count")
+        .header(
+            "cookie",
+            format!("theme=dark; belfry_token={}", token("alice")),
+        )
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        call(&router, request).await,
+        (StatusCode::OK, json!({"unread_count": 1}))
+    );
+
+    let request = Request::get("/healthz").body(Body::empty()).unwrap();
+    assert_eq!(
+        call(&router, request).await,
+        (StatusCode::OK, json!({"status": "ok", "database": "ok"}))
+    );
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = crate::support::sqlite().await;
+                    super::$name(db.store.clone()).await;
+                }
+            )*
+        }
+        mod mongo {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::support::mongo().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    publish_then_list_only_for_its_user,
+    bulk_publish_pages_and_counts,
+    read_and_read_all,
+    cookie_and_health,
+);

@@ -1,0 +1,263 @@
+//! Every kind of bad input, on both stores: the contract's status and JSON error, and nothing
+//! written. One table, run once per store.
+
+mod support;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use belfry::store::{NotificationStore, Page};
+use serde_json::{json, Value};
+use support::*;
+
+enum Auth {
+    None,
+    User(&'static str),
+    Raw(String),
+    Service,
+}
+
+struct Case {
+    name: &'static str,
+    method: Method,
+    uri: String,
+    auth: Auth,
+    headers: Vec<(&'static str, &'static str)>,
+    body: Option<String>,
+    status: StatusCode,
+    error: &'static str,
+    field: Option<&'static str>,
+}
+
+fn case(name: &'static str, method: Method, uri: impl Into<String>, auth: Auth) -> Case {
+    Case {
+        name,
+        method,
+        uri: uri.into(),
+        auth,
+        headers: Vec::new(),
+        body: None,
+        status: StatusCode::OK,
+        error: "",
+        field: None,
+    }
+}
+
+impl Case {
+    fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+    fn header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+    fn expect(
+        mut self,
+        status: StatusCode,
+        error: &'static str,
+        field: Option<&'static str>,
+    ) -> Self {
+        self.status = status;
+        self.error = error;
+        self.field = field;
+        self
+    }
+}
+
+fn publish(name: &'static str, body: impl Into<String>) -> Case {
+    case(name, Method::POST, "/api/notifications", Auth::Service).body(body)
+}
+
+fn publish_json(name: &'static str, body: Value) -> Case {
+    publish(name, body.to_string())
+}
+
+fn cases(alice_id: &str) -> Vec<Case> {
+    use StatusCode as S;
+    let long_user = "u".repeat(129);
+    let read_alice = format!("/notifications/{alice_id}/read");
+    let expired = token_with_claims(json!({"sub": "alice", "exp": unix_now() - 3600}));
+    let no_exp = token_with_claims(json!({"sub": "alice"}));
+    let bad_sub = token_with_claims(json!({"sub": "a b", "exp": unix_now() + 600}));
+    let forged = belfry::auth::TokenKeys::new(b"another secret")
+        .mint(&user("alice"), std::time::Duration::from_secs(600))
+        .unwrap();
+    let bearer = |t: &str| Auth::Raw(format!("Bearer {t}"));
+    let many_users: Vec<String> = (0..1001).map(|i| format!("u{i}")).collect();
+
+    vec![
+        // The publish body.
+        publish("malformed JSON", "{").expect(S::BAD_REQUEST, "malformed", None),
+        publish("empty body", "").expect(S::BAD_REQUEST, "malformed", None),
+        publish("a JSON array", "[]").expect(S::BAD_REQUEST, "malformed", None),
+        publish("a JSON string", "\"hi\"").expect(S::BAD_REQUEST, "malformed", None),
+        publish_json("no message", json!({"user_id": "alice"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("message")),
+        publish_json("numeric message", json!({"user_id": "alice", "message": 7})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("message")),
+        publish_json("empty message", json!({"user_id": "alice", "message": ""})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("message")),
+        publish_json("blank message", json!({"user_id": "alice", "message": " \n\t "})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("message")),
+        publish_json("2001-character message", json!({"user_id": "alice", "message": "m".repeat(2001)})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("message")),
+        publish_json("javascript: link", json!({"user_id": "alice", "message": "x", "link": "javascript:alert(1)"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("link")),
+        publish_json("data: link", json!({"user_id": "alice", "message": "x", "link": "data:text/html,<b>x</b>"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("link")),
+        publish_json("//host link", json!({"user_id": "alice", "message": "x", "link": "//evil.example/x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("link")),
+        publish_json("relative link", json!({"user_id": "alice", "message": "x", "link": "orders/7"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("link")),
+        publish_json("numeric link", json!({"user_id": "alice", "message": "x", "link": 7})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("link")),
+        publish_json("over-long link", json!({"user_id": "alice", "message": "x", "link": format!("https://e.example/{}", "a".repeat(2040))})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("link")),
+        publish_json("no recipient", json!({"message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_id")),
+        publish_json("empty user id", json!({"user_id": "", "message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_id")),
+        publish_json("129-character user id", json!({"user_id": long_user, "message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_id")),
+        publish_json("user id with a space", json!({"user_id": "al ice", "message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_id")),
+        publish_json("user id with a slash", json!({"user_id": "a/b", "message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_id")),
+        publish_json("fractional user id", json!({"user_id": 4.2, "message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_id")),
+        publish_json("boolean user id", json!({"user_id": true, "message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_id")),
+        publish_json("null user id", json!({"user_id": null, "message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_id")),
+        publish_json("user_id and user_ids", json!({"user_id": "alice", "user_ids": ["bob"], "message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_ids")),
+        publish_json("empty user_ids", json!({"user_ids": [], "message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_ids")),
+        publish_json("user_ids not an array", json!({"user_ids": "alice", "message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_ids")),
+        publish_json("one bad id among good ones", json!({"user_ids": ["alice", "bob", "bad id"], "message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_ids")),
+        publish_json("1001 recipients", json!({"user_ids": many_users, "message": "x"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("user_ids")),
+        publish("body over 64 KiB", json!({"user_id": "alice", "message": "x".repeat(70_000)}).to_string()).expect(S::PAYLOAD_TOO_LARGE, "payload_too_large", None),
+        // The publish key.
+        case("publish without a key", Method::POST, "/api/notifications", Auth::None).body(json!({"user_id": "alice", "message": "x"}).to_string()).expect(S::UNAUTHORIZED, "missing_key", None),
+        case("publish with a wrong key", Method::POST, "/api/notifications", bearer("not-the-key")).body(json!({"user_id": "alice", "message": "x"}).to_string()).expect(S::UNAUTHORIZED, "invalid_key", None),
+        case("publish with a user token", Method::POST, "/api/notifications", Auth::User("alice")).body(json!({"user_id": "alice", "message": "x"}).to_string()).expect(S::UNAUTHORIZED, "invalid_key", None),
+        // User tokens.
+        case("list without a token", Method::GET, "/notifications", Auth::None).expect(S::UNAUTHORIZED, "missing_token", None),
+        case("list with a forged token", Method::GET, "/notifications", bearer(&forged)).expect(S::UNAUTHORIZED, "invalid_token", None),
+        case("list with an expired token", Method::GET, "/notifications", bearer(&expired)).expect(S::UNAUTHORIZED, "expired_token", None),
+        case("list with a token without exp", Method::GET, "/notifications", bearer(&no_exp)).expect(S::UNAUTHORIZED, "invalid_token", None),
+        case("list with an invalid subject", Method::GET, "/notifications", bearer(&bad_sub)).expect(S::UNAUTHORIZED, "invalid_token", None),
+        case("list with Basic auth", Method::GET, "/notifications", Auth::Raw("Basic YWxpY2U6eA==".into())).expect(S::UNAUTHORIZED, "invalid_token", None),
+        case("list with a garbage bearer", Method::GET, "/notifications", bearer("garbage")).expect(S::UNAUTHORIZED, "invalid_token", None),
+        case("list with ?token= (stream only)", Method::GET, format!("/notifications?token={}", token("alice")), Auth::None).expect(S::UNAUTHORIZED, "missing_token", None),
+        case("unread count without a token", Method::GET, "/notifications/unread-count", Auth::None).expect(S::UNAUTHORIZED, "missing_token", None),
+        case("unread count with an expired cookie", Method::GET, "/notifications/unread-count", Auth::None).header("cookie", "belfry_token=x.y.z").expect(S::UNAUTHORIZED, "invalid_token", None),
+        // List parameters.
+        case("limit=0", Method::GET, "/notifications?limit=0", Auth::User("alice")).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("limit")),
+        case("limit=101", Method::GET, "/notifications?limit=101", Auth::User("alice")).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("limit")),
+        case("limit=-1", Method::GET, "/notifications?limit=-1", Auth::User("alice")).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("limit")),
+        case("limit=x", Method::GET, "/notifications?limit=x", Auth::User("alice")).expect(S::BAD_REQUEST, "malformed", Some("limit")),
+        case("limit=1.5", Method::GET, "/notifications?limit=1.5", Auth::User("alice")).expect(S::BAD_REQUEST, "malformed", Some("limit")),
+        case("before=xyz", Method::GET, "/notifications?before=xyz", Auth::User("alice")).expect(S::BAD_REQUEST, "malformed", Some("before")),
+        case("before of 23 hex digits", Method::GET, "/notifications?before=6747f0c0a1b2c3d4e5f6071", Auth::User("alice")).expect(S::BAD_REQUEST, "malformed", Some("before")),
+        // Marking read.
+        case("read without a CSRF header", Method::POST, read_alice.clone(), Auth::User("alice")).expect(S::FORBIDDEN, "csrf_rejected", None),
+        case("read with a form content type", Method::POST, read_alice.clone(), Auth::User("alice")).header("content-type", "application/x-www-form-urlencoded").expect(S::FORBIDDEN, "csrf_rejected", None),
+        case("read-all without a CSRF header", Method::POST, "/notifications/read-all", Auth::User("alice")).expect(S::FORBIDDEN, "csrf_rejected", None),
+        case("read-all as text/plain", Method::POST, "/notifications/read-all", Auth::User("alice")).header("content-type", "text/plain").expect(S::FORBIDDEN, "csrf_rejected", None),
+        case("read without a token", Method::POST, read_alice.clone(), Auth::None).header("x-requested-with", "XMLHttpRequest").expect(S::UNAUTHORIZED, "missing_token", None),
+        case("read-all with an expired token", Method::POST, "/notifications/read-all", bearer(&expired)).header("x-requested-with", "XMLHttpRequest").expect(S::UNAUTHORIZED, "expired_token", None),
+        case("read a malformed id", Method::POST, "/notifications/not-an-id/read", Auth::User("alice")).header("x-requested-with", "XMLHttpRequest").expect(S::BAD_REQUEST, "malformed", Some("id")),
+        case("read an unknown id", Method::POST, "/notifications/000000000000000000000000/read", Auth::User("alice")).header("x-requested-with", "XMLHttpRequest").expect(S::NOT_FOUND, "not_found", None),
+        case("read another user's notification", Method::POST, read_alice, Auth::User("bob")).header("content-type", "application/json").expect(S::NOT_FOUND, "not_found", None),
+    ]
+}
+
+/// What the checks compare before and after each bad request.
+async fn snapshot(store: &dyn NotificationStore) -> Vec<(String, usize, u64)> {
+    let mut out = Vec::new();
+    for id in ["alice", "bob", "u0", "42"] {
+        let listed = store
+            .list(
+                &user(id),
+                Page {
+                    limit: 100,
+                    before: None,
+                },
+            )
+            .await
+            .unwrap();
+        let unread = store.unread_count(&user(id)).await.unwrap();
+        out.push((id.to_owned(), listed.len(), unread));
+    }
+    out
+}
+
+async fn run_table(store: Arc<dyn NotificationStore>) {
+    let seeded = store
+        .insert(&[
+            belfry::model::NewNotification {
+                user_id: user("alice"),
+                message: "seed".into(),
+                link: None,
+            },
+            belfry::model::NewNotification {
+                user_id: user("bob"),
+                message: "seed".into(),
+                link: None,
+            },
+        ])
+        .await
+        .unwrap();
+    let router = belfry::app(state(Arc::clone(&store)));
+    let before = snapshot(&*store).await;
+    let table = cases(&seeded[0].id);
+    assert!(table.len() >= 40);
+
+    for case in table {
+        let mut request = Request::builder()
+            .method(case.method.clone())
+            .uri(&case.uri);
+        request = match &case.auth {
+            Auth::None => request,
+            Auth::User(id) => request.header("authorization", format!("Bearer {}", token(id))),
+            Auth::Raw(value) => request.header("authorization", value.as_str()),
+            Auth::Service => request.header("authorization", format!("Bearer {SERVICE_KEY}")),
+        };
+        for (name, value) in &case.headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(case.body.clone().map_or_else(Body::empty, Body::from))
+            .unwrap();
+
+        let (status, body) = call(&router, request).await;
+        assert_eq!(status, case.status, "{}: {body}", case.name);
+        assert_eq!(body["error"], case.error, "{}: {body}", case.name);
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{}: {body}",
+            case.name
+        );
+        match case.field {
+            Some(field) => assert_eq!(body["field"], field, "{}: {body}", case.name),
+            None => assert!(body.get("field").is_none(), "{}: {body}", case.name),
+        }
+        assert_eq!(
+            snapshot(&*store).await,
+            before,
+            "{} wrote something",
+            case.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqlite_refuses_bad_input_and_writes_nothing() {
+    let db = sqlite().await;
+    run_table(db.store.clone()).await;
+}
+
+#[tokio::test]
+async fn mongo_refuses_bad_input_and_writes_nothing() {
+    run_table(mongo().await).await;
+}
+
+#[tokio::test]
+async fn publish_is_absent_without_a_service_key() {
+    let db = sqlite().await;
+    let mut state = state(db.store.clone());
+    state.service_key = belfry::auth::ServiceKey(None);
+    let router = belfry::app(state);
+    let request = Request::post("/api/notifications")
+        .header("authorization", "Bearer anything")
+        .body(Body::from(
+            json!({"user_id": "alice", "message": "x"}).to_string(),
+        ))
+        .unwrap();
+    let (status, body) = call(&router, request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "not_found");
+    assert_eq!(snapshot(&*db.store).await[0].1, 0);
+}

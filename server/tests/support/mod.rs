@@ -1,0 +1,152 @@
+//! What the integration tests share: the two stores, a ready `AppState`, tokens.
+//!
+//! The MongoDB tests run against the server named by `BELFRY_TEST_MONGODB_URI` (the README's test
+//! command starts SecantusDB and sets it; a real `mongod` works too). Without it they fail, never
+//! skip: a MongoDB test that did not run must not look like one that passed.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use belfry::auth::{ServiceKey, TokenKeys};
+use belfry::model::UserId;
+use belfry::store::mongo::MongoStore;
+use belfry::store::sqlite::SqliteStore;
+use belfry::store::NotificationStore;
+use belfry::AppState;
+use leptos::prelude::LeptosOptions;
+use mongodb::bson::Document;
+
+pub const JWT_SECRET: &str = "test-secret";
+pub const SERVICE_KEY: &str = "test-service-key";
+
+pub fn mongo_uri() -> String {
+    std::env::var("BELFRY_TEST_MONGODB_URI").unwrap_or_else(|_| {
+        panic!(
+            "BELFRY_TEST_MONGODB_URI is not set: run the README's test command (scripts/test.sh), \
+             which starts SecantusDB, or point it at a MongoDB server"
+        )
+    })
+}
+
+/// A fresh database name on the test server, so tests never see each other's data.
+pub fn fresh_database() -> String {
+    format!(
+        "belfry_test_{}",
+        mongodb::bson::oid::ObjectId::new().to_hex()
+    )
+}
+
+/// `mongodb://host:port/` + a fresh database; options in the base URI are kept.
+pub fn fresh_mongo_uri() -> String {
+    let base = mongo_uri();
+    let (authority, options) = match base.split_once('?') {
+        Some((a, o)) => (a.to_owned(), format!("?{o}")),
+        None => (base.clone(), String::new()),
+    };
+    let scheme_end = authority.find("://").map_or(0, |i| i + 3);
+    let host_end = authority[scheme_end..]
+        .find('/')
+        .map_or(authority.len(), |i| scheme_end + i);
+    format!("{}/{}{}", &authority[..host_end], fresh_database(), options)
+}
+
+pub struct Sqlite {
+    pub store: Arc<SqliteStore>,
+    // Kept so the file outlives the test.
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn sqlite() -> Sqlite {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = SqliteStore::open(&dir.path().join("belfry.db"))
+        .await
+        .expect("the SQLite store opens");
+    Sqlite {
+        store: Arc::new(store),
+        dir,
+    }
+}
+
+pub async fn mongo() -> Arc<MongoStore> {
+    Arc::new(
+        MongoStore::connect(&fresh_mongo_uri(), "notifications")
+            .await
+            .expect("the MongoDB store connects"),
+    )
+}
+
+/// Inserts a raw document as another program (the Laravel app) would.
+pub async fn insert_raw(store: &MongoStore, doc: Document) {
+    store
+        .collection()
+        .insert_one(doc)
+        .await
+        .expect("a raw insert");
+}
+
+pub fn user(id: &str) -> UserId {
+    UserId::parse(id).expect("a valid test user id")
+}
+
+pub fn token(id: &str) -> String {
+    TokenKeys::new(JWT_SECRET.as_bytes())
+        .mint(&user(id), Duration::from_secs(600))
+        .expect("a signed token")
+}
+
+pub fn state(store: Arc<dyn NotificationStore>) -> AppState {
+    AppState {
+        store,
+        tokens: Arc::new(TokenKeys::new(JWT_SECRET.as_bytes())),
+        service_key: ServiceKey(Some(Arc::from(SERVICE_KEY))),
+        leptos_options: LeptosOptions::builder().output_name("belfry").build(),
+    }
+}
+
+/// Sends one request through the router (no socket) and returns the status and JSON body
+/// (`Value::Null` when the body is empty).
+pub async fn call(
+    router: &axum::Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible router");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a readable body")
+        .to_bytes();
+    let json = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("a JSON body, got {:?}", String::from_utf8_lossy(&bytes)))
+    };
+    (status, json)
+}
+
+/// Signs arbitrary claims with the test secret (for expired or incomplete tokens).
+pub fn token_with_claims(claims: serde_json::Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .expect("a signed token")
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
