@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what building and testing Belfry need, from the Rust, npm, PyPI and Debian registries
+# only (no tool downloads at build time). Idempotent: what is already there, at the right
+# version, is left alone.
+#   scripts/setup.sh build   the build chain: wasm target, cargo-leptos, wasm-bindgen, wasm-opt
+#   scripts/setup.sh test    the build chain, plus Chromium, SecantusDB and the Playwright packages
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+what="${1:-test}"
+
+CARGO_LEPTOS_VERSION=0.3.10   # 0.3.11 needs rustc >= 1.96
+BINARYEN_VERSION=132.0.0      # never Debian's binaryen: its wasm-opt output fails to load
+SECANTUS_VERSION=0.7.0b3
+# The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown || {
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+}
+
+if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes, once)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION"; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # --locked fails: a locked dependency is missing from the registry mirror.
+  CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback \
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if ! wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}"; then
+  say "installing wasm-opt (binaryen $BINARYEN_VERSION from npm)"
+  npm install --global --no-audit --no-fund "binaryen@$BINARYEN_VERSION"
+fi
+
+[ "$what" = build ] && exit 0
+
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing Debian's chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+if ! .venv/bin/pip show SecantusDB 2>/dev/null | grep -q "^Version: $SECANTUS_VERSION$"; then
+  say "installing SecantusDB $SECANTUS_VERSION into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet "SecantusDB==$SECANTUS_VERSION"
+fi
+
+if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules ]; then
+  say "installing the Playwright packages (no browser download)"
+  (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi
