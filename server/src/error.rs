@@ -36,6 +36,9 @@ pub enum AppError {
     /// 422: the request is well-formed but a value breaks a rule.
     #[error("{message}")]
     Invalid { field: String, message: String },
+    /// 429: the user has as many open streams as allowed.
+    #[error("this user has {0} open streams already; close one first")]
+    TooManyStreams(usize),
     /// 503: the database cannot be reached right now.
     #[error("the database is unavailable")]
     Unavailable,
@@ -67,6 +70,7 @@ impl AppError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            Self::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -85,10 +89,12 @@ impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(reason) => {
+                crate::metrics::database_error();
                 tracing::warn!(%reason, "database unavailable");
                 Self::Unavailable
             }
             StoreError::Other(reason) => {
+                crate::metrics::database_error();
                 tracing::error!(%reason, "database error");
                 Self::Internal
             }

@@ -8,20 +8,26 @@ pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod hub;
+pub mod metrics;
 pub mod model;
 pub mod serve;
 pub mod store;
+pub mod stream;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::Request;
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{ServiceKey, TokenKeys};
+use crate::hub::Hub;
 use crate::store::NotificationStore;
 
 /// What every handler may need. Cheap to clone: all shared parts are behind `Arc`s.
@@ -31,6 +37,11 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub service_key: ServiceKey,
     pub leptos_options: LeptosOptions,
+    pub hub: Arc<Hub>,
+    /// Interval of the SSE keep-alive comments.
+    pub heartbeat: Duration,
+    /// Cancelled on shutdown: open streams end, so clients reconnect elsewhere.
+    pub shutdown: CancellationToken,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -55,8 +66,14 @@ impl FromRef<AppState> for ServiceKey {
 pub fn app(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let pages = generate_route_list(app::App);
+    let metrics = metrics::handle();
     Router::new()
         .merge(api::routes())
+        .route("/notifications/stream", axum::routing::get(stream::stream))
+        .route(
+            "/metrics",
+            axum::routing::get(move || std::future::ready(metrics.render())),
+        )
         .leptos_routes(&state, pages, {
             let options = leptos_options.clone();
             move || app::shell(options.clone())

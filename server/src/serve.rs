@@ -8,53 +8,107 @@ use axum::http::{header, HeaderValue, Method};
 use leptos::prelude::LeptosOptions;
 use rand::Rng;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::{ServiceKey, TokenKeys};
 use crate::config::ServeArgs;
+use crate::hub::Hub;
 use crate::model::UserId;
 use crate::{app, store, AppState};
 
 /// How long open connections get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// A bound, ready server: the store is open, the feed runs, the socket listens.
+pub struct Server {
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: CancellationToken,
+    feed: JoinHandle<()>,
+}
+
+impl Server {
+    /// Opens the store, binds the address (port 0 picks a free one) and starts the feed.
+    pub async fn start(args: &ServeArgs, secrets: &Secrets) -> Result<Self, String> {
+        let store = store::open(&args.db.database, &args.db.collection)
+            .await
+            .map_err(|e| format!("cannot open the database: {e}"))?;
+        let listener = TcpListener::bind(args.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the bound address: {e}"))?;
+        let max_streams = usize::try_from(args.max_streams_per_user).unwrap_or(usize::MAX);
+        let hub = Hub::new(max_streams);
+        let shutdown = CancellationToken::new();
+        let feed = Arc::clone(&store).start_feed(Arc::clone(&hub), shutdown.clone());
+        let state = AppState {
+            store,
+            tokens: Arc::new(TokenKeys::new(secrets.jwt_secret.as_bytes())),
+            service_key: ServiceKey(secrets.service_key.as_deref().map(Arc::from)),
+            leptos_options: leptos_options(args, addr),
+            hub,
+            heartbeat: Duration::from_secs(args.heartbeat_secs),
+            shutdown: shutdown.clone(),
+        };
+        let router = app(state).layer(cors(&args.allowed_origins)?);
+        Ok(Self {
+            listener,
+            router,
+            shutdown,
+            feed,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Cancel it to shut the server down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled. Then: stop accepting, end every open
+    /// stream (their clients reconnect, to another instance if there is one), let requests in
+    /// flight finish, and give up waiting after `SHUTDOWN_GRACE`.
+    pub async fn run(self) -> Result<(), String> {
+        if let Ok(addr) = self.local_addr() {
+            tracing::info!("listening on http://{addr}");
+        }
+        let shutdown = self.shutdown.clone();
+        let server = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let result = tokio::select! {
+            result = server => result.map_err(|e| format!("server error: {e}")),
+            () = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+                tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; exiting anyway");
+                Ok(())
+            }
+        };
+        // The feed saves its resume token on its way out.
+        shutdown.cancel();
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.feed).await;
+        result
+    }
+}
+
+/// `belfry serve`.
 pub async fn run(args: ServeArgs) -> Result<(), String> {
     let secrets = Secrets::resolve(&args)?;
-    let store = store::open(&args.db.database, &args.db.collection)
-        .await
-        .map_err(|e| format!("cannot open the database: {e}"))?;
-    let listener = TcpListener::bind(args.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("cannot read the bound address: {e}"))?;
-
-    let state = AppState {
-        store,
-        tokens: Arc::new(TokenKeys::new(secrets.jwt_secret.as_bytes())),
-        service_key: ServiceKey(secrets.service_key.as_deref().map(Arc::from)),
-        leptos_options: leptos_options(&args, addr),
-    };
+    let server = Server::start(&args, &secrets).await?;
     if args.dev {
+        let addr = server
+            .local_addr()
+            .map_err(|e| format!("cannot read the bound address: {e}"))?;
         tracing::warn!("--dev: demo mode with printed secrets; not for production");
-        print_dev_banner(addr, &secrets, &state.tokens);
+        print_dev_banner(addr, &secrets);
     }
-    let router = app(state).layer(cors(&args.allowed_origins)?);
-
-    tracing::info!("listening on http://{addr}");
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let server =
-        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    tokio::select! {
-        result = server => result.map_err(|e| format!("server error: {e}")),
-        () = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-            tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; exiting anyway");
-            Ok(())
-        }
-    }
+    tokio::spawn(cancel_on_signal(server.shutdown_token()));
+    server.run().await
 }
 
 fn leptos_options(args: &ServeArgs, addr: SocketAddr) -> LeptosOptions {
@@ -112,14 +166,14 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-struct Secrets {
-    jwt_secret: String,
-    service_key: Option<String>,
+pub struct Secrets {
+    pub jwt_secret: String,
+    pub service_key: Option<String>,
 }
 
 impl Secrets {
     /// The configured secrets; in `--dev`, random ones for what is not configured.
-    fn resolve(args: &ServeArgs) -> Result<Self, String> {
+    pub fn resolve(args: &ServeArgs) -> Result<Self, String> {
         match (&args.jwt_secret, args.dev) {
             (Some(secret), _) if secret.is_empty() => Err("--jwt-secret is empty".into()),
             (Some(secret), dev) => Ok(Self {
@@ -142,9 +196,9 @@ fn random_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn print_dev_banner(addr: SocketAddr, secrets: &Secrets, tokens: &TokenKeys) {
+fn print_dev_banner(addr: SocketAddr, secrets: &Secrets) {
     let demo_user = UserId::parse("1").expect("a constant, valid user id");
-    let token = tokens
+    let token = TokenKeys::new(secrets.jwt_secret.as_bytes())
         .mint(&demo_user, Duration::from_secs(24 * 3600))
         .unwrap_or_default();
     let key = secrets.service_key.as_deref().unwrap_or_default();

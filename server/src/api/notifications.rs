@@ -5,10 +5,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
 
 use crate::auth::{AuthUser, CsrfGuard};
 use crate::error::AppError;
-use crate::model::NotificationId;
+use crate::hub::Event;
+use crate::model::{NotificationId, UserId};
 use crate::store::{MarkRead, Page};
 use crate::AppState;
 
@@ -82,9 +85,29 @@ pub async fn mark_read(
 ) -> Result<StatusCode, AppError> {
     let id = NotificationId::parse(&id).map_err(|msg| AppError::malformed(msg, Some("id")))?;
     match state.store.mark_read(&user, id).await? {
-        MarkRead::Marked | MarkRead::AlreadyRead => Ok(StatusCode::NO_CONTENT),
+        MarkRead::Marked => {
+            let unread_count = state.store.unread_count(&user).await?;
+            let ids = [id.to_hex()];
+            tell_streams(
+                &state,
+                &user,
+                json!({ "ids": ids, "unread_count": unread_count }),
+            );
+            Ok(StatusCode::NO_CONTENT)
+        }
+        MarkRead::AlreadyRead => Ok(StatusCode::NO_CONTENT),
         MarkRead::NotFound => Err(AppError::NotFound("no such notification")),
     }
+}
+
+/// Keeps every open tab of the user in step with a change of read state.
+fn tell_streams(state: &AppState, user: &UserId, event: Value) {
+    state.hub.publish(
+        user,
+        Event::Read {
+            json: Arc::from(event.to_string()),
+        },
+    );
 }
 
 pub async fn mark_all_read(
@@ -92,6 +115,13 @@ pub async fn mark_all_read(
     AuthUser(user): AuthUser,
     _csrf: CsrfGuard,
 ) -> Result<StatusCode, AppError> {
-    state.store.mark_all_read(&user).await?;
+    if state.store.mark_all_read(&user).await? > 0 {
+        let unread_count = state.store.unread_count(&user).await?;
+        tell_streams(
+            &state,
+            &user,
+            json!({ "all": true, "unread_count": unread_count }),
+        );
+    }
     Ok(StatusCode::NO_CONTENT)
 }

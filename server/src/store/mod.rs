@@ -7,14 +7,18 @@
 //! Both return the contract's [`Notification`] and order a user's list newest first by id.
 
 pub mod mongo;
+mod mongo_feed;
 pub mod sqlite;
 
 use std::sync::Arc;
 
 use app::Notification;
 use async_trait::async_trait;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::DatabaseUrl;
+use crate::hub::Hub;
 use crate::model::{NewNotification, NotificationId, UserId};
 
 /// A page of a user's list: at most `limit` notifications older than `before`, newest first.
@@ -32,6 +36,29 @@ pub enum StoreError {
     /// Anything else (a corrupt row, a refused write).
     #[error("database error: {0}")]
     Other(String),
+}
+
+/// Where a notification stands in commit order: `seq` orders commits (see each store), `id`
+/// breaks the rare tie. Streams replay and de-duplicate by position, never by `_id` alone,
+/// because ObjectIds from several writers are not in commit order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub seq: i64,
+    pub id: NotificationId,
+}
+
+/// What a resume from a notification id can do.
+#[derive(Debug)]
+pub enum Replay {
+    /// The id is not one of this user's notifications with a known position: resync.
+    Unknown,
+    /// More than the replay limit was missed: cheaper for the client to refetch the list.
+    TooFar,
+    /// Everything committed after `cursor` (the resumed-from notification), in commit order.
+    After {
+        cursor: Position,
+        missed: Vec<(Position, Notification)>,
+    },
 }
 
 /// What a `mark_read` found.
@@ -61,6 +88,18 @@ pub trait NotificationStore: Send + Sync {
 
     /// Answers whether the database is reachable right now.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The user's notifications committed after `after`, at most `limit` of them.
+    async fn replay(
+        &self,
+        user: &UserId,
+        after: NotificationId,
+        limit: usize,
+    ) -> Result<Replay, StoreError>;
+
+    /// Starts the task that feeds every newly committed notification, whoever wrote it, to the
+    /// hub in commit order, until `shutdown`.
+    fn start_feed(self: Arc<Self>, hub: Arc<Hub>, shutdown: CancellationToken) -> JoinHandle<()>;
 }
 
 /// Opens the store a database URL names, creating its schema or indexes if needed.

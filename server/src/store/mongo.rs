@@ -5,19 +5,27 @@
 //! are: an integer `user_id` belongs to the user whose id is that integer in decimal, dates may
 //! be BSON dates or strings, a missing `read_at` means unread.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::Notification;
 use async_trait::async_trait;
 use chrono::Utc;
 use futures::TryStreamExt;
-use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
+use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document, Timestamp};
 use mongodb::error::ErrorKind;
 use mongodb::options::{ClientOptions, FindOptions, IndexOptions};
-use mongodb::{Client, Collection, IndexModel};
+use mongodb::{Client, Collection, Database, IndexModel};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
-use super::{rfc3339, MarkRead, NotificationStore, Page, StoreError};
+use super::mongo_feed::{self, FeedFloor};
+use super::{rfc3339, MarkRead, NotificationStore, Page, Position, Replay, StoreError};
+use crate::hub::Hub;
 use crate::model::{NewNotification, NotificationId, UserId};
+
+/// The field where the feed records a document's position in commit order (see `mongo_feed`).
+pub const SEQ_FIELD: &str = "belfry_seq";
 
 /// Used when the URI names no database.
 pub const DEFAULT_DATABASE: &str = "belfry";
@@ -25,7 +33,9 @@ pub const DEFAULT_DATABASE: &str = "belfry";
 pub struct MongoStore {
     // The driver's client is a connection pool; it is cloned, never re-created, per request.
     client: Client,
+    database: Database,
     collection: Collection<Document>,
+    floor: FeedFloor,
 }
 
 impl MongoStore {
@@ -44,10 +54,14 @@ impl MongoStore {
             .clone()
             .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
         let client = Client::with_options(options).map_err(store_error)?;
-        let collection = client
-            .database(&database)
-            .collection::<Document>(collection);
-        let store = Self { client, collection };
+        let database = client.database(&database);
+        let collection = database.collection::<Document>(collection);
+        let store = Self {
+            client,
+            database,
+            collection,
+            floor: FeedFloor::default(),
+        };
         store.ping().await?;
         let by_user = IndexModel::builder()
             .keys(doc! { "user_id": 1, "_id": -1 })
@@ -57,9 +71,17 @@ impl MongoStore {
                     .build(),
             )
             .build();
+        let by_position = IndexModel::builder()
+            .keys(doc! { "user_id": 1, SEQ_FIELD: 1, "_id": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("belfry_replay".to_owned())
+                    .build(),
+            )
+            .build();
         store
             .collection
-            .create_index(by_user)
+            .create_indexes([by_user, by_position])
             .await
             .map_err(store_error)?;
         Ok(store)
@@ -68,9 +90,55 @@ impl MongoStore {
     pub fn collection(&self) -> &Collection<Document> {
         &self.collection
     }
+
+    pub(super) fn database(&self) -> &Database {
+        &self.database
+    }
+
+    pub(super) fn floor(&self) -> &FeedFloor {
+        &self.floor
+    }
+
+    /// The database's current operation time, the point a fresh change stream starts from.
+    pub(super) async fn operation_time(&self) -> Result<Timestamp, mongodb::error::Error> {
+        let reply = self.database.run_command(doc! { "ping": 1 }).await?;
+        reply
+            .get_timestamp("operationTime")
+            .or_else(|_| {
+                reply
+                    .get_document("$clusterTime")
+                    .and_then(|c| c.get_timestamp("clusterTime"))
+            })
+            .map_err(|_| mongodb::error::Error::custom("the server reports no operation time"))
+    }
+
+    /// Records `seq` as the document's position unless one is recorded already, and returns
+    /// the recorded one (another instance may have been first; the values agree anyway).
+    pub(super) async fn stamp(&self, id: NotificationId, seq: i64) -> Result<i64, StoreError> {
+        let result = self
+            .collection
+            .update_one(
+                doc! { "_id": id.object_id(), SEQ_FIELD: { "$exists": false } },
+                doc! { "$set": { SEQ_FIELD: seq } },
+            )
+            .await
+            .map_err(store_error)?;
+        if result.matched_count == 1 {
+            return Ok(seq);
+        }
+        let recorded = self
+            .collection
+            .find_one(doc! { "_id": id.object_id() })
+            .projection(doc! { SEQ_FIELD: 1 })
+            .await
+            .map_err(store_error)?;
+        Ok(recorded
+            .and_then(|d| d.get_i64(SEQ_FIELD).ok())
+            .unwrap_or(seq))
+    }
 }
 
-fn store_error(err: mongodb::error::Error) -> StoreError {
+pub(super) fn store_error(err: mongodb::error::Error) -> StoreError {
     match *err.kind {
         ErrorKind::ServerSelection { .. }
         | ErrorKind::Io(_)
@@ -115,7 +183,7 @@ fn date_to_string(value: Option<&Bson>) -> Option<String> {
     }
 }
 
-fn to_notification(doc: &Document) -> Notification {
+pub(super) fn to_notification(doc: &Document) -> Notification {
     let created_at = date_to_string(doc.get("created_at")).unwrap_or_else(|| {
         // A writer that left out `created_at`: the ObjectId carries its creation second.
         match doc.get("_id") {
@@ -238,5 +306,65 @@ impl NotificationStore for MongoStore {
             .await
             .map(drop)
             .map_err(store_error)
+    }
+
+    async fn replay(
+        &self,
+        user: &UserId,
+        after: NotificationId,
+        limit: usize,
+    ) -> Result<Replay, StoreError> {
+        let cursor = self
+            .collection
+            .find_one(doc! { "_id": after.object_id(), "user_id": user_filter(user) })
+            .projection(doc! { SEQ_FIELD: 1 })
+            .await
+            .map_err(store_error)?;
+        let Some(seq) = cursor.and_then(|d| d.get_i64(SEQ_FIELD).ok()) else {
+            return Ok(Replay::Unknown);
+        };
+        if seq < self.floor.get() {
+            return Ok(Replay::Unknown);
+        }
+        let oid = after.object_id();
+        let filter = doc! {
+            "user_id": user_filter(user),
+            "$or": [
+                { SEQ_FIELD: { "$gt": seq } },
+                { SEQ_FIELD: seq, "_id": { "$gt": oid } },
+            ],
+        };
+        let options = FindOptions::builder()
+            .sort(doc! { SEQ_FIELD: 1, "_id": 1 })
+            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .build();
+        let docs: Vec<Document> = self
+            .collection
+            .find(filter)
+            .with_options(options)
+            .await
+            .map_err(store_error)?
+            .try_collect()
+            .await
+            .map_err(store_error)?;
+        if docs.len() > limit {
+            return Ok(Replay::TooFar);
+        }
+        let missed = docs
+            .iter()
+            .filter_map(|d| {
+                let seq = d.get_i64(SEQ_FIELD).ok()?;
+                let id = NotificationId::from(d.get_object_id("_id").ok()?);
+                Some((Position { seq, id }, to_notification(d)))
+            })
+            .collect();
+        Ok(Replay::After {
+            cursor: Position { seq, id: after },
+            missed,
+        })
+    }
+
+    fn start_feed(self: Arc<Self>, hub: Arc<Hub>, shutdown: CancellationToken) -> JoinHandle<()> {
+        tokio::spawn(mongo_feed::run(self, hub, shutdown))
     }
 }

@@ -6,14 +6,25 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use app::Notification;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
-use super::{rfc3339, MarkRead, NotificationStore, Page, StoreError};
+use super::{rfc3339, MarkRead, NotificationStore, Page, Position, Replay, StoreError};
+use crate::hub::Hub;
+use crate::metrics;
 use crate::model::{NewNotification, NotificationId, UserId};
+
+/// How often the feed asks whether another process committed (see `feed`).
+const TAIL_INTERVAL: Duration = Duration::from_millis(50);
+/// Rows the feed reads per query; a larger backlog takes several rounds, without waiting.
+const TAIL_BATCH: usize = 500;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS notifications (
@@ -27,6 +38,7 @@ CREATE TABLE IF NOT EXISTS notifications (
 );
 CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications (user_id, id DESC);
 CREATE INDEX IF NOT EXISTS notifications_unread ON notifications (user_id) WHERE read_at IS NULL;
+CREATE INDEX IF NOT EXISTS notifications_replay ON notifications (user_id, seq);
 ";
 
 const COLUMNS: &str = "id, user_id, message, link, read_at, created_at";
@@ -37,6 +49,9 @@ pub struct SqliteStore {
     // never held across an `.await`. One connection serves reads and writes; SQLite runs
     // one writer at a time anyway, and the queries are index look-ups of a few rows.
     conn: Arc<Mutex<Connection>>,
+    /// Wakes the feed right after this process commits, so in-process writes reach streams
+    /// without waiting for the next tail tick.
+    written: Arc<Notify>,
 }
 
 impl SqliteStore {
@@ -48,6 +63,7 @@ impl SqliteStore {
         Ok(Self {
             path: path.to_path_buf(),
             conn: Arc::new(Mutex::new(conn)),
+            written: Arc::new(Notify::new()),
         })
     }
 
@@ -61,16 +77,106 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn
-                .lock()
-                .map_err(|_| StoreError::Other("the connection lock is poisoned".into()))?;
-            work(&mut conn).map_err(store_error)
+        run_blocking(&self.conn, work).await
+    }
+
+    /// Feeds the hub from the table, in `seq` (commit) order, whoever wrote the rows.
+    ///
+    /// The feed has a connection of its own. `PRAGMA data_version` on it changes whenever any
+    /// other connection, in this process or another one (`belfry send` in a second terminal),
+    /// has committed, so the tail costs one cheap pragma per tick while nothing happens, and a
+    /// query only when something did.
+    async fn feed(self: Arc<Self>, hub: Arc<Hub>, shutdown: CancellationToken) {
+        let conn = match self.open_tail_connection().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::error!(%err, "the SQLite feed cannot start; streams get no live events");
+                return;
+            }
+        };
+        let mut last_seq = match run_blocking(&conn, |c| {
+            c.query_row("SELECT COALESCE(MAX(seq), 0) FROM notifications", [], |r| {
+                r.get(0)
+            })
         })
         .await
-        .map_err(|e| StoreError::Other(e.to_string()))?
+        {
+            Ok(seq) => seq,
+            Err(err) => {
+                tracing::error!(%err, "the SQLite feed cannot read its starting point");
+                return;
+            }
+        };
+        let mut last_version = None;
+        let mut tick = tokio::time::interval(TAIL_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.written.notified() => {}
+                _ = tick.tick() => {}
+            }
+            loop {
+                let after = last_seq;
+                let seen = last_version;
+                let polled = run_blocking(&conn, move |c| {
+                    let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+                    if seen == Some(version) {
+                        return Ok((version, Vec::new()));
+                    }
+                    let mut stmt = c.prepare_cached(&format!(
+                        "SELECT seq, {COLUMNS} FROM notifications WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+                    ))?;
+                    let rows = stmt.query_map(params![after, TAIL_BATCH], row_with_position)?;
+                    Ok((version, rows.collect::<rusqlite::Result<Vec<_>>>()?))
+                })
+                .await;
+                let (version, rows) = match polled {
+                    Ok(polled) => polled,
+                    Err(err) => {
+                        metrics::database_error();
+                        tracing::warn!(%err, "the SQLite feed could not read; retrying next tick");
+                        break;
+                    }
+                };
+                let full = rows.len() == TAIL_BATCH;
+                for (position, notification) in &rows {
+                    hub.publish_notification(*position, notification);
+                    last_seq = position.seq;
+                }
+                // A full batch may have more behind it: read on before remembering the version.
+                if !full {
+                    last_version = Some(version);
+                    break;
+                }
+            }
+        }
     }
+
+    async fn open_tail_connection(&self) -> Result<Arc<Mutex<Connection>>, StoreError> {
+        let path = self.path.clone();
+        let conn = tokio::task::spawn_blocking(move || open_connection(&path))
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))??;
+        Ok(Arc::new(Mutex::new(conn)))
+    }
+}
+
+/// Runs `work` on `conn` in the blocking pool.
+async fn run_blocking<T, F>(conn: &Arc<Mutex<Connection>>, work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+{
+    let conn = Arc::clone(conn);
+    tokio::task::spawn_blocking(move || {
+        let mut conn = conn
+            .lock()
+            .map_err(|_| StoreError::Other("the connection lock is poisoned".into()))?;
+        work(&mut conn).map_err(store_error)
+    })
+    .await
+    .map_err(|e| StoreError::Other(e.to_string()))?
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -106,53 +212,73 @@ fn millis_to_rfc3339(millis: i64) -> String {
     rfc3339(DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or_default())
 }
 
-fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
+/// Reads the `COLUMNS` of a row, starting at column `first`.
+fn notification_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Notification> {
     Ok(Notification {
-        id: row.get(0)?,
-        user_id: row.get(1)?,
-        message: row.get(2)?,
-        link: row.get(3)?,
-        read_at: row.get::<_, Option<i64>>(4)?.map(millis_to_rfc3339),
-        created_at: millis_to_rfc3339(row.get(5)?),
+        id: row.get(first)?,
+        user_id: row.get(first + 1)?,
+        message: row.get(first + 2)?,
+        link: row.get(first + 3)?,
+        read_at: row.get::<_, Option<i64>>(first + 4)?.map(millis_to_rfc3339),
+        created_at: millis_to_rfc3339(row.get(first + 5)?),
     })
+}
+
+fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
+    notification_at(row, 0)
+}
+
+/// `seq, COLUMNS…`
+fn row_with_position(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Position, Notification)> {
+    let seq: i64 = row.get(0)?;
+    let notification = notification_at(row, 1)?;
+    let id = NotificationId::parse(&notification.id).map_err(|msg| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, msg.into())
+    })?;
+    Ok((Position { seq, id }, notification))
 }
 
 #[async_trait]
 impl NotificationStore for SqliteStore {
     async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError> {
         let batch = batch.to_vec();
-        self.with_conn(move |conn| {
-            let tx = conn.transaction()?;
-            let mut created = Vec::with_capacity(batch.len());
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO notifications (id, user_id, message, link, created_at)
+        let created = self
+            .with_conn(move |conn| {
+                let tx = conn.transaction()?;
+                let mut created = Vec::with_capacity(batch.len());
+                {
+                    let mut stmt = tx.prepare_cached(
+                        "INSERT INTO notifications (id, user_id, message, link, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for new in batch {
-                    let id = NotificationId::new().to_hex();
-                    let now = Utc::now();
-                    stmt.execute(params![
-                        id,
-                        new.user_id.as_str(),
-                        new.message,
-                        new.link,
-                        now.timestamp_millis()
-                    ])?;
-                    created.push(Notification {
-                        id,
-                        user_id: new.user_id.to_string(),
-                        message: new.message,
-                        link: new.link,
-                        read_at: None,
-                        created_at: rfc3339(now),
-                    });
+                    )?;
+                    for new in batch {
+                        let id = NotificationId::new().to_hex();
+                        let now = Utc::now();
+                        stmt.execute(params![
+                            id,
+                            new.user_id.as_str(),
+                            new.message,
+                            new.link,
+                            now.timestamp_millis()
+                        ])?;
+                        created.push(Notification {
+                            id,
+                            user_id: new.user_id.to_string(),
+                            message: new.message,
+                            link: new.link,
+                            read_at: None,
+                            created_at: rfc3339(now),
+                        });
+                    }
                 }
-            }
-            tx.commit()?;
-            Ok(created)
-        })
-        .await
+                tx.commit()?;
+                Ok(created)
+            })
+            .await;
+        if created.is_ok() {
+            self.written.notify_one();
+        }
+        created
     }
 
     async fn list(&self, user: &UserId, page: Page) -> Result<Vec<Notification>, StoreError> {
@@ -228,5 +354,46 @@ impl NotificationStore for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.with_conn(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
             .await
+    }
+
+    async fn replay(
+        &self,
+        user: &UserId,
+        after: NotificationId,
+        limit: usize,
+    ) -> Result<Replay, StoreError> {
+        let user = user.to_string();
+        self.with_conn(move |conn| {
+            let cursor: Option<i64> = conn
+                .query_row(
+                    "SELECT seq FROM notifications WHERE id = ?1 AND user_id = ?2",
+                    params![after.to_hex(), user],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(seq) = cursor else {
+                return Ok(Replay::Unknown);
+            };
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT seq, {COLUMNS} FROM notifications
+                 WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ))?;
+            let missed = stmt
+                .query_map(params![user, seq, limit + 1], row_with_position)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(if missed.len() > limit {
+                Replay::TooFar
+            } else {
+                Replay::After {
+                    cursor: Position { seq, id: after },
+                    missed,
+                }
+            })
+        })
+        .await
+    }
+
+    fn start_feed(self: Arc<Self>, hub: Arc<Hub>, shutdown: CancellationToken) -> JoinHandle<()> {
+        tokio::spawn(self.feed(hub, shutdown))
     }
 }

@@ -101,6 +101,9 @@ pub fn state(store: Arc<dyn NotificationStore>) -> AppState {
         tokens: Arc::new(TokenKeys::new(JWT_SECRET.as_bytes())),
         service_key: ServiceKey(Some(Arc::from(SERVICE_KEY))),
         leptos_options: LeptosOptions::builder().output_name("belfry").build(),
+        hub: belfry::hub::Hub::new(16),
+        heartbeat: Duration::from_secs(15),
+        shutdown: tokio_util::sync::CancellationToken::new(),
     }
 }
 

@@ -1,0 +1,241 @@
+//! The fan-out hub: which open streams each user has, and delivery to them.
+//!
+//! A notification for user U is offered to U's streams only, so delivery costs O(U's streams),
+//! whatever the number of connections. Each stream has a small bounded queue between the hub and
+//! its HTTP response.
+//!
+//! ## Slow subscribers
+//! The hub never waits for a stream: it offers each event with `try_send`. A stream whose queue
+//! is full (its client stopped reading and the socket buffers filled up) is dropped from the hub
+//! on the spot: it still sends what is queued, then ends. Its client reconnects with
+//! `Last-Event-ID` and the server replays what it missed from the database, so nothing is lost,
+//! and one stuck client can neither stall the others nor grow the server's memory.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use app::Notification;
+use tokio::sync::mpsc;
+
+use crate::metrics;
+use crate::model::UserId;
+use crate::store::Position;
+
+/// Events queued per stream before it counts as slow. Small on purpose: an idle stream's
+/// queue is the only memory the hub holds for it.
+pub const STREAM_QUEUE: usize = 32;
+
+/// What a stream is told.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A new notification; `json` is serialised once and shared by all of the user's streams.
+    New {
+        position: Position,
+        id: Arc<str>,
+        json: Arc<str>,
+    },
+    /// Some or all of the user's notifications were marked read.
+    Read { json: Arc<str> },
+}
+
+struct Subscriber {
+    key: u64,
+    queue: mpsc::Sender<Event>,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("this user has {0} open streams already")]
+pub struct TooManyStreams(pub usize);
+
+pub struct Hub {
+    // A std Mutex: every critical section is a few map operations and never awaits, so an async
+    // mutex would only add cost.
+    users: Mutex<HashMap<UserId, Vec<Subscriber>>>,
+    next_key: AtomicU64,
+    max_per_user: usize,
+}
+
+/// One open stream's end of the hub. Dropping it unsubscribes.
+pub struct Subscription {
+    hub: Arc<Hub>,
+    user: UserId,
+    key: u64,
+    pub events: mpsc::Receiver<Event>,
+}
+
+impl Hub {
+    pub fn new(max_per_user: usize) -> Arc<Self> {
+        Arc::new(Self {
+            users: Mutex::new(HashMap::new()),
+            next_key: AtomicU64::new(0),
+            max_per_user,
+        })
+    }
+
+    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Vec<Subscriber>>> {
+        // A panic while holding the lock cannot leave the map half-updated (each operation is
+        // a single insert or remove), so a poisoned lock is still safe to use.
+        self.users
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn subscribe(self: &Arc<Self>, user: &UserId) -> Result<Subscription, TooManyStreams> {
+        let (queue, events) = mpsc::channel(STREAM_QUEUE);
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut users = self.users();
+            let streams = users.entry(user.clone()).or_default();
+            if streams.len() >= self.max_per_user {
+                return Err(TooManyStreams(streams.len()));
+            }
+            streams.push(Subscriber { key, queue });
+        }
+        metrics::stream_opened();
+        Ok(Subscription {
+            hub: Arc::clone(self),
+            user: user.clone(),
+            key,
+            events,
+        })
+    }
+
+    fn unsubscribe(&self, user: &UserId, key: u64) {
+        let mut users = self.users();
+        if let Some(streams) = users.get_mut(user) {
+            streams.retain(|s| s.key != key);
+            if streams.is_empty() {
+                users.remove(user);
+            }
+        }
+    }
+
+    /// Offers `event` to every open stream of `user`, dropping the streams that cannot take it.
+    pub fn publish(&self, user: &UserId, event: Event) {
+        let mut users = self.users();
+        let Some(streams) = users.get_mut(user) else {
+            return;
+        };
+        let mut delivered = 0;
+        streams.retain(|stream| match stream.queue.try_send(event.clone()) {
+            Ok(()) => {
+                delivered += 1;
+                true
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(user = %user, "closing a stream that stopped reading");
+                metrics::slow_consumer_closed();
+                false
+            }
+            // The stream ended between its last poll and its unsubscribe.
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+        if streams.is_empty() {
+            users.remove(user);
+        }
+        metrics::delivered(delivered);
+    }
+
+    /// Offers a newly committed notification to its user's streams, serialised once.
+    pub fn publish_notification(&self, position: Position, notification: &Notification) {
+        // A document another program wrote with an id Belfry cannot serve belongs to no stream.
+        let Ok(user) = UserId::parse(&notification.user_id) else {
+            tracing::warn!(id = %notification.id, "skipping a notification with an invalid user_id");
+            return;
+        };
+        let json = match serde_json::to_string(notification) {
+            Ok(json) => json,
+            Err(err) => {
+                tracing::error!(%err, "cannot serialise a notification");
+                return;
+            }
+        };
+        self.publish(
+            &user,
+            Event::New {
+                position,
+                id: Arc::from(notification.id.as_str()),
+                json: Arc::from(json),
+            },
+        );
+    }
+
+    /// Open streams of one user (for the per-user limit and the tests).
+    pub fn streams_of(&self, user: &UserId) -> usize {
+        self.users().get(user).map_or(0, Vec::len)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.unsubscribe(&self.user, self.key);
+        metrics::stream_closed();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::NotificationId;
+
+    fn user(id: &str) -> UserId {
+        UserId::parse(id).unwrap()
+    }
+
+    fn new_event(seq: i64) -> Event {
+        Event::New {
+            position: Position {
+                seq,
+                id: NotificationId::new(),
+            },
+            id: Arc::from("x"),
+            json: Arc::from("{}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn delivers_to_the_users_streams_only() {
+        let hub = Hub::new(16);
+        let mut a1 = hub.subscribe(&user("a")).unwrap();
+        let mut a2 = hub.subscribe(&user("a")).unwrap();
+        let mut b = hub.subscribe(&user("b")).unwrap();
+        hub.publish(&user("a"), new_event(1));
+        assert!(matches!(a1.events.recv().await, Some(Event::New { .. })));
+        assert!(matches!(a2.events.recv().await, Some(Event::New { .. })));
+        assert!(b.events.try_recv().is_err());
+    }
+
+    #[test]
+    fn limits_streams_per_user_and_frees_on_drop() {
+        let hub = Hub::new(2);
+        let first = hub.subscribe(&user("a")).unwrap();
+        let _second = hub.subscribe(&user("a")).unwrap();
+        assert_eq!(hub.subscribe(&user("a")).err(), Some(TooManyStreams(2)));
+        assert!(hub.subscribe(&user("b")).is_ok());
+        drop(first);
+        assert_eq!(hub.streams_of(&user("a")), 1);
+        assert!(hub.subscribe(&user("a")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_full_stream_is_dropped_after_its_queue_drains() {
+        let hub = Hub::new(16);
+        let mut slow = hub.subscribe(&user("a")).unwrap();
+        let mut fast = hub.subscribe(&user("a")).unwrap();
+        for seq in 0..=STREAM_QUEUE as i64 {
+            hub.publish(&user("a"), new_event(seq));
+            fast.events.recv().await.unwrap();
+        }
+        assert_eq!(
+            hub.streams_of(&user("a")),
+            1,
+            "only the reading stream is left"
+        );
+        let mut drained = 0;
+        while slow.events.recv().await.is_some() {
+            drained += 1;
+        }
+        assert_eq!(drained, STREAM_QUEUE);
+    }
+}

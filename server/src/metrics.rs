@@ -1,0 +1,81 @@
+//! What `/metrics` reports, in Prometheus text format (`metrics` + its Prometheus exporter).
+//!
+//! The recorder is process-wide: one is installed on first use and every router in the process
+//! (tests build many) renders the same one.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+const OPEN_STREAMS: &str = "belfry_open_streams";
+const DELIVERIES: &str = "belfry_deliveries_total";
+const REPLAYS: &str = "belfry_replayed_notifications_total";
+const RESYNCS: &str = "belfry_resyncs_total";
+const SLOW_CLOSES: &str = "belfry_slow_consumer_closes_total";
+const DB_ERRORS: &str = "belfry_database_errors_total";
+
+/// The process's recorder; installs it the first time.
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first; then ours renders nothing,
+            // which /metrics would show, rather than taking the server down.
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("another metrics recorder is installed; /metrics will be empty");
+            }
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_gauge!(OPEN_STREAMS, "open SSE streams");
+    metrics::describe_counter!(DELIVERIES, "notifications queued to open streams");
+    metrics::describe_counter!(REPLAYS, "missed notifications replayed on resume");
+    metrics::describe_counter!(
+        RESYNCS,
+        "resumes that could not replay and were told to resync"
+    );
+    metrics::describe_counter!(
+        SLOW_CLOSES,
+        "streams closed because their client stopped reading"
+    );
+    metrics::describe_counter!(DB_ERRORS, "failed database operations");
+    // Zeroes, so that every series exists before its first event.
+    metrics::gauge!(OPEN_STREAMS).set(0.0);
+    for counter in [DELIVERIES, REPLAYS, RESYNCS, SLOW_CLOSES, DB_ERRORS] {
+        metrics::counter!(counter).absolute(0);
+    }
+}
+
+pub fn stream_opened() {
+    metrics::gauge!(OPEN_STREAMS).increment(1.0);
+}
+
+pub fn stream_closed() {
+    metrics::gauge!(OPEN_STREAMS).decrement(1.0);
+}
+
+pub fn delivered(count: u64) {
+    metrics::counter!(DELIVERIES).increment(count);
+}
+
+pub fn replayed(count: u64) {
+    metrics::counter!(REPLAYS).increment(count);
+}
+
+pub fn resynced() {
+    metrics::counter!(RESYNCS).increment(1);
+}
+
+pub fn slow_consumer_closed() {
+    metrics::counter!(SLOW_CLOSES).increment(1);
+}
+
+pub fn database_error() {
+    metrics::counter!(DB_ERRORS).increment(1);
+}
