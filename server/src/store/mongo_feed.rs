@@ -11,11 +11,17 @@
 //! same value, only if none is there yet, so several instances agree without coordination.
 //!
 //! ## Not missing anything
-//! The feed keeps the change stream's resume token, in memory across reconnects and in the
-//! `belfry_feed` collection (once a second and at shutdown) across restarts. After a database
-//! outage or a restart it resumes from the token and stamps what happened meanwhile. If there is
-//! no usable token (first start, or the operation log no longer reaches back), it starts from
-//! now and remembers that point: a client resuming from before it is told to resync.
+//! Where the feed stands is kept in the `belfry_feed` collection (one document per watched
+//! collection, shared by all instances), written *before* anything from that point is processed:
+//! - `start_at`, the operation time a fresh feed starts from, saved before it opens the stream;
+//! - `token`, the change stream's resume token, saved once a second and at shutdown (and kept in
+//!   memory across reconnects).
+//!
+//! After a database outage, a crash or a restart the feed resumes from the token (or `start_at`)
+//! and stamps what happened meanwhile; going back a little further than needed only repeats
+//! stamps, which are idempotent. Only when nothing usable is saved (the very first start, or an
+//! operation log that no longer reaches back to the token) does it start from now; it then
+//! records that point as `floor`, and a client resuming from before the floor is told to resync.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -33,7 +39,7 @@ use crate::hub::Hub;
 use crate::metrics;
 use crate::model::NotificationId;
 
-const TOKEN_COLLECTION: &str = "belfry_feed";
+const STATE_COLLECTION: &str = "belfry_feed";
 const TOKEN_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -65,9 +71,8 @@ pub async fn run(store: Arc<MongoStore>, hub: Arc<Hub>, shutdown: CancellationTo
     let mut feed = Feed {
         store,
         hub,
-        token: None,
+        start: Start::Unknown,
     };
-    feed.token = feed.load_token().await;
     let mut backoff = Duration::from_millis(100);
     loop {
         match feed.follow(&shutdown).await {
@@ -87,20 +92,34 @@ pub async fn run(store: Arc<MongoStore>, hub: Arc<Hub>, shutdown: CancellationTo
     feed.save_token().await;
 }
 
+/// Where the change stream (re)opens.
+enum Start {
+    /// Not read from the database yet.
+    Unknown,
+    /// Nothing usable saved: start from now.
+    Fresh,
+    /// A saved start time whose first resume token was not saved yet.
+    At(Timestamp),
+    Token(ResumeToken),
+}
+
 struct Feed {
     store: Arc<MongoStore>,
     hub: Arc<Hub>,
-    token: Option<ResumeToken>,
+    start: Start,
 }
 
 impl Feed {
     /// Follows the change stream until shutdown (`Ok`) or an error (`Err`, to be retried).
     async fn follow(&mut self, shutdown: &CancellationToken) -> Result<(), StoreError> {
+        if matches!(self.start, Start::Unknown) {
+            self.start = self.load().await.map_err(store_error)?;
+        }
         let mut stream = match self.open().await {
             Ok(stream) => stream,
-            Err(err) if self.token.is_some() && token_unusable(&err) => {
-                tracing::warn!(%err, "the saved resume token is no longer usable; starting from now");
-                self.token = None;
+            Err(err) if token_unusable(&err) => {
+                tracing::warn!(%err, "the saved resume point is no longer usable; starting from now");
+                self.start = Start::Fresh;
                 self.open().await.map_err(store_error)?
             }
             Err(err) => return Err(store_error(err)),
@@ -109,11 +128,15 @@ impl Feed {
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
+                // (The stream's own token is read only after it returned an event: asking while a
+                // `getMore` is in flight would panic in the driver.)
                 _ = save.tick() => self.save_token().await,
                 next = stream.next() => match next {
                     Some(Ok(event)) => {
                         self.deliver(event).await?;
-                        self.token = stream.resume_token();
+                        if let Some(token) = stream.resume_token() {
+                            self.start = Start::Token(token);
+                        }
                     }
                     Some(Err(err)) => return Err(store_error(err)),
                     None => return Err(StoreError::Unavailable("the change stream ended".into())),
@@ -133,14 +156,27 @@ impl Feed {
             .collection()
             .watch()
             .pipeline([doc! { "$match": { "operationType": "insert" } }]);
-        match &self.token {
-            Some(token) => watch.resume_after(token.clone()).await,
-            None => {
-                // Start from a known point in time, and refuse resumes from before it.
+        match &self.start {
+            Start::Token(token) => watch.resume_after(token.clone()).await,
+            Start::At(time) => watch.start_at_operation_time(*time).await,
+            Start::Unknown | Start::Fresh => {
+                // Save the starting point (and the floor below which resumes resync) before
+                // anything after it is processed, so a crash cannot leave a gap.
                 let now = self.store.operation_time().await?;
-                let stream = watch.start_at_operation_time(now).await?;
                 self.store.floor().raise_to(seq_of(now));
-                Ok(stream)
+                self.state()
+                    .update_one(
+                        doc! { "_id": self.key() },
+                        doc! {
+                            "$set": { "start_at": now },
+                            "$max": { "floor": seq_of(now) },
+                            "$unset": { "token": "" },
+                        },
+                    )
+                    .upsert(true)
+                    .await?;
+                self.start = Start::At(now);
+                watch.start_at_operation_time(now).await
             }
         }
     }
@@ -161,33 +197,36 @@ impl Feed {
         Ok(())
     }
 
-    async fn load_token(&self) -> Option<ResumeToken> {
-        let saved = self
-            .tokens()
-            .find_one(doc! { "_id": self.store.collection().name() })
-            .await;
-        match saved {
-            Ok(Some(saved)) => saved
-                .get("token")
-                .cloned()
-                .and_then(|token| bson::from_bson(token).ok()),
-            Ok(None) => None,
-            Err(err) => {
-                tracing::warn!(%err, "cannot read the saved resume token; starting from now");
-                None
-            }
+    /// Reads the saved starting point and floor.
+    async fn load(&self) -> Result<Start, mongodb::error::Error> {
+        let Some(saved) = self.state().find_one(doc! { "_id": self.key() }).await? else {
+            return Ok(Start::Fresh);
+        };
+        if let Ok(floor) = saved.get_i64("floor") {
+            self.store.floor().raise_to(floor);
         }
+        let token = saved
+            .get("token")
+            .cloned()
+            .and_then(|token| bson::from_bson::<ResumeToken>(token).ok());
+        Ok(match (token, saved.get_timestamp("start_at")) {
+            (Some(token), _) => Start::Token(token),
+            (None, Ok(time)) => Start::At(time),
+            (None, Err(_)) => Start::Fresh,
+        })
     }
 
     async fn save_token(&self) {
-        let Some(token) = &self.token else { return };
+        let Start::Token(token) = &self.start else {
+            return;
+        };
         let Ok(token) = bson::to_bson(token) else {
             return;
         };
         let saved = self
-            .tokens()
+            .state()
             .update_one(
-                doc! { "_id": self.store.collection().name() },
+                doc! { "_id": self.key() },
                 doc! { "$set": { "token": token } },
             )
             .upsert(true)
@@ -197,8 +236,12 @@ impl Feed {
         }
     }
 
-    fn tokens(&self) -> mongodb::Collection<Document> {
-        self.store.database().collection(TOKEN_COLLECTION)
+    fn key(&self) -> &str {
+        self.store.collection().name()
+    }
+
+    fn state(&self) -> mongodb::Collection<Document> {
+        self.store.database().collection(STATE_COLLECTION)
     }
 }
 

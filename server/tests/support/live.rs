@@ -347,3 +347,15 @@ impl Drop for OwnMongo {
         }
     }
 }
+
+impl SseClient {
+    /// The next event if one comes within `wait`: `Ok(None)` when the stream ended, `Err(())`
+    /// when nothing came in time.
+    pub async fn next_within(&mut self, wait: Duration) -> Result<Option<Event>, ()> {
+        match tokio::time::timeout(wait, self.events.next()).await {
+            Ok(Some(Ok(event))) => Ok(Some(event)),
+            Ok(Some(Err(_))) | Ok(None) => Ok(None),
+            Err(_) => Err(()),
+        }
+    }
+}

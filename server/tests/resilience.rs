@@ -1,0 +1,329 @@
+//! Nothing lost, nothing twice: concurrent writers with clients resuming at random, a killed
+//! server, a restarted database, a client that stops reading.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::Notification;
+use belfry::store::mongo::MongoStore;
+use belfry::store::{NotificationStore, Page};
+use mongodb::bson::{doc, oid::ObjectId, DateTime};
+use rand::Rng;
+use support::live::{OwnMongo, ServerProcess, SseClient, TestServer, PATIENCE};
+use support::*;
+use tokio::sync::watch;
+
+/// Every notification of `user` in the store, oldest first.
+async fn all_of(store: &dyn NotificationStore, user_id: &str) -> Vec<Notification> {
+    let mut all = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .list(&user(user_id), Page { limit: 100, before })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(belfry::model::NotificationId::parse(&last.id).unwrap());
+        all.extend(page);
+    }
+    all.reverse();
+    all
+}
+
+/// One user's client: reads a few events, hangs up, resumes with the last id on a random
+/// instance, again and again, until it holds `expected` (known once the writers are done).
+async fn restless_client(
+    urls: Vec<String>,
+    user_id: &'static str,
+    expected: watch::Receiver<Option<HashMap<&'static str, usize>>>,
+) -> Vec<String> {
+    let mut received: Vec<String> = Vec::new();
+    let mut client = SseClient::open(&urls[0], user_id).await;
+    loop {
+        let burst = rand::rng().random_range(1..=5);
+        let mut read = 0;
+        while read < burst {
+            match client.next_within(Duration::from_millis(200)).await {
+                Ok(Some(event)) => {
+                    assert_eq!(event.event, "new-notification", "{user_id}: {event:?}");
+                    received.push(event.id);
+                    read += 1;
+                }
+                Ok(None) => panic!("{user_id}: the stream ended"),
+                Err(()) => {
+                    let done = expected.borrow().as_ref().map(|counts| counts[user_id]);
+                    if done.is_some_and(|n| received.len() >= n) {
+                        return received;
+                    }
+                }
+            }
+        }
+        let url = &urls[rand::rng().random_range(0..urls.len())];
+        client = match received.last() {
+            Some(last) => SseClient::resume(url, user_id, last).await,
+            None => SseClient::open(url, user_id).await,
+        };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mongo_three_writers_and_random_resumes_lose_nothing_and_repeat_nothing() {
+    const USERS: [&str; 4] = ["u1", "u2", "u3", "u4"];
+    const PER_WRITER: usize = 40;
+    let uri = fresh_mongo_uri();
+    let a = TestServer::start(&uri).await;
+    let b = TestServer::start(&uri).await;
+    let direct = Arc::new(MongoStore::connect(&uri, "notifications").await.unwrap());
+    let urls = vec![a.url.clone(), b.url.clone()];
+
+    let (expected_tx, expected_rx) = watch::channel(None);
+    let clients: Vec<_> = USERS
+        .iter()
+        .map(|u| tokio::spawn(restless_client(urls.clone(), u, expected_rx.clone())))
+        .collect();
+    // Every client is subscribed once its stream opened; give them a first notification each
+    // so that every later reconnect is a resume.
+    for u in USERS {
+        a.publish_to(u, "first").await;
+    }
+
+    let writer = |server: &TestServer| {
+        let url = server.url.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0..PER_WRITER {
+                let user_id = USERS[rand::rng().random_range(0..USERS.len())];
+                let response = client
+                    .post(format!("{url}/api/notifications"))
+                    .bearer_auth(SERVICE_KEY)
+                    .body(serde_json::json!({"user_id": user_id, "message": format!("via {url} #{i}")}).to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+            }
+        })
+    };
+    let via_a = writer(&a);
+    let via_b = writer(&b);
+    let raw = {
+        let direct = Arc::clone(&direct);
+        tokio::spawn(async move {
+            for i in 0..PER_WRITER {
+                let user_id = USERS[rand::rng().random_range(0..USERS.len())];
+                insert_raw(
+                    &direct,
+                    doc! { "_id": ObjectId::new(), "user_id": user_id,
+                    "message": format!("direct #{i}"), "created_at": DateTime::now() },
+                )
+                .await;
+            }
+        })
+    };
+    for writer in [via_a, via_b, raw] {
+        writer.await.unwrap();
+    }
+
+    let mut in_db = HashMap::new();
+    let mut counts = HashMap::new();
+    for u in USERS {
+        let ids: Vec<String> = all_of(&*direct, u)
+            .await
+            .into_iter()
+            .map(|n| n.id)
+            .collect();
+        counts.insert(u, ids.len());
+        in_db.insert(u, ids);
+    }
+    assert_eq!(counts.values().sum::<usize>(), 3 * PER_WRITER + USERS.len());
+    expected_tx.send(Some(counts)).unwrap();
+
+    for (u, client) in USERS.iter().zip(clients) {
+        let received = tokio::time::timeout(PATIENCE * 4, client)
+            .await
+            .expect("clients finish")
+            .unwrap();
+        let unique: HashSet<&String> = received.iter().collect();
+        assert_eq!(
+            unique.len(),
+            received.len(),
+            "{u} received a notification twice"
+        );
+        let expected: HashSet<&String> = in_db[u].iter().collect();
+        assert_eq!(
+            unique, expected,
+            "{u} holds exactly its notifications from the database"
+        );
+    }
+}
+
+async fn sigkill_and_restart_lose_nothing(database: String, write_while_down: impl AsyncFn(&str)) {
+    let server = ServerProcess::spawn(&database, "127.0.0.1:0");
+    let mut client = SseClient::open(&server.url, "alice").await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/notifications", server.url))
+        .bearer_auth(SERVICE_KEY)
+        .body(r#"{"user_id":"alice","message":"before the crash"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    let seen = client.next_notification().await;
+    server.kill();
+    assert!(
+        client.next().await.is_none(),
+        "the stream broke with the server"
+    );
+
+    for i in 0..3 {
+        write_while_down(&format!("while down #{i}")).await;
+    }
+    let restarted = ServerProcess::spawn(&database, "127.0.0.1:0");
+    let mut client = SseClient::resume(&restarted.url, "alice", &seen.id).await;
+    for i in 0..3 {
+        assert_eq!(
+            client.next_notification().await.message,
+            format!("while down #{i}")
+        );
+    }
+    let after = reqwest::Client::new()
+        .post(format!("{}/api/notifications", restarted.url))
+        .bearer_auth(SERVICE_KEY)
+        .body(r#"{"user_id":"alice","message":"after the restart"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), reqwest::StatusCode::CREATED);
+    assert_eq!(
+        client.next_notification().await.message,
+        "after the restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sigkill_and_restart_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("belfry.db").display());
+    let send_url = url.clone();
+    sigkill_and_restart_lose_nothing(url, async move |message: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_belfry"))
+            .args([
+                "send",
+                "--database",
+                &send_url,
+                "--user",
+                "alice",
+                "--message",
+                message,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongo_sigkill_and_restart_lose_nothing() {
+    let uri = fresh_mongo_uri();
+    let direct = MongoStore::connect(&uri, "notifications").await.unwrap();
+    let direct = &direct;
+    sigkill_and_restart_lose_nothing(uri.clone(), async move |message: &str| {
+        insert_raw(
+            direct,
+            doc! { "user_id": "alice", "message": message, "created_at": DateTime::now() },
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongo_restart_under_a_running_server_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = OwnMongo::start(dir.path()).await;
+    let uri = db.uri("app");
+    let server = TestServer::start(&uri).await;
+    let mut client = SseClient::open(&server.url, "alice").await;
+    let first = server.publish_to("alice", "before the outage").await;
+    assert_eq!(client.next_notification().await, first);
+
+    db.stop();
+    server
+        .wait_for("/healthz", |status, body| {
+            status == 503 && body.contains("unavailable")
+        })
+        .await;
+    db.restart().await;
+    server.wait_for("/healthz", |status, _| status == 200).await;
+
+    // Written by another program right after the restart, and through the API: both arrive,
+    // on the stream that stayed open through the outage.
+    let direct = MongoStore::connect(&uri, "notifications").await.unwrap();
+    insert_raw(
+        &direct,
+        doc! { "user_id": "alice", "message": "direct, after", "created_at": DateTime::now() },
+    )
+    .await;
+    let via_api = server.publish_to("alice", "api, after").await;
+    assert_eq!(client.next_notification().await.message, "direct, after");
+    assert_eq!(client.next_notification().await, via_api);
+    let in_db: Vec<String> = all_of(&direct, "alice")
+        .await
+        .into_iter()
+        .map(|n| n.message)
+        .collect();
+    assert_eq!(in_db, ["before the outage", "direct, after", "api, after"]);
+}
+
+/// A client that never reads is cut off; a reading client beside it gets everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_client_that_stops_reading_is_closed_and_others_get_everything() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        TestServer::start(&format!("sqlite://{}", dir.path().join("b.db").display())).await;
+    let slow_closes = |metrics: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("belfry_slow_consumer_closes_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let before = slow_closes(&server.get("/metrics").await.1);
+
+    // The stuck client: a socket with a small receive buffer that sends its request and never
+    // reads a byte.
+    let addr: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stuck = socket.connect(addr).await.unwrap();
+    let request = format!(
+        "GET /notifications/stream?token={} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+        token("alice")
+    );
+    stuck.write_all(request.as_bytes()).await.unwrap();
+    let mut reader = SseClient::open(&server.url, "alice").await;
+
+    // 4-byte characters: each notification is ~8 KB on the wire.
+    let message = "🔔".repeat(2000);
+    let mut sent = 0;
+    let deadline = tokio::time::Instant::now() + PATIENCE * 4;
+    while slow_closes(&server.get("/metrics").await.1) == before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stuck stream was never closed"
+        );
+        let created = server.publish_to("alice", &message).await;
+        assert_eq!(reader.next_notification().await, created);
+        sent += 1;
+    }
+    assert!(
+        sent > belfry::hub::STREAM_QUEUE,
+        "closed only once its queue was full ({sent})"
+    );
+    drop(stuck);
+}
