@@ -11,22 +11,40 @@ echo "== build: SSR server and hydrate bundle"
 cargo leptos build
 target_dir="${CARGO_TARGET_DIR:-target}"
 
-if [ -z "${BELFRY_TEST_MONGODB_URI:-}" ]; then
+# Starts a SecantusDB on a free port (extra flags pass through) and sets $port once it listens;
+# its pid goes to the list stopped on exit.
+pids=()
+logs=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -f "${logs[@]}"' EXIT
+start_secantus() {
+  local log
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   log=$(mktemp)
-  .venv/bin/secantusd-py --host 127.0.0.1 --port "$port" --storage-path :memory: >"$log" 2>&1 &
-  secantus_pid=$!
-  trap 'kill "$secantus_pid" 2>/dev/null || true; rm -f "$log"' EXIT
-  # Wait (at most 30 s) for the server to say it listens.
+  logs+=("$log")
+  .venv/bin/secantusd-py --host 127.0.0.1 --port "$port" --storage-path :memory: "$@" >"$log" 2>&1 &
+  pids+=($!)
+  # Wait (at most 30 s) for it to say it listens.
   for _ in $(seq 300); do
-    grep -q "listening on" "$log" && break
-    kill -0 "$secantus_pid" 2>/dev/null || { cat "$log"; echo "SecantusDB did not start" >&2; exit 1; }
+    grep -q "listening on" "$log" && return
+    kill -0 "${pids[-1]}" 2>/dev/null || break
     sleep 0.1
   done
-  grep -q "listening on" "$log" || { cat "$log"; echo "SecantusDB did not start in 30 s" >&2; exit 1; }
+  cat "$log" >&2
+  echo "SecantusDB did not start" >&2
+  exit 1
+}
+
+if [ -z "${BELFRY_TEST_MONGODB_URI:-}" ]; then
+  start_secantus
   export BELFRY_TEST_MONGODB_URI="mongodb://127.0.0.1:$port"
-  echo "== SecantusDB on port $port"
 fi
+if [ -z "${BELFRY_TEST_MONGODB_STANDALONE_URI:-}" ]; then
+  # Without the replica-set advertisement: no change streams, as a standalone mongod.
+  start_secantus --standalone
+  export BELFRY_TEST_MONGODB_STANDALONE_URI="mongodb://127.0.0.1:$port"
+fi
+export BELFRY_TEST_SECANTUSD="${BELFRY_TEST_SECANTUSD:-$PWD/.venv/bin/secantusd-py}"
+echo "== MongoDB for tests: $BELFRY_TEST_MONGODB_URI (replica set), $BELFRY_TEST_MONGODB_STANDALONE_URI (standalone)"
 
 echo "== Rust tests"
 cargo test -p app -p server

@@ -71,9 +71,19 @@ async fn restless_client(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongo_three_writers_and_random_resumes_lose_nothing_and_repeat_nothing() {
+    three_writers_and_random_resumes(fresh_mongo_uri()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mongo_standalone_three_writers_and_random_resumes_lose_nothing_and_repeat_nothing() {
+    three_writers_and_random_resumes(fresh_standalone_uri()).await;
+}
+
+/// Two Belfry instances on one database and a program inserting directly, while every user's
+/// client hangs up and resumes at random, on either instance.
+async fn three_writers_and_random_resumes(uri: String) {
     const USERS: [&str; 4] = ["u1", "u2", "u3", "u4"];
     const PER_WRITER: usize = 40;
-    let uri = fresh_mongo_uri();
     let a = TestServer::start(&uri).await;
     let b = TestServer::start(&uri).await;
     let direct = Arc::new(MongoStore::connect(&uri, "notifications").await.unwrap());
@@ -228,7 +238,15 @@ async fn sqlite_sigkill_and_restart_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mongo_sigkill_and_restart_lose_nothing() {
-    let uri = fresh_mongo_uri();
+    mongo_sigkill(fresh_mongo_uri()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongo_standalone_sigkill_and_restart_lose_nothing() {
+    mongo_sigkill(fresh_standalone_uri()).await;
+}
+
+async fn mongo_sigkill(uri: String) {
     let direct = MongoStore::connect(&uri, "notifications").await.unwrap();
     let direct = &direct;
     sigkill_and_restart_lose_nothing(uri.clone(), async move |message: &str| {

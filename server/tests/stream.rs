@@ -207,6 +207,15 @@ macro_rules! on_both_stores {
                 }
             )*
         }
+        /// A MongoDB without change streams: the feed tails by query.
+        mod mongo_standalone {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::support::fresh_standalone_uri()).await;
+                }
+            )*
+        }
     };
 }
 

@@ -8,6 +8,7 @@
 
 pub mod mongo;
 mod mongo_feed;
+mod mongo_poll;
 pub mod sqlite;
 
 use std::sync::Arc;

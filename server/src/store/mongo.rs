@@ -26,6 +26,7 @@ use crate::model::{NewNotification, NotificationId, UserId};
 
 /// The field where the feed records a document's position in commit order (see `mongo_feed`).
 pub const SEQ_FIELD: &str = "belfry_seq";
+const FEED_STATE_COLLECTION: &str = "belfry_feed";
 
 /// Used when the URI names no database.
 pub const DEFAULT_DATABASE: &str = "belfry";
@@ -91,8 +92,16 @@ impl MongoStore {
         &self.collection
     }
 
-    pub(super) fn database(&self) -> &Database {
-        &self.database
+    /// Where the feeds keep their state (resume point, floor, stamper lease).
+    pub(super) fn feed_state(&self) -> Collection<Document> {
+        self.database.collection(FEED_STATE_COLLECTION)
+    }
+
+    /// Whether the server is a replica set member or a router (change streams), or a
+    /// standalone `mongod` (none).
+    pub(super) async fn supports_change_streams(&self) -> Result<bool, mongodb::error::Error> {
+        let hello = self.database.run_command(doc! { "hello": 1 }).await?;
+        Ok(hello.contains_key("setName") || hello.get_str("msg") == Ok("isdbgrid"))
     }
 
     pub(super) fn floor(&self) -> &FeedFloor {

@@ -39,7 +39,6 @@ use crate::hub::Hub;
 use crate::metrics;
 use crate::model::NotificationId;
 
-const STATE_COLLECTION: &str = "belfry_feed";
 const TOKEN_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -68,6 +67,18 @@ impl FeedFloor {
 }
 
 pub async fn run(store: Arc<MongoStore>, hub: Arc<Hub>, shutdown: CancellationToken) {
+    match store.supports_change_streams().await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!("no change streams on this MongoDB (standalone); tailing by query");
+            return super::mongo_poll::run(store, hub, shutdown).await;
+        }
+        Err(err) => {
+            // Unknown yet (the database may still be starting): the change stream's own retry
+            // loop will tell, and a standalone server refuses it with a clear error.
+            tracing::warn!(%err, "cannot ask the database about change streams yet");
+        }
+    }
     let mut feed = Feed {
         store,
         hub,
@@ -241,7 +252,7 @@ impl Feed {
     }
 
     fn state(&self) -> mongodb::Collection<Document> {
-        self.store.database().collection(STATE_COLLECTION)
+        self.store.feed_state()
     }
 }
 

@@ -22,13 +22,23 @@ use mongodb::bson::Document;
 pub const JWT_SECRET: &str = "test-secret";
 pub const SERVICE_KEY: &str = "test-service-key";
 
-pub fn mongo_uri() -> String {
-    std::env::var("BELFRY_TEST_MONGODB_URI").unwrap_or_else(|_| {
+fn env_uri(variable: &str, what: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| {
         panic!(
-            "BELFRY_TEST_MONGODB_URI is not set: run the README's test command (scripts/test.sh), \
-             which starts SecantusDB, or point it at a MongoDB server"
+            "{variable} is not set: run the README's test command (scripts/test.sh), which starts \
+             SecantusDB, or point it at {what}"
         )
     })
+}
+
+/// The test server with change streams (a replica set member).
+pub fn mongo_uri() -> String {
+    env_uri("BELFRY_TEST_MONGODB_URI", "a MongoDB replica set member")
+}
+
+/// The test server without change streams (a standalone `mongod`).
+pub fn standalone_mongo_uri() -> String {
+    env_uri("BELFRY_TEST_MONGODB_STANDALONE_URI", "a standalone mongod")
 }
 
 /// A fresh database name on the test server, so tests never see each other's data.
@@ -39,18 +49,25 @@ pub fn fresh_database() -> String {
     )
 }
 
-/// `mongodb://host:port/` + a fresh database; options in the base URI are kept.
-pub fn fresh_mongo_uri() -> String {
-    let base = mongo_uri();
+/// `base` with its database replaced by a fresh one; its options are kept.
+fn with_fresh_database(base: &str) -> String {
     let (authority, options) = match base.split_once('?') {
         Some((a, o)) => (a.to_owned(), format!("?{o}")),
-        None => (base.clone(), String::new()),
+        None => (base.to_owned(), String::new()),
     };
     let scheme_end = authority.find("://").map_or(0, |i| i + 3);
     let host_end = authority[scheme_end..]
         .find('/')
         .map_or(authority.len(), |i| scheme_end + i);
     format!("{}/{}{}", &authority[..host_end], fresh_database(), options)
+}
+
+pub fn fresh_mongo_uri() -> String {
+    with_fresh_database(&mongo_uri())
+}
+
+pub fn fresh_standalone_uri() -> String {
+    with_fresh_database(&standalone_mongo_uri())
 }
 
 pub struct Sqlite {

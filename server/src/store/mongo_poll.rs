@@ -1,0 +1,190 @@
+//! The feed for a MongoDB without change streams (a standalone `mongod`): an indexed tail query
+//! on a short interval, with the same guarantees as the change-stream feed.
+//!
+//! Positions come from a counter instead of the operation log. One instance at a time, the
+//! holder of a lease in `belfry_feed`, gives each new document the next position, one document
+//! after the other, so positions are handed out in the order documents were found committed.
+//! Every instance (the holder too) then publishes what has a position beyond the last one it
+//! published, in position order: the same sequence on every instance, whoever wrote the
+//! documents. Queries: unstamped documents by the `belfry_seq` index (a missing field is indexed
+//! as null), stamped ones by the same index, each poll a couple of index look-ups.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
+use mongodb::error::ErrorKind;
+use mongodb::options::IndexOptions;
+use mongodb::IndexModel;
+use tokio_util::sync::CancellationToken;
+
+use super::mongo::{store_error, to_notification, MongoStore, SEQ_FIELD};
+use super::{Position, StoreError};
+use crate::hub::Hub;
+use crate::metrics;
+use crate::model::NotificationId;
+
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// How long a stamper's lease lasts without renewal (it renews on every poll).
+const LEASE: Duration = Duration::from_secs(5);
+const BATCH: i64 = 500;
+const DUPLICATE_KEY: i32 = 11000;
+
+pub async fn run(store: Arc<MongoStore>, hub: Arc<Hub>, shutdown: CancellationToken) {
+    let poller = Poller {
+        store,
+        hub,
+        me: ObjectId::new(),
+    };
+    let mut last_published = None;
+    let mut tick = tokio::time::interval(POLL_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(err) = poller.poll(&mut last_published).await {
+            metrics::database_error();
+            tracing::warn!(%err, "the MongoDB tail could not poll; retrying next tick");
+        }
+    }
+}
+
+struct Poller {
+    store: Arc<MongoStore>,
+    hub: Arc<Hub>,
+    /// This instance, as a lease holder.
+    me: ObjectId,
+}
+
+impl Poller {
+    async fn poll(&self, last_published: &mut Option<i64>) -> Result<(), StoreError> {
+        let last = match *last_published {
+            Some(last) => last,
+            None => {
+                // First poll: make the index, and publish only what comes from now on.
+                self.store
+                    .collection()
+                    .create_index(
+                        IndexModel::builder()
+                            .keys(doc! { SEQ_FIELD: 1 })
+                            .options(
+                                IndexOptions::builder()
+                                    .name("belfry_seq".to_owned())
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .await
+                    .map_err(store_error)?;
+                let start = self.highest_seq().await?;
+                *last_published = Some(start);
+                start
+            }
+        };
+        if self.hold_lease().await? {
+            self.stamp_new().await?;
+        }
+        let stamped: Vec<Document> = self
+            .store
+            .collection()
+            .find(doc! { SEQ_FIELD: { "$gt": last } })
+            .sort(doc! { SEQ_FIELD: 1 })
+            .limit(BATCH)
+            .await
+            .map_err(store_error)?
+            .try_collect()
+            .await
+            .map_err(store_error)?;
+        for document in &stamped {
+            let (Ok(seq), Ok(oid)) = (document.get_i64(SEQ_FIELD), document.get_object_id("_id"))
+            else {
+                continue;
+            };
+            let position = Position {
+                seq,
+                id: NotificationId::from(oid),
+            };
+            self.hub
+                .publish_notification(position, &to_notification(document));
+            *last_published = Some(seq);
+        }
+        Ok(())
+    }
+
+    async fn highest_seq(&self) -> Result<i64, StoreError> {
+        let top = self
+            .store
+            .collection()
+            .find_one(doc! { SEQ_FIELD: { "$type": "long" } })
+            .sort(doc! { SEQ_FIELD: -1 })
+            .projection(doc! { SEQ_FIELD: 1 })
+            .await
+            .map_err(store_error)?;
+        Ok(top.and_then(|d| d.get_i64(SEQ_FIELD).ok()).unwrap_or(0))
+    }
+
+    /// Takes or renews the stamper's lease; `false` while another live instance holds it.
+    async fn hold_lease(&self) -> Result<bool, StoreError> {
+        let now = DateTime::now();
+        let until = DateTime::from_millis(now.timestamp_millis() + LEASE.as_millis() as i64);
+        let key = format!("{}:stamper", self.store.collection().name());
+        let taken = self
+            .store
+            .feed_state()
+            .update_one(
+                doc! { "_id": key, "$or": [ { "holder": self.me }, { "until": { "$lt": now } } ] },
+                doc! { "$set": { "holder": self.me, "until": until } },
+            )
+            .upsert(true)
+            .await;
+        match taken {
+            Ok(_) => Ok(true),
+            Err(err) if matches!(&*err.kind, ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) if e.code == DUPLICATE_KEY) => {
+                Ok(false)
+            }
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
+    /// Gives each document without a position the next one, in the order found.
+    async fn stamp_new(&self) -> Result<(), StoreError> {
+        let fresh: Vec<Document> = self
+            .store
+            .collection()
+            .find(doc! { SEQ_FIELD: Bson::Null })
+            .sort(doc! { "_id": 1 })
+            .projection(doc! { "_id": 1 })
+            .limit(BATCH)
+            .await
+            .map_err(store_error)?
+            .try_collect()
+            .await
+            .map_err(store_error)?;
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let mut next = self.highest_seq().await? + 1;
+        for document in fresh {
+            let Ok(oid) = document.get_object_id("_id") else {
+                continue;
+            };
+            // One at a time: a position is visible only after every smaller one is.
+            let stamped = self
+                .store
+                .collection()
+                .update_one(
+                    doc! { "_id": oid, SEQ_FIELD: Bson::Null },
+                    doc! { "$set": { SEQ_FIELD: next } },
+                )
+                .await
+                .map_err(store_error)?;
+            if stamped.modified_count == 1 {
+                next += 1;
+            }
+        }
+        Ok(())
+    }
+}
