@@ -47,7 +47,7 @@ export BELFRY_TEST_SECANTUSD="${BELFRY_TEST_SECANTUSD:-$PWD/.venv/bin/secantusd-
 echo "== MongoDB for tests: $BELFRY_TEST_MONGODB_URI (replica set), $BELFRY_TEST_MONGODB_STANDALONE_URI (standalone)"
 
 echo "== Rust tests"
-cargo test -p app -p server
+cargo test -p app -p server -p belfry-bench
 
 echo "== Playwright tests"
 (

@@ -345,3 +345,33 @@ async fn sqlite_a_client_that_stops_reading_is_closed_and_others_get_everything(
     );
     drop(stuck);
 }
+
+/// SIGTERM: open streams end cleanly (so clients reconnect elsewhere) and the process exits 0
+/// within the 5 s grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_streams_and_exits_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("belfry.db").display());
+    let server = ServerProcess::spawn(&url, "127.0.0.1:0");
+    let mut client = SseClient::open(&server.url, "alice").await;
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(client.next().await.is_none(), "the stream ended");
+    let exit = tokio::task::spawn_blocking(move || {
+        let mut server = server;
+        server.child.wait()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
