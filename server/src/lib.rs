@@ -7,10 +7,12 @@ pub mod api;
 pub mod auth;
 pub mod commands;
 pub mod config;
+mod dev;
 pub mod error;
 pub mod hub;
 pub mod metrics;
 pub mod model;
+mod pages;
 pub mod serve;
 pub mod store;
 pub mod stream;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub heartbeat: Duration,
     /// Cancelled on shutdown: open streams end, so clients reconnect elsewhere.
     pub shutdown: CancellationToken,
+    /// `--dev`: the demo sign-in and send routes exist.
+    pub dev: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -67,17 +71,29 @@ pub fn app(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let pages = generate_route_list(app::App);
     let metrics = metrics::handle();
+    let page_source = pages::page_source(state.clone(), state.dev);
+    let dev_routes = if state.dev {
+        dev::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(api::routes())
+        .merge(dev_routes)
         .route("/notifications/stream", axum::routing::get(stream::stream))
         .route(
             "/metrics",
             axum::routing::get(move || std::future::ready(metrics.render())),
         )
-        .leptos_routes(&state, pages, {
-            let options = leptos_options.clone();
-            move || app::shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            pages,
+            move || leptos::prelude::provide_context(page_source.clone()),
+            {
+                let options = leptos_options.clone();
+                move || app::shell(options.clone())
+            },
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         // The span names the path only: a query string may carry a token, which must never

@@ -53,6 +53,7 @@ impl Server {
             hub,
             heartbeat: Duration::from_secs(args.heartbeat_secs),
             shutdown: shutdown.clone(),
+            dev: args.dev,
         };
         let router = app(state).layer(cors(&args.allowed_origins)?);
         Ok(Self {

@@ -123,6 +123,7 @@ pub fn state(store: Arc<dyn NotificationStore>) -> AppState {
         hub: belfry::hub::Hub::new(16),
         heartbeat: Duration::from_secs(15),
         shutdown: tokio_util::sync::CancellationToken::new(),
+        dev: false,
     }
 }
 

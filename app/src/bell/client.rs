@@ -1,0 +1,197 @@
+//! How the bell reaches its server from the browser: the REST routes and the token.
+//!
+//! In the full-stack app the bell is same-origin and signed in by the `belfry_token` cookie, so
+//! it holds no token at all. Embedded in another site it holds a token, sends it as a Bearer
+//! header (and as `?token=` on the stream, which an `EventSource` needs), and when the server
+//! says 401 it asks the host page's `token-url` for a fresh one.
+
+use leptos::prelude::*;
+
+use crate::Notification;
+
+/// Where the bell's server is and how it signs in. Cheap to copy.
+#[derive(Clone, Copy)]
+pub struct BellClient {
+    /// Base URL without a trailing slash; empty for the page's own origin.
+    pub server: StoredValue<String>,
+    /// `None`: the same-origin cookie signs the requests in.
+    pub token: RwSignal<Option<String>>,
+    /// Fetched (with credentials) for a fresh token when the current one is refused.
+    pub token_url: StoredValue<Option<String>>,
+}
+
+impl BellClient {
+    pub fn same_origin() -> Self {
+        Self::new(String::new(), None, None)
+    }
+
+    pub fn new(server: String, token: Option<String>, token_url: Option<String>) -> Self {
+        Self {
+            server: StoredValue::new(server.trim_end_matches('/').to_owned()),
+            token: RwSignal::new(token),
+            token_url: StoredValue::new(token_url),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.get_value())
+    }
+
+    /// The stream's URL, resuming after `last_event_id` when given.
+    pub fn stream_url(&self, last_event_id: Option<&str>) -> String {
+        let mut query = Vec::new();
+        if let Some(token) = self.token.get_untracked() {
+            query.push(format!("token={token}"));
+        }
+        if let Some(id) = last_event_id {
+            query.push(format!("last_event_id={id}"));
+        }
+        let path = if query.is_empty() {
+            "/notifications/stream".to_owned()
+        } else {
+            format!("/notifications/stream?{}", query.join("&"))
+        };
+        self.url(&path)
+    }
+}
+
+/// What the list shows first, rendered by the server into the page.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BellSnapshot {
+    pub notifications: Vec<Notification>,
+    pub unread_count: u64,
+}
+
+/// Notifications per page of the dropdown.
+pub const PAGE: usize = 10;
+
+#[cfg(feature = "hydrate")]
+pub use browser::*;
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use gloo_net::http::{Request, RequestBuilder, Response};
+    use leptos::prelude::*;
+    use web_sys::RequestCredentials;
+
+    use super::{BellClient, PAGE};
+    use crate::Notification;
+
+    #[derive(Clone, Debug)]
+    pub struct ApiError(pub String);
+
+    impl std::fmt::Display for ApiError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    fn failed(what: &str, err: impl std::fmt::Display) -> ApiError {
+        ApiError(format!("{what}: {err}"))
+    }
+
+    impl BellClient {
+        fn signed(&self, request: RequestBuilder) -> RequestBuilder {
+            match self.token.get_untracked() {
+                Some(token) => request.header("Authorization", &format!("Bearer {token}")),
+                None => request.credentials(RequestCredentials::SameOrigin),
+            }
+        }
+
+        /// Sends a request; after a 401, gets a fresh token (if there is a token URL) and
+        /// sends it once more.
+        async fn send(&self, build: impl Fn() -> RequestBuilder) -> Result<Response, ApiError> {
+            let response = self
+                .signed(build())
+                .send()
+                .await
+                .map_err(|e| failed("the server cannot be reached", e))?;
+            if response.status() == 401 && self.refresh_token().await.is_ok() {
+                return self
+                    .signed(build())
+                    .send()
+                    .await
+                    .map_err(|e| failed("the server cannot be reached", e));
+            }
+            Ok(response)
+        }
+
+        /// Asks the host page's token URL for a fresh token (JSON `{"token": …}` or plain text).
+        pub async fn refresh_token(&self) -> Result<(), ApiError> {
+            let Some(url) = self.token_url.get_value() else {
+                return Err(ApiError("no token URL to renew the token".into()));
+            };
+            let response = Request::get(&url)
+                .credentials(RequestCredentials::Include)
+                .send()
+                .await
+                .map_err(|e| failed("the token URL cannot be reached", e))?;
+            if !response.ok() {
+                return Err(ApiError(format!(
+                    "the token URL answered {}",
+                    response.status()
+                )));
+            }
+            let text = response.text().await.map_err(|e| failed("token", e))?;
+            let token = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| text.trim().to_owned());
+            self.token.set(Some(token));
+            Ok(())
+        }
+
+        async fn json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+            let url = self.url(path);
+            let response = self.send(|| Request::get(&url)).await?;
+            if !response.ok() {
+                return Err(ApiError(format!(
+                    "the server answered {}",
+                    response.status()
+                )));
+            }
+            response
+                .json()
+                .await
+                .map_err(|e| failed("unexpected answer", e))
+        }
+
+        pub async fn list(&self, before: Option<&str>) -> Result<Vec<Notification>, ApiError> {
+            let path = match before {
+                Some(id) => format!("/notifications?limit={PAGE}&before={id}"),
+                None => format!("/notifications?limit={PAGE}"),
+            };
+            self.json(&path).await
+        }
+
+        pub async fn unread_count(&self) -> Result<u64, ApiError> {
+            let body: serde_json::Value = self.json("/notifications/unread-count").await?;
+            body["unread_count"]
+                .as_u64()
+                .ok_or_else(|| ApiError("unexpected answer".into()))
+        }
+
+        async fn post(&self, path: &str) -> Result<(), ApiError> {
+            let url = self.url(path);
+            let response = self
+                .send(|| Request::post(&url).header("X-Requested-With", "XMLHttpRequest"))
+                .await?;
+            if response.ok() {
+                Ok(())
+            } else {
+                Err(ApiError(format!(
+                    "the server answered {}",
+                    response.status()
+                )))
+            }
+        }
+
+        pub async fn mark_read(&self, id: &str) -> Result<(), ApiError> {
+            self.post(&format!("/notifications/{id}/read")).await
+        }
+
+        pub async fn mark_all_read(&self) -> Result<(), ApiError> {
+            self.post("/notifications/read-all").await
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The bell's live connection: an `EventSource` on the stream that survives what the seed's did
+//! not. The browser itself reconnects after a dropped connection, sending `Last-Event-ID`. When
+//! it gives up (the server refused the stream, e.g. 401 once the token expired), the bell waits
+//! (1 s, 2 s, 4 s … 30 s), gets a fresh token if it can, and opens a new `EventSource` with
+//! `?last_event_id=` so nothing published meanwhile is missed.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{EventSource, MessageEvent};
+
+use super::client::BellClient;
+use super::logic::backoff;
+use crate::Notification;
+
+pub enum LiveEvent {
+    New(Notification),
+    Read {
+        ids: Vec<String>,
+        all: bool,
+        unread_count: u64,
+    },
+    Resync,
+    Connected,
+    Reconnecting,
+}
+
+type Handler = Rc<dyn Fn(LiveEvent)>;
+
+struct State {
+    client: BellClient,
+    on_event: Handler,
+    source: Option<EventSource>,
+    listeners: Vec<Closure<dyn FnMut(MessageEvent)>>,
+    last_id: Option<String>,
+    attempt: u32,
+    stopped: bool,
+}
+
+/// A running live connection; `stop` ends it for good.
+#[derive(Clone)]
+pub struct Live(Rc<RefCell<State>>);
+
+impl Live {
+    pub fn start(
+        client: BellClient,
+        last_id: Option<String>,
+        on_event: impl Fn(LiveEvent) + 'static,
+    ) -> Self {
+        let live = Self(Rc::new(RefCell::new(State {
+            client,
+            on_event: Rc::new(on_event),
+            source: None,
+            listeners: Vec::new(),
+            last_id,
+            attempt: 0,
+            stopped: false,
+        })));
+        live.open();
+        live
+    }
+
+    pub fn stop(&self) {
+        let mut state = self.0.borrow_mut();
+        state.stopped = true;
+        if let Some(source) = state.source.take() {
+            source.close();
+        }
+        state.listeners.clear();
+    }
+
+    fn emit(&self, event: LiveEvent) {
+        let handler = Rc::clone(&self.0.borrow().on_event);
+        handler(event);
+    }
+
+    fn open(&self) {
+        let url = {
+            let state = self.0.borrow();
+            if state.stopped {
+                return;
+            }
+            state.client.stream_url(state.last_id.as_deref())
+        };
+        let Ok(source) = EventSource::new(&url) else {
+            self.retry_later();
+            return;
+        };
+        let mut listeners = Vec::new();
+        let mut listen = |name: &str, live: Live, handle: fn(&Live, MessageEvent)| {
+            let closure =
+                Closure::<dyn FnMut(MessageEvent)>::new(move |event| handle(&live, event));
+            let _ = source.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+            listeners.push(closure);
+        };
+        listen("open", self.clone(), |live, _| {
+            live.0.borrow_mut().attempt = 0;
+            live.emit(LiveEvent::Connected);
+        });
+        listen("new-notification", self.clone(), |live, event| {
+            let Some(data) = event.data().as_string() else {
+                return;
+            };
+            if let Ok(notification) = serde_json::from_str::<Notification>(&data) {
+                live.0.borrow_mut().last_id = Some(notification.id.clone());
+                live.emit(LiveEvent::New(notification));
+            }
+        });
+        listen("notification-read", self.clone(), |live, event| {
+            let Some(data) = event.data().as_string() else {
+                return;
+            };
+            let Ok(body) = serde_json::from_str::<serde_json::Value>(&data) else {
+                return;
+            };
+            let ids = body["ids"]
+                .as_array()
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|id| id.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            live.emit(LiveEvent::Read {
+                ids,
+                all: body["all"].as_bool().unwrap_or(false),
+                unread_count: body["unread_count"].as_u64().unwrap_or(0),
+            });
+        });
+        listen("resync", self.clone(), |live, _| {
+            live.emit(LiveEvent::Resync)
+        });
+        listen("error", self.clone(), |live, _| {
+            let closed = live
+                .0
+                .borrow()
+                .source
+                .as_ref()
+                .is_none_or(|s| s.ready_state() == EventSource::CLOSED);
+            live.emit(LiveEvent::Reconnecting);
+            if closed {
+                live.retry_later();
+            }
+        });
+        let mut state = self.0.borrow_mut();
+        if let Some(old) = state.source.replace(source) {
+            old.close();
+        }
+        state.listeners = listeners;
+    }
+
+    /// After the browser gave up: wait, renew the token if possible, open a new EventSource.
+    fn retry_later(&self) {
+        let wait = {
+            let mut state = self.0.borrow_mut();
+            if let Some(source) = state.source.take() {
+                source.close();
+            }
+            let wait = backoff(state.attempt);
+            state.attempt += 1;
+            wait
+        };
+        let live = self.clone();
+        set_timeout(
+            move || {
+                let client = live.0.borrow().client;
+                leptos::task::spawn_local(async move {
+                    if client.token.get_untracked().is_some() {
+                        // Best effort: without a token URL the old token is tried again.
+                        let _ = client.refresh_token().await;
+                    }
+                    live.open();
+                });
+            },
+            wait,
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! The bell's pure logic, the same on the server and in the browser, tested without either.
+
+use std::time::Duration;
+
+use crate::Notification;
+
+/// The badge's text: nothing at zero, the count up to 99, then "99+".
+pub fn badge_text(unread: u64) -> Option<String> {
+    match unread {
+        0 => None,
+        1..=99 => Some(unread.to_string()),
+        _ => Some("99+".to_owned()),
+    }
+}
+
+/// The bell button's accessible name, which states the unread count.
+pub fn bell_label(unread: u64) -> String {
+    match unread {
+        0 => "Notifications, none unread".to_owned(),
+        1 => "Notifications, 1 unread".to_owned(),
+        n => format!("Notifications, {n} unread"),
+    }
+}
+
+/// Merges `incoming` into `list`: one entry per `_id` (the incoming copy wins, so read state is
+/// current), newest first. Ids are ObjectIds, whose hex order is creation order. Returns how many
+/// unread notifications were new to the list (for the badge).
+pub fn merge(list: &mut Vec<Notification>, incoming: Vec<Notification>) -> u64 {
+    let mut added_unread = 0;
+    for item in incoming {
+        match list.iter_mut().find(|n| n.id == item.id) {
+            Some(existing) => *existing = item,
+            None => {
+                if item.read_at.is_none() {
+                    added_unread += 1;
+                }
+                list.push(item);
+            }
+        }
+    }
+    list.sort_by(|a, b| b.id.cmp(&a.id));
+    added_unread
+}
+
+/// Marks the listed ids read (keeping a read time already there).
+pub fn mark_read(list: &mut [Notification], ids: &[String], at: &str) {
+    for item in list.iter_mut().filter(|n| ids.contains(&n.id)) {
+        item.read_at.get_or_insert_with(|| at.to_owned());
+    }
+}
+
+pub fn mark_all_read(list: &mut [Notification], at: &str) {
+    for item in list.iter_mut() {
+        item.read_at.get_or_insert_with(|| at.to_owned());
+    }
+}
+
+/// Milliseconds since the Unix epoch of an RFC 3339 UTC time as the API writes it
+/// (`2026-11-28T07:00:00Z` or `2026-11-28T07:00:00.123Z`); `None` for anything else.
+pub fn parse_utc_millis(text: &str) -> Option<i64> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut ymd = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let mut parts = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (parts.next()??, parts.next()??, parts.next()??);
+    let millis: i64 = format!("{fraction:0<3}").get(..3)?.parse().ok()?;
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// "just now", "5 min ago", "3 h ago", "2 days ago", then the date.
+pub fn relative_time(created_at: &str, now_millis: i64) -> String {
+    let Some(created) = parse_utc_millis(created_at) else {
+        return created_at.to_owned();
+    };
+    let seconds = (now_millis - created).max(0) / 1000;
+    match seconds {
+        0..=44 => "just now".to_owned(),
+        45..=3_599 => format!("{} min ago", (seconds + 30) / 60),
+        3_600..=86_399 => format!("{} h ago", seconds / 3_600),
+        86_400..=172_799 => "yesterday".to_owned(),
+        172_800..=2_591_999 => format!("{} days ago", seconds / 86_400),
+        _ => created_at.get(..10).unwrap_or(created_at).to_owned(),
+    }
+}
+
+/// The wait before reconnect attempt `attempt` (0-based): 1 s, 2 s, 4 s … at most 30 s.
+pub fn backoff(attempt: u32) -> Duration {
+    const MAX: Duration = Duration::from_secs(30);
+    Duration::from_secs(1u64 << attempt.min(5)).min(MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(id: &str, read: bool) -> Notification {
+        Notification {
+            id: id.to_owned(),
+            user_id: "1".into(),
+            message: format!("m{id}"),
+            link: None,
+            read_at: read.then(|| "2026-11-28T07:00:00.000Z".to_owned()),
+            created_at: "2026-11-28T07:00:00.000Z".into(),
+        }
+    }
+
+    #[test]
+    fn badge_caps_at_99() {
+        assert_eq!(badge_text(0), None);
+        assert_eq!(badge_text(7).as_deref(), Some("7"));
+        assert_eq!(badge_text(99).as_deref(), Some("99"));
+        assert_eq!(badge_text(100).as_deref(), Some("99+"));
+        assert_eq!(bell_label(3), "Notifications, 3 unread");
+    }
+
+    #[test]
+    fn merge_dedupes_by_id_and_keeps_newest_first() {
+        let mut list = vec![n("b", false), n("a", false)];
+        // A refresh racing a push: "c" arrives twice, "b" comes back read.
+        assert_eq!(merge(&mut list, vec![n("c", false)]), 1);
+        assert_eq!(merge(&mut list, vec![n("c", false), n("b", true)]), 0);
+        let ids: Vec<&str> = list.iter().map(|x| x.id.as_str()).collect();
+        assert_eq!(ids, ["c", "b", "a"]);
+        assert!(list[1].read_at.is_some());
+    }
+
+    #[test]
+    fn marks_read() {
+        let mut list = vec![n("b", false), n("a", false)];
+        mark_read(&mut list, &["a".to_owned()], "t");
+        assert_eq!(list[1].read_at.as_deref(), Some("t"));
+        assert_eq!(list[0].read_at, None);
+        mark_all_read(&mut list, "u");
+        assert_eq!(list[0].read_at.as_deref(), Some("u"));
+        assert_eq!(
+            list[1].read_at.as_deref(),
+            Some("t"),
+            "an earlier read time stays"
+        );
+    }
+
+    #[test]
+    fn parses_the_apis_timestamps() {
+        assert_eq!(parse_utc_millis("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_utc_millis("1970-01-02T00:00:01.5Z"), Some(86_401_500));
+        assert_eq!(
+            parse_utc_millis("2026-11-28T07:00:00.000Z"),
+            Some(1_795_849_200_000)
+        );
+        assert_eq!(
+            parse_utc_millis("2024-02-29T12:00:00Z"),
+            Some(1_709_208_000_000)
+        );
+        assert_eq!(parse_utc_millis("2026-11-28 07:00:00"), None);
+        assert_eq!(parse_utc_millis("2026-13-28T07:00:00Z"), None);
+    }
+
+    #[test]
+    fn relative_times() {
+        let at = "2026-11-28T07:00:00.000Z";
+        let t0 = parse_utc_millis(at).unwrap();
+        assert_eq!(relative_time(at, t0 + 10_000), "just now");
+        assert_eq!(relative_time(at, t0 + 120_000), "2 min ago");
+        assert_eq!(relative_time(at, t0 + 3 * 3_600_000), "3 h ago");
+        assert_eq!(relative_time(at, t0 + 30 * 3_600_000), "yesterday");
+        assert_eq!(relative_time(at, t0 + 5 * 86_400_000), "5 days ago");
+        assert_eq!(relative_time(at, t0 + 90 * 86_400_000), "2026-11-28");
+        assert_eq!(
+            relative_time(at, t0 - 5_000),
+            "just now",
+            "a clock behind the server"
+        );
+        assert_eq!(relative_time("garbage", t0), "garbage");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_30_seconds() {
+        let secs: Vec<u64> = (0..8).map(|a| backoff(a).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30, 30]);
+    }
+}

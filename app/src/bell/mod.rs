@@ -1,0 +1,389 @@
+//! `NotificationBell`: a bell with an unread badge and a dropdown of the user's notifications,
+//! kept live over Server-Sent Events. Rendered on the server with the first page of the list
+//! (no empty flash before hydration), then taken over in the browser; or mounted client-side
+//! into any page by the embed script.
+
+pub mod client;
+#[cfg(feature = "hydrate")]
+mod live;
+pub mod logic;
+
+use leptos::html;
+use leptos::prelude::*;
+
+pub use client::{BellClient, BellSnapshot, PAGE};
+use logic::{badge_text, bell_label, relative_time};
+
+use crate::Notification;
+
+/// Whether the live connection is up; shown as a small "reconnecting" note when not.
+// (Set only in the browser: the server renders the initial state.)
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    Connecting,
+    Live,
+    Reconnecting,
+}
+
+/// The bell's state, shared by its parts.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[derive(Clone, Copy)]
+struct Bell {
+    client: BellClient,
+    items: RwSignal<Vec<Notification>>,
+    unread: RwSignal<u64>,
+    more: RwSignal<bool>,
+    loading: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+    link: RwSignal<Link>,
+    now: RwSignal<i64>,
+}
+
+#[component]
+pub fn NotificationBell(
+    client: BellClient,
+    /// The first page, when the server rendered it; `None` makes the bell load it itself.
+    #[prop(optional)]
+    initial: Option<BellSnapshot>,
+    /// The server's clock at render time, so relative times match before hydration.
+    #[prop(optional)]
+    now_millis: Option<i64>,
+) -> impl IntoView {
+    let loaded = initial.is_some();
+    let initial = initial.unwrap_or_default();
+    let bell = Bell {
+        client,
+        more: RwSignal::new(initial.notifications.len() >= PAGE),
+        items: RwSignal::new(initial.notifications),
+        unread: RwSignal::new(initial.unread_count),
+        loading: RwSignal::new(!loaded),
+        error: RwSignal::new(None),
+        link: RwSignal::new(Link::Connecting),
+        now: RwSignal::new(now_millis.unwrap_or_default()),
+    };
+    let open = RwSignal::new(false);
+    let button: NodeRef<html::Button> = NodeRef::new();
+    let menu: NodeRef<html::Ul> = NodeRef::new();
+
+    #[cfg(feature = "hydrate")]
+    browser::start(bell, loaded);
+
+    let close = move || {
+        open.set(false);
+        if let Some(button) = button.get() {
+            let _ = button.focus();
+        }
+    };
+    let on_keydown = move |event: leptos::ev::KeyboardEvent| match event.key().as_str() {
+        "Escape" => {
+            event.prevent_default();
+            close();
+        }
+        "ArrowDown" | "ArrowUp" => {
+            event.prevent_default();
+            move_focus(menu, event.key() == "ArrowDown");
+        }
+        _ => {}
+    };
+
+    view! {
+        <div class="belfry-bell" on:keydown=on_keydown>
+            <button
+                class="belfry-bell__button"
+                node_ref=button
+                aria-haspopup="true"
+                aria-expanded=move || open.get().to_string()
+                aria-label=move || bell_label(bell.unread.get())
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                <BellIcon/>
+                {move || badge_text(bell.unread.get()).map(|text| view! {
+                    <span class="belfry-bell__badge" aria-hidden="true">{text}</span>
+                })}
+            </button>
+            <div class="belfry-bell__panel" hidden=move || !open.get()>
+                <div class="belfry-bell__head">
+                    <span class="belfry-bell__title">"Notifications"</span>
+                    {move || (bell.link.get() == Link::Reconnecting).then(|| view! {
+                        <span class="belfry-bell__status" role="status">"reconnecting…"</span>
+                    })}
+                    <button class="belfry-bell__action" on:click=move |_| bell.refresh()>"Refresh"</button>
+                    <button
+                        class="belfry-bell__action"
+                        disabled=move || bell.unread.get() == 0
+                        on:click=move |_| bell.mark_all_read()
+                    >"Mark all read"</button>
+                </div>
+                <Show when=move || bell.error.get().is_some()>
+                    <p class="belfry-bell__error" role="alert">
+                        {move || bell.error.get().unwrap_or_default()}
+                        " "
+                        <button class="belfry-bell__action" on:click=move |_| bell.refresh()>"Retry"</button>
+                    </p>
+                </Show>
+                <Show when=move || bell.loading.get() && bell.items.with(Vec::is_empty)>
+                    <p class="belfry-bell__empty">"Loading…"</p>
+                </Show>
+                <Show when=move || !bell.loading.get() && bell.error.get().is_none() && bell.items.with(Vec::is_empty)>
+                    <p class="belfry-bell__empty">"No new notifications"</p>
+                </Show>
+                <ul class="belfry-bell__list" role="menu" aria-label="Notifications" node_ref=menu>
+                    <For each=move || bell.items.get() key=|n| (n.id.clone(), n.read_at.is_some()) let:item>
+                        <Item bell item/>
+                    </For>
+                </ul>
+                <Show when=move || bell.more.get()>
+                    <button class="belfry-bell__more" on:click=move |_| bell.load_more()>"Load more"</button>
+                </Show>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn Item(bell: Bell, item: Notification) -> impl IntoView {
+    let unread = item.read_at.is_none();
+    let id = item.id.clone();
+    let link = item.link.clone();
+    let created_at = item.created_at.clone();
+    let on_click = move |event: leptos::ev::MouseEvent| {
+        event.prevent_default();
+        bell.open_item(id.clone(), link.clone());
+    };
+    view! {
+        <li role="none" class="belfry-bell__item" class:belfry-bell__item--unread=unread>
+            <a
+                role="menuitem"
+                href=item.link.clone().unwrap_or_else(|| "#".to_owned())
+                on:click=on_click
+            >
+                {unread.then(|| view! { <span class="belfry-bell__dot" aria-label="unread"></span> })}
+                // Text, never HTML: a message is shown exactly as written.
+                <span class="belfry-bell__message">{item.message.clone()}</span>
+                <time class="belfry-bell__time" datetime=item.created_at.clone()>
+                    {move || relative_time(&created_at, bell.now.get())}
+                </time>
+            </a>
+        </li>
+    }
+}
+
+/// Moves keyboard focus to the next or previous item of the open list.
+#[cfg(not(feature = "hydrate"))]
+fn move_focus(_menu: NodeRef<html::Ul>, _forward: bool) {}
+
+/// Moves keyboard focus to the next or previous item of the open list.
+#[cfg(feature = "hydrate")]
+fn move_focus(menu: NodeRef<html::Ul>, forward: bool) {
+    use leptos::wasm_bindgen::JsCast;
+    let Some(menu) = menu.get() else { return };
+    let Ok(items) = menu.query_selector_all("[role=menuitem]") else {
+        return;
+    };
+    let count = items.length();
+    if count == 0 {
+        return;
+    }
+    let active = document().active_element();
+    let current = (0..count).find(|&i| {
+        items
+            .item(i)
+            .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+            == active
+    });
+    let next = match (current, forward) {
+        (None, true) => 0,
+        (None, false) => count - 1,
+        (Some(i), true) => (i + 1) % count,
+        (Some(i), false) => (i + count - 1) % count,
+    };
+    if let Some(element) = items
+        .item(next)
+        .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = element.focus();
+    }
+}
+
+#[component]
+fn BellIcon() -> impl IntoView {
+    view! {
+        <svg class="belfry-bell__icon" viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" focusable="false">
+            <path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z"/>
+        </svg>
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+impl Bell {
+    // On the server the bell is only rendered; nothing is ever clicked there.
+    fn refresh(&self) {}
+    fn load_more(&self) {}
+    fn mark_all_read(&self) {}
+    fn open_item(&self, _id: String, _link: Option<String>) {}
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use leptos::prelude::*;
+    use leptos::task::spawn_local;
+    use send_wrapper::SendWrapper;
+
+    use super::live::{Live, LiveEvent};
+    use super::logic::{mark_all_read, mark_read, merge};
+    use super::{Bell, Link, PAGE};
+
+    fn now_millis() -> i64 {
+        js_sys::Date::now() as i64
+    }
+
+    fn now_rfc3339() -> String {
+        js_sys::Date::new_0().to_iso_string().into()
+    }
+
+    /// Starts what only a browser does: the clock for relative times, the first load if the
+    /// server did not render one, and the live connection; all stopped on unmount.
+    pub(super) fn start(bell: Bell, loaded: bool) {
+        bell.now.set(now_millis());
+        let tick = set_interval_with_handle(
+            move || bell.now.set(now_millis()),
+            std::time::Duration::from_secs(30),
+        )
+        .ok();
+        if !loaded {
+            bell.refresh();
+        }
+        let newest = bell
+            .items
+            .with_untracked(|items| items.first().map(|n| n.id.clone()));
+        let live = Live::start(bell.client, newest, move |event| bell.on_live(event));
+        let live = SendWrapper::new(live);
+        on_cleanup(move || {
+            live.stop();
+            if let Some(tick) = tick {
+                tick.clear();
+            }
+        });
+    }
+
+    impl Bell {
+        fn on_live(self, event: LiveEvent) {
+            match event {
+                LiveEvent::New(notification) => {
+                    let added = self
+                        .items
+                        .try_update(|items| merge(items, vec![notification]))
+                        .unwrap_or(0);
+                    self.unread.update(|n| *n += added);
+                }
+                LiveEvent::Read {
+                    ids,
+                    all,
+                    unread_count,
+                } => {
+                    let at = now_rfc3339();
+                    self.items.update(|items| {
+                        if all {
+                            mark_all_read(items, &at)
+                        } else {
+                            mark_read(items, &ids, &at)
+                        }
+                    });
+                    self.unread.set(unread_count);
+                }
+                LiveEvent::Resync => self.refresh(),
+                LiveEvent::Connected => self.link.set(Link::Live),
+                LiveEvent::Reconnecting => self.link.set(Link::Reconnecting),
+            }
+        }
+
+        /// Refetches the first page and the count; merged, so a push racing it shows once.
+        pub(super) fn refresh(&self) {
+            let bell = *self;
+            bell.loading.set(true);
+            spawn_local(async move {
+                let result = async {
+                    let page = bell.client.list(None).await?;
+                    let unread = bell.client.unread_count().await?;
+                    Ok::<_, super::client::ApiError>((page, unread))
+                }
+                .await;
+                match result {
+                    Ok((page, unread)) => {
+                        if bell.items.with_untracked(Vec::is_empty) {
+                            bell.more.set(page.len() >= PAGE);
+                        }
+                        bell.items.update(|items| {
+                            merge(items, page);
+                        });
+                        bell.unread.set(unread);
+                        bell.error.set(None);
+                    }
+                    Err(err) => bell
+                        .error
+                        .set(Some(format!("Could not load notifications ({err})."))),
+                }
+                bell.loading.set(false);
+            });
+        }
+
+        pub(super) fn load_more(&self) {
+            let bell = *self;
+            let Some(oldest) = bell
+                .items
+                .with_untracked(|items| items.last().map(|n| n.id.clone()))
+            else {
+                return;
+            };
+            spawn_local(async move {
+                match bell.client.list(Some(&oldest)).await {
+                    Ok(page) => {
+                        bell.more.set(page.len() >= PAGE);
+                        bell.items.update(|items| {
+                            merge(items, page);
+                        });
+                    }
+                    Err(err) => bell
+                        .error
+                        .set(Some(format!("Could not load more ({err})."))),
+                }
+            });
+        }
+
+        pub(super) fn mark_all_read(&self) {
+            let bell = *self;
+            spawn_local(async move {
+                match bell.client.mark_all_read().await {
+                    Ok(()) => {
+                        let at = now_rfc3339();
+                        bell.items.update(|items| mark_all_read(items, &at));
+                        bell.unread.set(0);
+                    }
+                    Err(err) => bell
+                        .error
+                        .set(Some(format!("Could not mark all read ({err})."))),
+                }
+            });
+        }
+
+        /// Marks the item read, then follows its link.
+        pub(super) fn open_item(&self, id: String, link: Option<String>) {
+            let bell = *self;
+            spawn_local(async move {
+                let was_unread = bell.items.with_untracked(|items| {
+                    items.iter().any(|n| n.id == id && n.read_at.is_none())
+                });
+                if was_unread && bell.client.mark_read(&id).await.is_ok() {
+                    let at = now_rfc3339();
+                    bell.items
+                        .update(|items| mark_read(items, std::slice::from_ref(&id), &at));
+                    bell.unread.update(|n| *n = n.saturating_sub(1));
+                }
+                if let Some(link) = link {
+                    let _ = window().location().assign(&link);
+                }
+            });
+        }
+    }
+}

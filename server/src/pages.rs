@@ -1,0 +1,56 @@
+//! What the server-rendered pages learn about the request: the signed-in user (from the
+//! `belfry_token` cookie) and their first page of notifications.
+
+use std::sync::Arc;
+
+use app::bell::{BellSnapshot, PAGE};
+use app::page::{PageData, PageSource};
+use axum_extra::extract::CookieJar;
+
+use crate::auth::TOKEN_COOKIE;
+use crate::store::Page;
+use crate::AppState;
+
+pub fn page_source(state: AppState, dev: bool) -> PageSource {
+    PageSource(Arc::new(move |parts| {
+        let state = state.clone();
+        Box::pin(async move {
+            let now_millis = chrono::Utc::now().timestamp_millis();
+            let user = CookieJar::from_headers(&parts.headers)
+                .get(TOKEN_COOKIE)
+                .and_then(|cookie| state.tokens.verify(cookie.value()).ok());
+            let Some(user) = user else {
+                return PageData {
+                    user: None,
+                    snapshot: None,
+                    now_millis,
+                    dev,
+                };
+            };
+            let page = Page {
+                limit: PAGE as u32,
+                before: None,
+            };
+            let snapshot = match (
+                state.store.list(&user, page).await,
+                state.store.unread_count(&user).await,
+            ) {
+                (Ok(notifications), Ok(unread_count)) => Some(BellSnapshot {
+                    notifications,
+                    unread_count,
+                }),
+                (Err(err), _) | (_, Err(err)) => {
+                    // The page still renders; the bell loads the list itself once hydrated.
+                    tracing::warn!(%err, "cannot load the bell's first page");
+                    Some(BellSnapshot::default())
+                }
+            };
+            PageData {
+                user: Some(user.to_string()),
+                snapshot,
+                now_millis,
+                dev,
+            }
+        })
+    }))
+}
