@@ -5,6 +5,8 @@
 //! bell into other sites' pages).
 
 pub mod bell;
+#[cfg(feature = "hydrate")]
+pub mod embed;
 pub mod notification;
 pub mod page;
 mod pages;

@@ -1,0 +1,73 @@
+//! The server-rendered app: the bell and the user's first page are in the HTML itself.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use belfry::model::NewNotification;
+use belfry::store::NotificationStore;
+use http_body_util::BodyExt;
+use support::*;
+use tower::ServiceExt;
+
+async fn page(router: &axum::Router, cookie: Option<&str>) -> (StatusCode, String) {
+    let mut request = Request::get("/");
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = router
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn the_home_page_carries_the_bell_and_the_first_page() {
+    let db = sqlite().await;
+    let mut batch = Vec::new();
+    for message in ["Order #7 shipped", "<img src=x onerror=alert(1)>"] {
+        batch.push(NewNotification {
+            user_id: user("alice"),
+            message: message.into(),
+            link: Some("/orders/7".into()),
+        });
+    }
+    batch.push(NewNotification {
+        user_id: user("bob"),
+        message: "for bob only".into(),
+        link: None,
+    });
+    for one in batch {
+        db.store.insert(&[one]).await.unwrap();
+    }
+    let router = belfry::app(state(db.store.clone()));
+
+    let (status, html) = page(&router, Some(&format!("belfry_token={}", token("alice")))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("belfry-bell__button"), "{html}");
+    assert!(
+        html.contains(r#"aria-label="Notifications, 2 unread""#),
+        "{html}"
+    );
+    assert!(html.contains("Order #7 shipped"), "{html}");
+    assert!(html.contains(r#"href="/orders/7""#), "{html}");
+    // Rendered as text, never as markup.
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<img src=x"), "{html}");
+    assert!(!html.contains("for bob only"), "{html}");
+
+    let (_, anonymous) = page(&router, None).await;
+    assert!(anonymous.contains("Not signed in"));
+    assert!(!anonymous.contains("Order #7 shipped"));
+    assert!(
+        !anonymous.contains("Demo mode"),
+        "no demo panel without --dev"
+    );
+}
