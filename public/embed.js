@@ -2,7 +2,8 @@
 //   <script src="https://belfry.example/embed.js" defer></script>
 //   <notification-bell server="https://belfry.example" token="…" token-url="/belfry/token"></notification-bell>
 // or, from a script: Belfry.mount(element, { server, token, tokenUrl }).
-// It loads the bell's stylesheet and WASM from the server it was itself loaded from.
+// It loads the bell's stylesheet and its own small WASM bundle (client-side rendering only)
+// from the server it was itself loaded from.
 (function () {
   "use strict";
   const base = new URL(".", document.currentScript.src).href.replace(/\/$/, "");
@@ -14,8 +15,8 @@
       style.rel = "stylesheet";
       style.href = base + "/pkg/belfry.css";
       document.head.appendChild(style);
-      loading = import(base + "/pkg/belfry.js").then(async (wasm) => {
-        await wasm.default({ module_or_path: base + "/pkg/belfry.wasm" });
+      loading = import(base + "/embed/belfry-embed.js").then(async (wasm) => {
+        await wasm.default({ module_or_path: base + "/embed/belfry-embed_bg.wasm" });
         return wasm;
       });
     }

@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh test
 
-echo "== build: SSR server and hydrate bundle"
+echo "== build: SSR server, hydrate bundle, embed bundle"
 cargo leptos build
+scripts/build-embed.sh
 target_dir="${CARGO_TARGET_DIR:-target}"
 
 # Starts a SecantusDB on a free port (extra flags pass through) and sets $port once it listens;

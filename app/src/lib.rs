@@ -1,11 +1,12 @@
 //! Belfry's UI and the types the server and the browser share.
 //!
-//! Built twice: with `ssr` into the server (which renders the pages) and with `hydrate` into the
-//! WASM bundle (which takes the rendered page over in the browser, and mounts the embeddable
-//! bell into other sites' pages).
+//! Built three times: with `ssr` into the server (which renders the pages), with `hydrate` into
+//! the app's WASM bundle (which takes the rendered page over in the browser), and with `csr` into
+//! the embed bundle (which mounts the bell into other sites' pages). `browser` is what the last
+//! two share.
 
 pub mod bell;
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 pub mod embed;
 pub mod notification;
 pub mod page;

@@ -69,7 +69,7 @@ fn DemoPanel(user: Option<String>) -> impl IntoView {
 /// Sends the demo form in the background (so the page, and its live bell, stay open); without
 /// WASM the form posts normally.
 fn send(event: leptos::ev::SubmitEvent, sent: RwSignal<Option<String>>) {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     {
         use leptos::wasm_bindgen::JsCast;
         event.prevent_default();
@@ -102,6 +102,6 @@ fn send(event: leptos::ev::SubmitEvent, sent: RwSignal<Option<String>>) {
             sent.set(Some(outcome));
         });
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "browser"))]
     let _ = (event, sent);
 }

@@ -65,10 +65,10 @@ pub struct BellSnapshot {
 /// Notifications per page of the dropdown.
 pub const PAGE: usize = 10;
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 pub use browser::*;
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 mod browser {
     use gloo_net::http::{Request, RequestBuilder, Response};
     use leptos::prelude::*;

@@ -4,7 +4,7 @@
 //! into any page by the embed script.
 
 pub mod client;
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 mod live;
 pub mod logic;
 
@@ -18,7 +18,7 @@ use crate::Notification;
 
 /// Whether the live connection is up; shown as a small "reconnecting" note when not.
 // (Set only in the browser: the server renders the initial state.)
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[cfg_attr(not(feature = "browser"), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Link {
     Connecting,
@@ -27,7 +27,7 @@ enum Link {
 }
 
 /// The bell's state, shared by its parts.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[cfg_attr(not(feature = "browser"), allow(dead_code))]
 #[derive(Clone, Copy)]
 struct Bell {
     client: BellClient,
@@ -66,7 +66,7 @@ pub fn NotificationBell(
     let button: NodeRef<html::Button> = NodeRef::new();
     let menu: NodeRef<html::Ul> = NodeRef::new();
 
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     browser::start(bell, loaded);
 
     let close = move || {
@@ -170,11 +170,11 @@ fn Item(bell: Bell, item: Notification) -> impl IntoView {
 }
 
 /// Moves keyboard focus to the next or previous item of the open list.
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 fn move_focus(_menu: NodeRef<html::Ul>, _forward: bool) {}
 
 /// Moves keyboard focus to the next or previous item of the open list.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 fn move_focus(menu: NodeRef<html::Ul>, forward: bool) {
     use leptos::wasm_bindgen::JsCast;
     let Some(menu) = menu.get() else { return };
@@ -215,7 +215,7 @@ fn BellIcon() -> impl IntoView {
     }
 }
 
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "browser"))]
 impl Bell {
     // On the server the bell is only rendered; nothing is ever clicked there.
     fn refresh(&self) {}
@@ -224,7 +224,7 @@ impl Bell {
     fn open_item(&self, _id: String, _link: Option<String>) {}
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 mod browser {
     use leptos::prelude::*;
     use leptos::task::spawn_local;

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the embeddable bell's bundle into target/site/embed/ (run after `cargo leptos build`,
+# which empties target/site): the `embed` crate to WASM, wasm-bindgen for the JS glue, and in
+# release wasm-opt for size.
+#   scripts/build-embed.sh [--release]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+out=target/site/embed
+if [ "${1:-}" = --release ]; then
+  cargo build -p embed --target wasm32-unknown-unknown --profile wasm-release
+  wasm="$target_dir/wasm32-unknown-unknown/wasm-release/embed.wasm"
+else
+  cargo build -p embed --target wasm32-unknown-unknown
+  wasm="$target_dir/wasm32-unknown-unknown/debug/embed.wasm"
+fi
+rm -rf "$out"
+wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name belfry-embed "$wasm"
+if [ "${1:-}" = --release ]; then
+  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    "$out/belfry-embed_bg.wasm" -o "$out/belfry-embed_bg.wasm"
+fi
+echo "embed bundle: $(du -b "$out"/belfry-embed_bg.wasm | cut -f1) bytes of WASM in $out"
