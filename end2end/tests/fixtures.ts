@@ -3,7 +3,9 @@
 // (BELFRY_BIN, LEPTOS_SITE_ROOT), with the default cargo-leptos layout as the fallback.
 import { test as base } from "@playwright/test";
 import { spawn, ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, Server } from "node:http";
+import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createHmac } from "node:crypto";
@@ -36,8 +38,19 @@ export function signToken(userId: string, ttlSecs = 600): string {
   return `${header}.${claims}.${signature}`;
 }
 
+/** Another site: serves examples/embed.html, as a host application's page would. */
+async function startHostSite(): Promise<{ server: Server; port: number }> {
+  const page = readFileSync(path.join(repo, "examples", "embed.html"));
+  const server = createServer((_, response) => {
+    response.writeHead(200, { "Content-Type": "text/html" });
+    response.end(page);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
 /** Starts belfry on port 0 and resolves once it prints the address it listens on. */
-async function startBelfry(dbDir: string): Promise<Belfry> {
+async function startBelfry(dbDir: string, allowedOrigin: string): Promise<Belfry> {
   const child = spawn(
     bin,
     [
@@ -47,6 +60,7 @@ async function startBelfry(dbDir: string): Promise<Belfry> {
       "--jwt-secret", JWT_SECRET,
       "--service-key", SERVICE_KEY,
       "--site-root", siteRoot,
+      "--allowed-origins", allowedOrigin,
     ],
     { env: { ...process.env, RUST_LOG: "info", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -76,10 +90,25 @@ async function startBelfry(dbDir: string): Promise<Belfry> {
   };
 }
 
-export const test = base.extend<{ belfry: Belfry }>({
-  belfry: async ({}, use) => {
+export interface HostSite {
+  /** The host page's origin, which belfry allows (CORS). */
+  allowedOrigin: string;
+  /** The same page under an origin belfry does not allow. */
+  otherOrigin: string;
+}
+
+export const test = base.extend<{ host: HostSite; belfry: Belfry }>({
+  host: async ({}, use) => {
+    const { server, port } = await startHostSite();
+    await use({
+      allowedOrigin: `http://127.0.0.1:${port}`,
+      otherOrigin: `http://localhost:${port}`,
+    });
+    server.close();
+  },
+  belfry: async ({ host }, use) => {
     const dbDir = mkdtempSync(path.join(tmpdir(), "belfry-e2e-"));
-    const belfry = await startBelfry(dbDir);
+    const belfry = await startBelfry(dbDir, host.allowedOrigin);
     await use(belfry);
     belfry.process.kill("SIGTERM");
     rmSync(dbDir, { recursive: true, force: true });
