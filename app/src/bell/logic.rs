@@ -22,6 +22,22 @@ pub fn bell_label(unread: u64) -> String {
     }
 }
 
+/// The link to follow, if it is one the contract allows: a path starting with a single `/`, or
+/// an http(s) URL. The server validates what it is sent, but other programs write to MongoDB
+/// directly, so the bell checks again before it puts a link in an `href`.
+pub fn safe_link(link: Option<&str>) -> Option<String> {
+    let link = link?.trim();
+    let lower = link.to_ascii_lowercase();
+    let is_path = link.starts_with('/') && !link.starts_with("//") && !link.starts_with("/\\");
+    let is_web = ["https://", "http://"].iter().any(|scheme| {
+        lower
+            .strip_prefix(scheme)
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+    });
+    let clean = !link.chars().any(|c| c.is_control() || c.is_whitespace());
+    ((is_path || is_web) && clean).then(|| link.to_owned())
+}
+
 /// Merges `incoming` into `list`: one entry per `_id` (the incoming copy wins, so read state is
 /// current), newest first. Ids are ObjectIds, whose hex order is creation order. Returns how many
 /// unread notifications were new to the list (for the badge).
@@ -193,6 +209,26 @@ mod tests {
             "a clock behind the server"
         );
         assert_eq!(relative_time("garbage", t0), "garbage");
+    }
+
+    #[test]
+    fn only_safe_links_are_followed() {
+        for ok in ["/orders/7", "https://example.com/x", "HTTP://example.com"] {
+            assert_eq!(safe_link(Some(ok)).as_deref(), Some(ok));
+        }
+        for bad in [
+            "javascript:alert(1)",
+            " JavaScript:alert(1)",
+            "data:text/html,x",
+            "//evil.example",
+            "/\\evil.example",
+            "https://",
+            "orders/7",
+            "/a b",
+        ] {
+            assert_eq!(safe_link(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(safe_link(None), None);
     }
 
     #[test]

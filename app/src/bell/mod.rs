@@ -12,7 +12,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 pub use client::{BellClient, BellSnapshot, PAGE};
-use logic::{badge_text, bell_label, relative_time};
+use logic::{badge_text, bell_label, relative_time, safe_link};
 
 use crate::Notification;
 
@@ -145,7 +145,8 @@ pub fn NotificationBell(
 fn Item(bell: Bell, item: Notification) -> impl IntoView {
     let unread = item.read_at.is_none();
     let id = item.id.clone();
-    let link = item.link.clone();
+    let link = safe_link(item.link.as_deref());
+    let href = link.clone().unwrap_or_else(|| "#".to_owned());
     let created_at = item.created_at.clone();
     let on_click = move |event: leptos::ev::MouseEvent| {
         event.prevent_default();
@@ -155,7 +156,7 @@ fn Item(bell: Bell, item: Notification) -> impl IntoView {
         <li role="none" class="belfry-bell__item" class:belfry-bell__item--unread=unread>
             <a
                 role="menuitem"
-                href=item.link.clone().unwrap_or_else(|| "#".to_owned())
+                href=href
                 on:click=on_click
             >
                 {unread.then(|| view! { <span class="belfry-bell__dot" aria-label="unread"></span> })}
