@@ -65,19 +65,20 @@ impl TokenKeys {
 
     /// The user a token speaks for, if it is genuine, unexpired and names a valid user id.
     pub fn verify(&self, token: &str) -> Result<UserId, AppError> {
+        self.verify_until(token).map(|(user, _)| user)
+    }
+
+    /// The user, and the moment the token stops being accepted (its `exp`, plus the leeway).
+    pub fn verify_until(&self, token: &str) -> Result<(UserId, SystemTime), AppError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|err| match err.kind() {
-                ErrorKind::ExpiredSignature => {
-                    unauthorized("expired_token", "the token has expired")
-                }
+                ErrorKind::ExpiredSignature => unauthorized("expired_token", "the token has expired"),
                 _ => unauthorized("invalid_token", "the token is not valid"),
             })?;
-        UserId::parse(&data.claims.sub).map_err(|_| {
-            unauthorized(
-                "invalid_token",
-                "the token's subject is not a valid user id",
-            )
-        })
+        let user = UserId::parse(&data.claims.sub)
+            .map_err(|_| unauthorized("invalid_token", "the token's subject is not a valid user id"))?;
+        let until = UNIX_EPOCH + Duration::from_secs(data.claims.exp.saturating_add(self.validation.leeway));
+        Ok((user, until))
     }
 }
 
@@ -135,8 +136,9 @@ struct TokenQuery {
 /// The signed-in user of a user route.
 pub struct AuthUser(pub UserId);
 
-/// The signed-in user of the stream route, which also accepts `?token=`.
-pub struct StreamUser(pub UserId);
+/// The signed-in user of the stream route, which also accepts `?token=`, and when their token
+/// stops being accepted: the stream ends then, so a stream lives no longer than its token.
+pub struct StreamUser(pub UserId, pub SystemTime);
 
 impl<S> FromRequestParts<S> for AuthUser
 where
@@ -160,7 +162,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let keys = std::sync::Arc::<TokenKeys>::from_ref(state);
-        keys.verify(&find_token(parts, true)?).map(Self)
+        let (user, until) = keys.verify_until(&find_token(parts, true)?)?;
+        Ok(Self(user, until))
     }
 }
 

@@ -37,7 +37,7 @@ pub struct StreamParams {
 
 pub async fn stream(
     State(state): State<AppState>,
-    StreamUser(user): StreamUser,
+    StreamUser(user, token_expiry): StreamUser,
     headers: HeaderMap,
     Query(params): Query<StreamParams>,
 ) -> Result<impl IntoResponse, AppError> {
@@ -63,8 +63,10 @@ pub async fn stream(
     let events = stream::iter(std::iter::once(SseEvent::default().retry(RETRY)).chain(opening))
         .chain(live(subscription, floor))
         .map(Ok::<_, Infallible>)
-        // On shutdown every stream ends cleanly, so its client reconnects (to another instance).
-        .take_until(state.shutdown.clone().cancelled_owned());
+        // On shutdown every stream ends cleanly, so its client reconnects (to another instance);
+        // when the token expires it ends too, and the client must come back with a fresh one.
+        .take_until(state.shutdown.clone().cancelled_owned())
+        .take_until(sleep_until(token_expiry));
     let keep_alive = KeepAlive::new().interval(state.heartbeat).text("ping");
     Ok((
         [
@@ -76,6 +78,13 @@ pub async fn stream(
         ],
         Sse::new(events).keep_alive(keep_alive),
     ))
+}
+
+fn sleep_until(deadline: std::time::SystemTime) -> tokio::time::Sleep {
+    let left = deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    tokio::time::sleep(left)
 }
 
 /// The events a resume starts with, and the position below which live events are duplicates.

@@ -278,3 +278,23 @@ async fn mongo_a_direct_insert_reaches_the_stream() {
     assert_eq!(pushed.user_id, "42");
     assert_eq!(pushed.message, "Order #7 shipped");
 }
+
+/// A stream lives no longer than its token (plus the leeway): then it ends, and the client has
+/// to come back with a fresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_when_its_token_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&sqlite_url(&dir)).await;
+    let short = token_with_claims(json!({"sub": "alice", "exp": unix_now() + 1}));
+    let started = std::time::Instant::now();
+    let mut client = SseClient::try_open(StreamRequest {
+        base: &server.url,
+        token: short,
+        last_event_id: None,
+        in_query: false,
+    })
+    .await
+    .expect("a valid token opens the stream");
+    assert!(client.next().await.is_none(), "the stream ended with its token");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+}
