@@ -11,7 +11,15 @@ const chromiumArgs = [
   "--no-first-run",
 ];
 
-export default defineConfig({
+const chromium = {
+  browserName: "chromium" as const,
+  launchOptions: {
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: chromiumArgs,
+  },
+};
+
+export default defineConfig<{ store: "sqlite" | "mongo" }>({
   testDir: "./tests",
   timeout: 30_000,
   expect: { timeout: 5_000 },
@@ -25,16 +33,9 @@ export default defineConfig({
     screenshot: "only-on-failure",
     trace: "retain-on-failure",
   },
+  // Journeys tagged @both run on both stores, @mongo only on MongoDB, the rest on SQLite.
   projects: [
-    {
-      name: "chromium",
-      use: {
-        browserName: "chromium",
-        launchOptions: {
-          executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-          args: chromiumArgs,
-        },
-      },
-    },
+    { name: "sqlite", grepInvert: /@mongo/, use: { ...chromium, store: "sqlite" } },
+    { name: "mongo", grep: /@both|@mongo/, use: { ...chromium, store: "mongo" } },
   ],
 });

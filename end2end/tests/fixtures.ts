@@ -1,14 +1,18 @@
-// A fresh belfry server per test: its own port, its own SQLite file in a temporary directory,
-// known secrets. The binary and the built site come from the environment the test command sets
-// (BELFRY_BIN, LEPTOS_SITE_ROOT), with the default cargo-leptos layout as the fallback.
-import { test as base } from "@playwright/test";
-import { spawn, ChildProcess } from "node:child_process";
+// What every journey stands on: a fresh belfry server per test (its own port and database, known
+// secrets), on the store the Playwright project names (sqlite or mongo), and a second site (the
+// "host application") on another origin that embeds the bell and mints tokens.
+//
+// The binary and the built site come from the environment the test command sets (BELFRY_BIN,
+// LEPTOS_SITE_ROOT; BELFRY_TEST_MONGODB_URI for the mongo project), with the default layout as
+// the fallback.
+import { test as base, expect } from "@playwright/test";
+import { spawn, spawnSync, ChildProcess } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, Server } from "node:http";
-import { AddressInfo } from "node:net";
+import { AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createHmac } from "node:crypto";
 
 export const JWT_SECRET = "e2e-secret";
 export const SERVICE_KEY = "e2e-service-key";
@@ -16,103 +20,189 @@ export const SERVICE_KEY = "e2e-service-key";
 const repo = path.resolve(__dirname, "..", "..");
 const bin = process.env.BELFRY_BIN ?? path.join(repo, "target", "debug", "belfry");
 const siteRoot = process.env.LEPTOS_SITE_ROOT ?? path.join(repo, "target", "site");
+const python = process.env.BELFRY_TEST_PYTHON ?? path.join(repo, ".venv", "bin", "python");
 
-export interface Belfry {
-  url: string;
-  process: ChildProcess;
-  /** A signed user token, as a host application would mint it. */
-  token(userId: string, ttlSecs?: number): string;
-  /** Publishes through the API with the service key. */
-  publish(body: object): Promise<Response>;
-}
-
-function base64url(data: string | Buffer): string {
-  return Buffer.from(data).toString("base64url");
-}
+export type Store = "sqlite" | "mongo";
 
 export function signToken(userId: string, ttlSecs = 600): string {
-  const header = base64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const encode = (data: object) => Buffer.from(JSON.stringify(data)).toString("base64url");
   const now = Math.floor(Date.now() / 1000);
-  const claims = base64url(JSON.stringify({ sub: userId, iat: now, exp: now + ttlSecs }));
-  const signature = createHmac("sha256", JWT_SECRET).update(`${header}.${claims}`).digest("base64url");
-  return `${header}.${claims}.${signature}`;
+  const unsigned = `${encode({ alg: "HS256", typ: "JWT" })}.${encode({ sub: userId, iat: now, exp: now + ttlSecs })}`;
+  return `${unsigned}.${createHmac("sha256", JWT_SECRET).update(unsigned).digest("base64url")}`;
 }
 
-/** Another site: serves examples/embed.html, as a host application's page would. */
-async function startHostSite(): Promise<{ server: Server; port: number }> {
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export class Belfry {
+  url: string;
+  private child?: ChildProcess;
+
+  constructor(
+    readonly store: Store,
+    readonly database: string,
+    private readonly port: number,
+    private readonly allowedOrigin: string,
+  ) {
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  /** Starts `belfry serve` and resolves once it listens. */
+  async start(): Promise<void> {
+    const child = spawn(
+      bin,
+      [
+        "serve",
+        "--addr", `127.0.0.1:${this.port}`,
+        "--database", this.database,
+        "--jwt-secret", JWT_SECRET,
+        "--service-key", SERVICE_KEY,
+        "--site-root", siteRoot,
+        "--allowed-origins", this.allowedOrigin,
+      ],
+      { env: { ...process.env, RUST_LOG: "info", NO_COLOR: "1" }, stdio: ["ignore", "ignore", "pipe"] },
+    );
+    this.child = child;
+    await new Promise<void>((resolve, reject) => {
+      let log = "";
+      const timer = setTimeout(() => reject(new Error(`belfry did not start:\n${log}`)), 20_000);
+      child.on("exit", (code) => reject(new Error(`belfry exited with ${code}:\n${log}`)));
+      child.stderr!.on("data", (chunk: Buffer) => {
+        log += chunk.toString();
+        if (log.includes("listening on")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** SIGKILL, as a crash would. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  stop(): void {
+    this.child?.kill("SIGTERM");
+  }
+
+  token(userId: string, ttlSecs?: number): string {
+    return signToken(userId, ttlSecs);
+  }
+
+  publish(body: object): Promise<Response> {
+    return fetch(`${this.url}/api/notifications`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${SERVICE_KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  }
+
+  /** Writes straight into the database, as another program would (`belfry send`). */
+  send(userId: string, message: string): void {
+    const sent = spawnSync(bin, ["send", "--database", this.database, "--user", userId, "--message", message]);
+    if (sent.status !== 0) throw new Error(`belfry send failed: ${sent.stderr}`);
+  }
+
+  /** Inserts a document into the MongoDB collection as the Laravel app does (integer user_id). */
+  insertAsLaravel(userId: number, message: string): void {
+    const script = [
+      "import sys, datetime, pymongo",
+      "uri, user, message = sys.argv[1], int(sys.argv[2]), sys.argv[3]",
+      "db = pymongo.MongoClient(uri).get_default_database()",
+      "now = datetime.datetime.now(datetime.timezone.utc)",
+      "db.notifications.insert_one({'user_id': user, 'message': message, 'link': None, 'created_at': now, 'updated_at': now})",
+    ].join("\n");
+    const inserted = spawnSync(python, ["-c", script, this.database, String(userId), message]);
+    if (inserted.status !== 0) throw new Error(`insert failed: ${inserted.stderr}`);
+  }
+}
+
+/** Another site: the host application's pages, on another origin. */
+export interface HostSite {
+  /** Belfry allows this origin (CORS). */
+  allowedOrigin: string;
+  /** The same site under an origin Belfry does not allow. */
+  otherOrigin: string;
+  /** How many tokens its token URL (`/token?user=ID&ttl=SECS`) has minted. */
+  tokensMinted(): number;
+}
+
+async function startHostSite(): Promise<{ server: Server; site: HostSite }> {
   const page = readFileSync(path.join(repo, "examples", "embed.html"));
-  const server = createServer((_, response) => {
+  let minted = 0;
+  let port = 0;
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? "/", "http://host");
+    if (url.pathname === "/token") {
+      // What a host application's token endpoint does for its signed-in user.
+      minted += 1;
+      response.writeHead(200, { "Content-Type": "application/json" });
+      response.end(JSON.stringify({ token: signToken(url.searchParams.get("user") ?? "", Number(url.searchParams.get("ttl") ?? 600)) }));
+      return;
+    }
     response.writeHead(200, { "Content-Type": "text/html" });
     response.end(page);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, port: (server.address() as AddressInfo).port };
-}
-
-/** Starts belfry on port 0 and resolves once it prints the address it listens on. */
-async function startBelfry(dbDir: string, allowedOrigin: string): Promise<Belfry> {
-  const child = spawn(
-    bin,
-    [
-      "serve",
-      "--addr", "127.0.0.1:0",
-      "--database", `sqlite://${path.join(dbDir, "belfry.db")}`,
-      "--jwt-secret", JWT_SECRET,
-      "--service-key", SERVICE_KEY,
-      "--site-root", siteRoot,
-      "--allowed-origins", allowedOrigin,
-    ],
-    { env: { ...process.env, RUST_LOG: "info", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let log = "";
-    const timer = setTimeout(() => reject(new Error(`belfry did not start:\n${log}`)), 20_000);
-    child.on("exit", (code) => reject(new Error(`belfry exited with ${code}:\n${log}`)));
-    child.stderr!.on("data", (chunk: Buffer) => {
-      log += chunk.toString();
-      const match = /listening on (http:\/\/[\d.:]+)/.exec(log);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-  });
+  port = (server.address() as AddressInfo).port;
   return {
-    url,
-    process: child,
-    token: signToken,
-    publish: (body) =>
-      fetch(`${url}/api/notifications`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${SERVICE_KEY}`, "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      }),
+    server,
+    site: {
+      allowedOrigin: `http://127.0.0.1:${port}`,
+      otherOrigin: `http://localhost:${port}`,
+      tokensMinted: () => minted,
+    },
   };
 }
 
-export interface HostSite {
-  /** The host page's origin, which belfry allows (CORS). */
-  allowedOrigin: string;
-  /** The same page under an origin belfry does not allow. */
-  otherOrigin: string;
+function databaseFor(store: Store, dir: string): string {
+  if (store === "sqlite") return `sqlite://${path.join(dir, "belfry.db")}`;
+  const base = process.env.BELFRY_TEST_MONGODB_URI;
+  if (!base) throw new Error("BELFRY_TEST_MONGODB_URI is not set: run scripts/test.sh, which starts SecantusDB");
+  return `${base.replace(/\/+$/, "")}/belfry_e2e_${randomBytes(6).toString("hex")}`;
 }
 
-export const test = base.extend<{ host: HostSite; belfry: Belfry }>({
+export const test = base.extend<{ store: Store; host: HostSite; belfry: Belfry }>({
+  store: ["sqlite", { option: true }],
   host: async ({}, use) => {
-    const { server, port } = await startHostSite();
-    await use({
-      allowedOrigin: `http://127.0.0.1:${port}`,
-      otherOrigin: `http://localhost:${port}`,
-    });
+    const { server, site } = await startHostSite();
+    await use(site);
     server.close();
   },
-  belfry: async ({ host }, use) => {
-    const dbDir = mkdtempSync(path.join(tmpdir(), "belfry-e2e-"));
-    const belfry = await startBelfry(dbDir, host.allowedOrigin);
+  belfry: async ({ store, host }, use) => {
+    const dir = mkdtempSync(path.join(tmpdir(), "belfry-e2e-"));
+    const belfry = new Belfry(store, databaseFor(store, dir), await freePort(), host.allowedOrigin);
+    await belfry.start();
     await use(belfry);
-    belfry.process.kill("SIGTERM");
-    rmSync(dbDir, { recursive: true, force: true });
+    belfry.stop();
+    rmSync(dir, { recursive: true, force: true });
   },
 });
 
-export { expect } from "@playwright/test";
+/** Signs `userId` in on `belfry` for the page's browser context (the `belfry_token` cookie). */
+export async function signIn(context: import("@playwright/test").BrowserContext, belfry: Belfry, userId: string) {
+  await context.addCookies([{ name: "belfry_token", value: belfry.token(userId), url: belfry.url }]);
+}
+
+/** Opens `/` and waits until the bell is hydrated (it reacts to a click). */
+export async function openApp(page: import("@playwright/test").Page, belfry: Belfry) {
+  await page.goto(belfry.url);
+  const bell = page.getByRole("button", { name: /^Notifications, / });
+  await expect(async () => {
+    if ((await bell.getAttribute("aria-expanded")) !== "true") await bell.click();
+    await expect(bell).toHaveAttribute("aria-expanded", "true", { timeout: 500 });
+  }).toPass({ timeout: 15_000 });
+  return bell;
+}
+
+export { expect };

@@ -1,0 +1,154 @@
+// The full-stack app's journeys. Tagged @both: run on SQLite and on MongoDB.
+import { test, expect, openApp, signIn } from "./fixtures";
+
+test("SSR: the bell and the latest notifications are in the HTML; after hydration a click opens it @both", async ({ page, context, belfry }) => {
+  const errors: string[] = [];
+  page.on("pageerror", (err) => errors.push(err.message));
+  await belfry.publish({ user_id: "1", message: "Rendered by the server", link: "/orders/7" });
+  await signIn(context, belfry, "1");
+
+  const response = await page.goto(belfry.url);
+  const html = await response!.text();
+  expect(html).toContain("Rendered by the server");
+  expect(html).toContain('aria-label="Notifications, 1 unread"');
+
+  await openApp(page, belfry);
+  await expect(page.getByRole("menuitem", { name: /Rendered by the server/ })).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test("live: a published notification appears at the top and the badge goes up, without a reload @both", async ({ page, context, belfry }) => {
+  await belfry.publish({ user_id: "1", message: "Already there" });
+  await signIn(context, belfry, "1");
+  const bell = await openApp(page, belfry);
+  await page.evaluate(() => ((window as any).sameDocument = true));
+
+  await belfry.publish({ user_id: "1", message: "Pushed live" });
+  await expect(page.getByRole("menuitem").first()).toContainText("Pushed live");
+  await expect(bell).toHaveAccessibleName("Notifications, 2 unread");
+  expect(await page.evaluate(() => (window as any).sameDocument)).toBe(true);
+
+  await page.setViewportSize({ width: 900, height: 420 });
+  await page.screenshot({ path: "screenshots/bell.png" });
+});
+
+test("external writer: a document the Laravel app inserts (integer user_id) appears live @mongo", async ({ page, context, belfry }) => {
+  await signIn(context, belfry, "42");
+  const bell = await openApp(page, belfry);
+  belfry.insertAsLaravel(42, "Inserted by Laravel");
+  await expect(page.getByRole("menuitem").first()).toContainText("Inserted by Laravel");
+  await expect(bell).toHaveAccessibleName("Notifications, 1 unread");
+});
+
+test("refresh: with the stream cut, a new notification shows after Refresh, once @both", async ({ page, context, belfry }) => {
+  await page.route("**/notifications/stream**", (route) => route.abort());
+  await signIn(context, belfry, "1");
+  await openApp(page, belfry);
+  await belfry.publish({ user_id: "1", message: "Missed by the cut stream" });
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await expect(page.getByRole("menuitem", { name: /Missed by the cut stream/ })).toHaveCount(1);
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await expect(page.getByRole("menuitem", { name: /Missed by the cut stream/ })).toHaveCount(1);
+});
+
+test("read state: an item click marks it read and follows its link; mark all read; a second tab follows @both", async ({ context, belfry }) => {
+  await signIn(context, belfry, "1");
+  const [tabA, tabB] = [await context.newPage(), await context.newPage()];
+  await openApp(tabA, belfry);
+  const bellB = await openApp(tabB, belfry);
+  await belfry.publish({ user_id: "1", message: "Second", link: "/?from=second" });
+  await belfry.publish({ user_id: "1", message: "Latest", link: "/?followed=1" });
+  await expect(bellB).toHaveAccessibleName("Notifications, 2 unread");
+
+  await tabA.getByRole("menuitem", { name: /Latest/ }).click();
+  await expect(tabA).toHaveURL(/followed=1/);
+  await expect(bellB).toHaveAccessibleName("Notifications, 1 unread");
+
+  const bellA = await openApp(tabA, belfry);
+  await expect(bellA).toHaveAccessibleName("Notifications, 1 unread");
+  await tabB.getByRole("button", { name: "Mark all read" }).click();
+  await expect(bellB).toHaveAccessibleName("Notifications, none unread");
+  await expect(bellA).toHaveAccessibleName("Notifications, none unread");
+});
+
+test("resilience: the server is killed and restarted; what was written meanwhile appears, once each @both", async ({ page, context, belfry }) => {
+  await signIn(context, belfry, "1");
+  await openApp(page, belfry);
+  await belfry.publish({ user_id: "1", message: "Before the crash" });
+  await expect(page.getByRole("menuitem").first()).toContainText("Before the crash");
+
+  await belfry.kill();
+  belfry.send("1", "Written while down 1");
+  belfry.send("1", "Written while down 2");
+  await belfry.start();
+
+  const items = page.getByRole("menuitem");
+  await expect(items.filter({ hasText: "Written while down 2" })).toHaveCount(1, { timeout: 20_000 });
+  await expect(items.filter({ hasText: "Written while down 1" })).toHaveCount(1);
+  await expect(items.filter({ hasText: "Before the crash" })).toHaveCount(1);
+  await expect(items).toHaveCount(3);
+});
+
+test("isolation: two users in two browser contexts see only their own @both", async ({ browser, belfry }) => {
+  const pages = [];
+  for (const user of ["1", "2"]) {
+    const context = await browser.newContext();
+    await signIn(context, belfry, user);
+    const page = await context.newPage();
+    await openApp(page, belfry);
+    pages.push(page);
+  }
+  await belfry.publish({ user_id: "1", message: "Only for one" });
+  await belfry.publish({ user_id: "2", message: "Only for two" });
+  await expect(pages[0].getByRole("menuitem")).toHaveText([/Only for one/]);
+  await expect(pages[1].getByRole("menuitem")).toHaveText([/Only for two/]);
+});
+
+test("accessibility: the keyboard alone opens, walks and closes the list; the count is in the name", async ({ page, context, belfry }) => {
+  await belfry.publish({ user_id: "1", message: "First" });
+  await belfry.publish({ user_id: "1", message: "Second" });
+  await signIn(context, belfry, "1");
+  const bell = await openApp(page, belfry);
+  await expect(bell).toHaveAccessibleName("Notifications, 2 unread");
+
+  await page.keyboard.press("Escape");
+  await expect(bell).toHaveAttribute("aria-expanded", "false");
+  await expect(bell).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(bell).toHaveAttribute("aria-expanded", "true");
+  await page.keyboard.press("ArrowDown");
+  await expect(page.getByRole("menuitem", { name: /Second/ })).toBeFocused();
+  await page.keyboard.press("ArrowDown");
+  await expect(page.getByRole("menuitem", { name: /First/ })).toBeFocused();
+  await page.keyboard.press("ArrowUp");
+  await expect(page.getByRole("menuitem", { name: /Second/ })).toBeFocused();
+  await page.keyboard.press("Escape");
+  await expect(bell).toHaveAttribute("aria-expanded", "false");
+  await expect(bell).toBeFocused();
+
+  // From the top of the page, Tab reaches the bell.
+  await page.reload();
+  await page.keyboard.press("Tab");
+  await expect(bell).toBeFocused();
+});
+
+test("safety: markup in a message is text; a javascript: link cannot be created", async ({ page, context, belfry }) => {
+  let dialogs = 0;
+  page.on("dialog", async (dialog) => {
+    dialogs += 1;
+    await dialog.dismiss();
+  });
+  await signIn(context, belfry, "1");
+  await openApp(page, belfry);
+  const xss = "<img src=x onerror=alert(1)>";
+  expect((await belfry.publish({ user_id: "1", message: xss })).status).toBe(201);
+  await expect(page.getByRole("menuitem").first()).toContainText(xss);
+  await expect(page.locator(".belfry-bell img")).toHaveCount(0);
+
+  const refused = await belfry.publish({ user_id: "1", message: "click me", link: "javascript:alert(1)" });
+  expect(refused.status).toBe(422);
+  expect(await refused.json()).toMatchObject({ error: "invalid", field: "link" });
+  await page.reload();
+  await expect(page.getByRole("menuitem", { name: /click me/ })).toHaveCount(0);
+  expect(dialogs).toBe(0);
+});
