@@ -28,22 +28,35 @@ struct Claims {
     iat: Option<u64>,
 }
 
-/// Signs and verifies user tokens with one shared HS256 secret.
+/// Signs and verifies user tokens with shared HS256 secrets.
+///
+/// Rotation: the first secret signs, every listed secret verifies. To rotate, start Belfry with
+/// `new,old`, move the host application to `new`, and drop `old` once the last token signed with
+/// it has expired.
 pub struct TokenKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    decoding: Vec<DecodingKey>,
     validation: Validation,
 }
 
 impl TokenKeys {
     pub fn new(secret: &[u8]) -> Self {
+        Self::rotating(&[secret])
+    }
+
+    /// `secrets[0]` signs; any of them verifies. Panics on an empty list (a programming error:
+    /// the command line refuses it).
+    pub fn rotating(secrets: &[&[u8]]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         // A few seconds for clocks that disagree between the host application and Belfry.
         validation.leeway = 5;
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            encoding: EncodingKey::from_secret(secrets[0]),
+            decoding: secrets
+                .iter()
+                .map(|s| DecodingKey::from_secret(s))
+                .collect(),
             validation,
         }
     }
@@ -70,14 +83,26 @@ impl TokenKeys {
 
     /// The user, and the moment the token stops being accepted (its `exp`, plus the leeway).
     pub fn verify_until(&self, token: &str) -> Result<(UserId, SystemTime), AppError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|err| match err.kind() {
-                ErrorKind::ExpiredSignature => unauthorized("expired_token", "the token has expired"),
-                _ => unauthorized("invalid_token", "the token is not valid"),
-            })?;
-        let user = UserId::parse(&data.claims.sub)
-            .map_err(|_| unauthorized("invalid_token", "the token's subject is not a valid user id"))?;
-        let until = UNIX_EPOCH + Duration::from_secs(data.claims.exp.saturating_add(self.validation.leeway));
+        // The first key whose signature matches decides; a token no key signed is invalid.
+        let mut decoded = Err(ErrorKind::InvalidSignature.into());
+        for key in &self.decoding {
+            decoded = jsonwebtoken::decode::<Claims>(token, key, &self.validation);
+            if !matches!(&decoded, Err(e) if *e.kind() == ErrorKind::InvalidSignature) {
+                break;
+            }
+        }
+        let data = decoded.map_err(|err: jsonwebtoken::errors::Error| match err.kind() {
+            ErrorKind::ExpiredSignature => unauthorized("expired_token", "the token has expired"),
+            _ => unauthorized("invalid_token", "the token is not valid"),
+        })?;
+        let user = UserId::parse(&data.claims.sub).map_err(|_| {
+            unauthorized(
+                "invalid_token",
+                "the token's subject is not a valid user id",
+            )
+        })?;
+        let until = UNIX_EPOCH
+            + Duration::from_secs(data.claims.exp.saturating_add(self.validation.leeway));
         Ok((user, until))
     }
 }
@@ -244,6 +269,21 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn rotation_signs_with_the_first_secret_and_accepts_all() {
+        let old = TokenKeys::new(b"old")
+            .mint(&user("42"), Duration::from_secs(60))
+            .unwrap();
+        let rotating = TokenKeys::rotating(&[b"new", b"old"]);
+        assert_eq!(rotating.verify(&old).unwrap(), user("42"));
+        let fresh = rotating.mint(&user("42"), Duration::from_secs(60)).unwrap();
+        assert!(TokenKeys::new(b"new").verify(&fresh).is_ok());
+        assert!(TokenKeys::new(b"old").verify(&fresh).is_err());
+        assert!(TokenKeys::rotating(&[b"other", b"another"])
+            .verify(&old)
+            .is_err());
     }
 
     #[test]

@@ -10,7 +10,12 @@ use crate::store;
 /// Prints a signed token for one user.
 pub fn token(args: &TokenArgs) -> Result<(), String> {
     let user = UserId::parse(&args.user).map_err(|m| format!("--user: {m}"))?;
-    let token = TokenKeys::new(args.jwt_secret.as_bytes())
+    // With a rotation list (`new,old`) the first secret signs, as the server does.
+    let secret = args.jwt_secret.split(',').next().unwrap_or_default().trim();
+    if secret.is_empty() {
+        return Err("--jwt-secret is empty".into());
+    }
+    let token = TokenKeys::new(secret.as_bytes())
         .mint(&user, Duration::from_secs(args.ttl_secs))
         .map_err(|e| format!("cannot sign the token: {e}"))?;
     println!("{token}");

@@ -48,7 +48,8 @@ pub struct ServeArgs {
     #[arg(long, env = "BELFRY_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// HS256 secret for user tokens; required unless --dev.
+    /// HS256 secret(s) for user tokens, comma-separated: the first signs, all verify
+    /// (rotation). Required unless --dev.
     #[arg(long, env = "BELFRY_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 

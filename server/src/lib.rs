@@ -26,6 +26,8 @@ use axum::Router;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{ServiceKey, TokenKeys};
@@ -66,6 +68,25 @@ impl FromRef<AppState> for ServiceKey {
     }
 }
 
+/// How long any request but the stream may take before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A panic in a handler answers 500 (the contract's JSON, nothing internal) and is logged; the
+/// process and every other connection carry on.
+pub fn catch_panics(
+) -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response> {
+    fn answer(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(panic = %what, "a handler panicked");
+        axum::response::IntoResponse::into_response(error::AppError::Internal)
+    }
+    CatchPanicLayer::custom(answer as fn(_) -> _)
+}
+
 /// The whole HTTP surface: API routes, then the Leptos pages, then static files.
 pub fn app(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
@@ -77,10 +98,11 @@ pub fn app(state: AppState) -> Router {
     } else {
         Router::new()
     };
+    // Everything but the stream (which is meant to stay open) gets a deadline.
+    let stream = Router::new().route("/notifications/stream", axum::routing::get(stream::stream));
     Router::new()
         .merge(api::routes())
         .merge(dev_routes)
-        .route("/notifications/stream", axum::routing::get(stream::stream))
         .route(
             "/metrics",
             axum::routing::get(move || std::future::ready(metrics.render())),
@@ -95,6 +117,12 @@ pub fn app(state: AppState) -> Router {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .merge(stream)
+        .layer(catch_panics())
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         // The span names the path only: a query string may carry a token, which must never
         // reach a log line.

@@ -47,7 +47,7 @@ impl Server {
         let feed = Arc::clone(&store).start_feed(Arc::clone(&hub), shutdown.clone());
         let state = AppState {
             store,
-            tokens: Arc::new(TokenKeys::new(secrets.jwt_secret.as_bytes())),
+            tokens: Arc::new(secrets.token_keys()),
             service_key: ServiceKey(secrets.service_key.as_deref().map(Arc::from)),
             leptos_options: leptos_options(args, addr),
             hub,
@@ -176,7 +176,9 @@ impl Secrets {
     /// The configured secrets; in `--dev`, random ones for what is not configured.
     pub fn resolve(args: &ServeArgs) -> Result<Self, String> {
         match (&args.jwt_secret, args.dev) {
-            (Some(secret), _) if secret.is_empty() => Err("--jwt-secret is empty".into()),
+            (Some(secret), _) if secret.split(',').all(|s| s.trim().is_empty()) => {
+                Err("--jwt-secret is empty".into())
+            }
             (Some(secret), dev) => Ok(Self {
                 jwt_secret: secret.clone(),
                 service_key: args.service_key.clone().or_else(|| dev.then(random_secret)),
@@ -192,6 +194,20 @@ impl Secrets {
     }
 }
 
+impl Secrets {
+    /// `--jwt-secret a,b`: `a` signs, both verify.
+    pub fn token_keys(&self) -> TokenKeys {
+        let secrets: Vec<&[u8]> = self
+            .jwt_secret
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::as_bytes)
+            .collect();
+        TokenKeys::rotating(&secrets)
+    }
+}
+
 fn random_secret() -> String {
     let bytes: [u8; 24] = rand::rng().random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -199,7 +215,8 @@ fn random_secret() -> String {
 
 fn print_dev_banner(addr: SocketAddr, secrets: &Secrets) {
     let demo_user = UserId::parse("1").expect("a constant, valid user id");
-    let token = TokenKeys::new(secrets.jwt_secret.as_bytes())
+    let token = secrets
+        .token_keys()
         .mint(&demo_user, Duration::from_secs(24 * 3600))
         .unwrap_or_default();
     let key = secrets.service_key.as_deref().unwrap_or_default();

@@ -185,3 +185,27 @@ on_both_stores!(
     read_and_read_all,
     cookie_and_health,
 );
+
+/// A panicking handler answers the contract's 500 and takes nothing else down.
+#[tokio::test]
+async fn a_panic_in_a_handler_is_a_500_not_a_crash() {
+    async fn boom() -> &'static str {
+        panic!("a bug in a handler")
+    }
+    let router = Router::new()
+        .route("/boom", axum::routing::get(boom))
+        .route("/fine", axum::routing::get(|| async { "fine" }))
+        .layer(belfry::catch_panics());
+    let (status, body) = call(&router, Request::get("/boom").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body["error"], "internal");
+    assert!(
+        !body.to_string().contains("a bug"),
+        "nothing internal is sent: {body}"
+    );
+    let response =
+        tower::ServiceExt::oneshot(router, Request::get("/fine").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

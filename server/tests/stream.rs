@@ -295,6 +295,9 @@ async fn a_stream_ends_when_its_token_expires() {
     })
     .await
     .expect("a valid token opens the stream");
-    assert!(client.next().await.is_none(), "the stream ended with its token");
+    assert!(
+        client.next().await.is_none(),
+        "the stream ended with its token"
+    );
     assert!(started.elapsed() >= std::time::Duration::from_secs(1));
 }
