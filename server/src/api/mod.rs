@@ -2,8 +2,8 @@
 
 mod body;
 mod health;
-mod notifications;
-mod publish;
+pub mod notifications;
+pub mod publish;
 
 use axum::routing::{get, post};
 use axum::Router;

@@ -27,32 +27,35 @@ pub struct ListParams {
 
 impl ListParams {
     fn page(&self) -> Result<Page, AppError> {
-        let limit = match &self.limit {
-            None => DEFAULT_LIMIT,
-            Some(raw) => {
-                let n: i64 = raw.trim().parse().map_err(|_| {
-                    AppError::malformed(
-                        format!("limit must be a whole number, not {raw:?}"),
-                        Some("limit"),
-                    )
-                })?;
-                if !(1..=i64::from(MAX_LIMIT)).contains(&n) {
-                    return Err(AppError::invalid(
-                        "limit",
-                        format!("limit must be between 1 and {MAX_LIMIT}, not {n}"),
-                    ));
-                }
-                n as u32
-            }
-        };
-        let before = self
-            .before
-            .as_deref()
-            .map(NotificationId::parse)
-            .transpose()
-            .map_err(|msg| AppError::malformed(msg, Some("before")))?;
-        Ok(Page { limit, before })
+        parse_page(self.limit.as_deref(), self.before.as_deref())
     }
+}
+
+/// The list's `limit` and `before` query values, as given, into a page or the contract's error.
+pub fn parse_page(limit: Option<&str>, before: Option<&str>) -> Result<Page, AppError> {
+    let limit = match limit {
+        None => DEFAULT_LIMIT,
+        Some(raw) => {
+            let n: i64 = raw.trim().parse().map_err(|_| {
+                AppError::malformed(
+                    format!("limit must be a whole number, not {raw:?}"),
+                    Some("limit"),
+                )
+            })?;
+            if !(1..=i64::from(MAX_LIMIT)).contains(&n) {
+                return Err(AppError::invalid(
+                    "limit",
+                    format!("limit must be between 1 and {MAX_LIMIT}, not {n}"),
+                ));
+            }
+            n as u32
+        }
+    };
+    let before = before
+        .map(NotificationId::parse)
+        .transpose()
+        .map_err(|msg| AppError::malformed(msg, Some("before")))?;
+    Ok(Page { limit, before })
 }
 
 pub async fn list(

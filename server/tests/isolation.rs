@@ -1,0 +1,189 @@
+//! Isolation under load: many users with two streams each (on two instances sharing one
+//! MongoDB), notifications to random users from three concurrent writers. Every stream receives
+//! exactly its user's notifications, and every notification reaches each of its user's streams.
+//!
+//! Scaled for the test suite (100 users, 2,000 notifications). The full size:
+//!   ulimit -n 20000; BELFRY_LOAD_USERS=1000 BELFRY_LOAD_NOTIFICATIONS=20000 scripts/test.sh
+//! (or the same variables on `cargo test -p server --test isolation` with the MongoDB variables set).
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use belfry::store::mongo::MongoStore;
+use belfry::store::{NotificationStore, Page};
+use mongodb::bson::{doc, DateTime};
+use rand::seq::IndexedRandom;
+use support::live::{SseClient, TestServer, PATIENCE};
+use support::*;
+use tokio::sync::watch;
+
+fn scale(variable: &str, default: usize) -> usize {
+    std::env::var(variable)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Reads one stream until it holds `expected[user]` notifications (known once writing is done).
+async fn collect(
+    mut client: SseClient,
+    user: String,
+    expected: watch::Receiver<Option<Arc<HashMap<String, usize>>>>,
+) -> (String, Vec<String>) {
+    let mut received = Vec::new();
+    loop {
+        match client.next_within(Duration::from_millis(300)).await {
+            Ok(Some(event)) => {
+                assert_eq!(event.event, "new-notification", "{user}: {event:?}");
+                received.push(event.id);
+            }
+            Ok(None) => panic!("{user}: the stream ended"),
+            Err(()) => {
+                let want = expected
+                    .borrow()
+                    .as_ref()
+                    .map(|counts| counts.get(&user).copied().unwrap_or(0));
+                if want.is_some_and(|n| received.len() >= n) {
+                    return (user, received);
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_stream_gets_exactly_its_users_notifications() {
+    let users: Vec<String> = (0..scale("BELFRY_LOAD_USERS", 100))
+        .map(|i| format!("load{i}"))
+        .collect();
+    let total = scale("BELFRY_LOAD_NOTIFICATIONS", 2000);
+    let uri = fresh_mongo_uri();
+    let args = support::live::serve_args(&uri, &["--max-streams-per-user", "4"]);
+    let a = TestServer::start_with(args.clone()).await;
+    let b = TestServer::start_with(args).await;
+    let direct = Arc::new(MongoStore::connect(&uri, "notifications").await.unwrap());
+
+    let (expected_tx, expected_rx) = watch::channel(None);
+    let mut readers = Vec::new();
+    for user in &users {
+        for server in [&a, &b] {
+            let client = SseClient::open(&server.url, user).await;
+            readers.push(tokio::spawn(collect(
+                client,
+                user.clone(),
+                expected_rx.clone(),
+            )));
+        }
+    }
+
+    // Three writers, a third of the notifications each: bulk publishes of 10 random users
+    // through either instance, and single inserts straight into the collection.
+    let per_writer = total / 3;
+    let api_writer = |url: String| {
+        let users = users.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for _ in 0..per_writer / 10 {
+                let batch: Vec<&String> = users
+                    .choose_multiple(&mut rand::rng(), 10.min(users.len()))
+                    .collect();
+                let response = client
+                    .post(format!("{url}/api/notifications"))
+                    .bearer_auth(SERVICE_KEY)
+                    .body(serde_json::json!({"user_ids": batch, "message": "bulk"}).to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+            }
+        })
+    };
+    let raw_writer = {
+        let (users, direct) = (users.clone(), Arc::clone(&direct));
+        tokio::spawn(async move {
+            for _ in 0..per_writer {
+                let user = users.choose(&mut rand::rng()).unwrap();
+                insert_raw(
+                    &direct,
+                    doc! { "user_id": user, "message": "direct", "created_at": DateTime::now() },
+                )
+                .await;
+            }
+        })
+    };
+    for writer in [
+        api_writer(a.url.clone()),
+        api_writer(b.url.clone()),
+        raw_writer,
+    ] {
+        writer.await.unwrap();
+    }
+
+    let mut in_db: HashMap<String, HashSet<String>> = HashMap::new();
+    for user_id in &users {
+        let listed = direct
+            .list(
+                &user(user_id),
+                Page {
+                    limit: 100,
+                    before: None,
+                },
+            )
+            .await
+            .unwrap();
+        let mut ids: HashSet<String> = listed.iter().map(|n| n.id.clone()).collect();
+        let mut before = listed
+            .last()
+            .map(|n| belfry::model::NotificationId::parse(&n.id).unwrap());
+        while let Some(cursor) = before {
+            let page = direct
+                .list(
+                    &user(user_id),
+                    Page {
+                        limit: 100,
+                        before: Some(cursor),
+                    },
+                )
+                .await
+                .unwrap();
+            before = page
+                .last()
+                .map(|n| belfry::model::NotificationId::parse(&n.id).unwrap());
+            ids.extend(page.into_iter().map(|n| n.id));
+        }
+        in_db.insert(user_id.clone(), ids);
+    }
+    let written: usize = in_db.values().map(HashSet::len).sum();
+    assert_eq!(
+        written,
+        2 * (per_writer / 10) * 10.min(users.len()) + per_writer
+    );
+    expected_tx
+        .send(Some(Arc::new(
+            in_db
+                .iter()
+                .map(|(u, ids)| (u.clone(), ids.len()))
+                .collect(),
+        )))
+        .unwrap();
+
+    for reader in readers {
+        let (user, received) = tokio::time::timeout(PATIENCE * 8, reader)
+            .await
+            .expect("readers finish")
+            .unwrap();
+        let unique: HashSet<String> = received.iter().cloned().collect();
+        assert_eq!(
+            unique.len(),
+            received.len(),
+            "{user}: a notification arrived twice"
+        );
+        assert_eq!(
+            unique, in_db[&user],
+            "{user}: exactly its own notifications"
+        );
+    }
+}
