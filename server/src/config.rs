@@ -71,6 +71,10 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_streams_per_user: u32,
 
+    /// Notifications per second the publish API accepts (a bulk publish counts each recipient).
+    #[arg(long, env = "BELFRY_PUBLISH_RATE", default_value = "1000")]
+    pub publish_rate: std::num::NonZeroU32,
+
     /// Demo mode: random secrets printed at start, demo sign-in. Not for production.
     #[arg(long, env = "BELFRY_DEV")]
     pub dev: bool,

@@ -39,6 +39,9 @@ pub enum AppError {
     /// 429: the user has as many open streams as allowed.
     #[error("this user has {0} open streams already; close one first")]
     TooManyStreams(usize),
+    /// 429: the service key published more notifications than `--publish-rate` allows.
+    #[error("too many notifications published; slow down and retry")]
+    RateLimited,
     /// 503: the database cannot be reached right now.
     #[error("the database is unavailable")]
     Unavailable,
@@ -71,6 +74,7 @@ impl AppError {
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             Self::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),
+            Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

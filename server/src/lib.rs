@@ -13,6 +13,7 @@ pub mod hub;
 pub mod metrics;
 pub mod model;
 mod pages;
+pub mod rate;
 pub mod serve;
 pub mod store;
 pub mod stream;
@@ -48,6 +49,7 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// `--dev`: the demo sign-in and send routes exist.
     pub dev: bool,
+    pub publish_limit: Arc<rate::PublishLimit>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

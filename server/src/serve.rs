@@ -54,6 +54,7 @@ impl Server {
             heartbeat: Duration::from_secs(args.heartbeat_secs),
             shutdown: shutdown.clone(),
             dev: args.dev,
+            publish_limit: Arc::new(crate::rate::PublishLimit::new(args.publish_rate)),
         };
         let router = app(state).layer(cors(&args.allowed_origins)?);
         Ok(Self {

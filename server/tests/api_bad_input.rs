@@ -261,3 +261,39 @@ async fn publish_is_absent_without_a_service_key() {
     assert_eq!(body["error"], "not_found");
     assert_eq!(snapshot(&*db.store).await[0].1, 0);
 }
+
+#[tokio::test]
+async fn publishing_past_the_rate_limit_is_429_and_writes_nothing() {
+    let db = sqlite().await;
+    let mut state = state(db.store.clone());
+    state.publish_limit = Arc::new(belfry::rate::PublishLimit::new(
+        std::num::NonZeroU32::new(1).unwrap(),
+    ));
+    let router = belfry::app(state);
+    let publish = |body: Value| {
+        Request::post("/api/notifications")
+            .header("authorization", format!("Bearer {SERVICE_KEY}"))
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    // The burst is one full bulk publish.
+    let everyone: Vec<String> = (0..1000).map(|i| format!("u{i}")).collect();
+    let (status, _) = call(
+        &router,
+        publish(json!({"user_ids": everyone, "message": "all"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = call(
+        &router,
+        publish(json!({"user_id": "alice", "message": "one more"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["error"], "rate_limited");
+    assert_eq!(
+        snapshot(&*db.store).await[0].1,
+        0,
+        "nothing written for alice"
+    );
+}

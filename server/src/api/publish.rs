@@ -22,6 +22,9 @@ pub async fn publish(
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Vec<Notification>>), AppError> {
     let batch = parse_publish(&body)?;
+    if !state.publish_limit.allow(batch.len()) {
+        return Err(AppError::RateLimited);
+    }
     let created = state.store.insert(&batch).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }

@@ -124,6 +124,9 @@ pub fn state(store: Arc<dyn NotificationStore>) -> AppState {
         heartbeat: Duration::from_secs(15),
         shutdown: tokio_util::sync::CancellationToken::new(),
         dev: false,
+        publish_limit: Arc::new(belfry::rate::PublishLimit::new(
+            std::num::NonZeroU32::new(100_000).unwrap(),
+        )),
     }
 }
 
