@@ -75,6 +75,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BELFRY_PUBLISH_RATE", default_value = "1000")]
     pub publish_rate: std::num::NonZeroU32,
 
+    /// Seconds a client gets to send a request's headers (against slowloris).
+    #[arg(long, env = "BELFRY_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_read_timeout_secs: u64,
+
     /// Demo mode: random secrets printed at start, demo sign-in. Not for production.
     #[arg(long, env = "BELFRY_DEV")]
     pub dev: bool,

@@ -5,6 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue, Method};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use leptos::prelude::LeptosOptions;
 use rand::Rng;
 use tokio::net::TcpListener;
@@ -27,6 +31,7 @@ pub struct Server {
     router: axum::Router,
     shutdown: CancellationToken,
     feed: JoinHandle<()>,
+    header_read_timeout: Duration,
 }
 
 impl Server {
@@ -62,6 +67,7 @@ impl Server {
             router,
             shutdown,
             feed,
+            header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
         })
     }
 
@@ -77,24 +83,50 @@ impl Server {
     /// Serves until the shutdown token is cancelled. Then: stop accepting, end every open
     /// stream (their clients reconnect, to another instance if there is one), let requests in
     /// flight finish, and give up waiting after `SHUTDOWN_GRACE`.
+    ///
+    /// The accept loop is hyper's own (rather than `axum::serve`) for one setting axum does not
+    /// expose: a deadline on reading a request's headers, so a client that sends its request a
+    /// byte at a time (slowloris) is cut off instead of holding its connection for ever.
     pub async fn run(self) -> Result<(), String> {
         if let Ok(addr) = self.local_addr() {
             tracing::info!("listening on http://{addr}");
         }
-        let shutdown = self.shutdown.clone();
-        let server = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let result = tokio::select! {
-            result = server => result.map_err(|e| format!("server error: {e}")),
-            () = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+        let mut http = ConnectionBuilder::new(TokioExecutor::new());
+        http.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        let connections = GracefulShutdown::new();
+        loop {
+            let accepted = tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            let socket = match accepted {
+                Ok((socket, _)) => socket,
+                Err(err) => {
+                    // Out of file descriptors, usually: keep serving the connections we have.
+                    tracing::warn!(%err, "cannot accept a connection");
+                    continue;
+                }
+            };
+            let service = TowerToHyperService::new(self.router.clone());
+            let connection = http.serve_connection_with_upgrades(TokioIo::new(socket), service);
+            let connection = connections.watch(connection.into_owned());
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::debug!(%err, "connection ended with an error");
+                }
+            });
+        }
+        tokio::select! {
+            () = connections.shutdown() => {}
+            () = tokio::time::sleep(SHUTDOWN_GRACE) => {
                 tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; exiting anyway");
-                Ok(())
             }
-        };
+        }
         // The feed saves its resume token on its way out.
-        shutdown.cancel();
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.feed).await;
-        result
+        Ok(())
     }
 }
 

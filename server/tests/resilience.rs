@@ -509,3 +509,41 @@ async fn mongo_outage_under_load_loses_nothing_that_was_accepted() {
         );
     }
 }
+
+/// A client that sends its request a byte at a time is cut off once the header deadline passes;
+/// the server answers everyone else meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slowloris_client_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("belfry.db").display());
+    let server = TestServer::start_with(support::live::serve_args(
+        &url,
+        &["--header-read-timeout-secs", "1"],
+    ))
+    .await;
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (mut reader, mut writer) = socket.into_split();
+
+    // Endless headers, one byte every 50 ms: it would never finish on its own.
+    let dribble = tokio::spawn(async move {
+        let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nX-Slow: ");
+        for byte in request.bytes().chain(std::iter::repeat(b'a')) {
+            if writer.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    server.wait_for("/healthz", |status, _| status == 200).await;
+    let mut answer = Vec::new();
+    let cut = tokio::time::timeout(PATIENCE, reader.read_to_end(&mut answer)).await;
+    assert!(cut.is_ok(), "the server closed the slow connection");
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("200 OK"),
+        "it was not served"
+    );
+    dribble.abort();
+    server.wait_for("/healthz", |status, _| status == 200).await;
+}
