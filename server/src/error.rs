@@ -92,7 +92,7 @@ impl AppError {
 impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(reason) => {
+            StoreError::Unavailable(reason) | StoreError::ReadOnly(reason) => {
                 crate::metrics::database_error();
                 tracing::warn!(%reason, "database unavailable");
                 Self::Unavailable

@@ -547,3 +547,61 @@ async fn a_slowloris_client_is_cut_off() {
     dribble.abort();
     server.wait_for("/healthz", |status, _| status == 200).await;
 }
+
+/// The SQLite file becomes read-only (immutable) under a running server: publishes fail cleanly
+/// (503, nothing half-written), /healthz says 503 `not_writable`, and once the file is writable
+/// again everything carries on; the open stream gets exactly the accepted notifications.
+/// (Needs root and a file system with `chattr +i`, as on the test machines.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_read_only_file_fails_cleanly_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("belfry.db");
+    let server = TestServer::start(&format!("sqlite://{}", file.display())).await;
+    let mut client = SseClient::open(&server.url, "alice").await;
+    let before = server.publish_to("alice", "before").await;
+    assert_eq!(client.next_notification().await, before);
+
+    let wal = dir.path().join("belfry.db-wal");
+    let chattr = |flag: &str| {
+        let status = std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&file)
+            .arg(&wal)
+            .status()
+            .expect("chattr runs");
+        assert!(
+            status.success(),
+            "chattr {flag} failed (needs root and ext4)"
+        );
+    };
+    chattr("+i");
+    let refused = reqwest::Client::new()
+        .post(format!("{}/api/notifications", server.url))
+        .bearer_auth(SERVICE_KEY)
+        .body(r#"{"user_id":"alice","message":"while read-only"}"#)
+        .send()
+        .await
+        .unwrap();
+    let status = refused.status();
+    let body = refused.text().await.unwrap();
+    let health = server.get("/healthz").await;
+    chattr("-i");
+    assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("database_unavailable"), "{body}");
+    assert_eq!(
+        health.0,
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        health.1
+    );
+    assert!(health.1.contains("not_writable"), "{}", health.1);
+
+    // Writable again: health recovers by a real write, and publishing works.
+    server.wait_for("/healthz", |status, _| status == 200).await;
+    let after = server.publish_to("alice", "after").await;
+    assert_eq!(
+        client.next_notification().await,
+        after,
+        "nothing from the read-only time"
+    );
+}

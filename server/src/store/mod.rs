@@ -34,6 +34,9 @@ pub enum StoreError {
     /// The database cannot be reached (down, restarting, network). Worth retrying.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database answers reads but cannot store writes (a read-only file, a full disk).
+    #[error("database not writable: {0}")]
+    ReadOnly(String),
     /// Anything else (a corrupt row, a refused write).
     #[error("database error: {0}")]
     Other(String),

@@ -5,6 +5,7 @@
 //! The public `_id` is an ObjectId, as on MongoDB, so ids look and sort alike on both stores.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +40,7 @@ CREATE TABLE IF NOT EXISTS notifications (
 CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications (user_id, id DESC);
 CREATE INDEX IF NOT EXISTS notifications_unread ON notifications (user_id) WHERE read_at IS NULL;
 CREATE INDEX IF NOT EXISTS notifications_replay ON notifications (user_id, seq);
+CREATE TABLE IF NOT EXISTS belfry_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 ";
 
 const COLUMNS: &str = "id, user_id, message, link, read_at, created_at";
@@ -52,6 +54,10 @@ pub struct SqliteStore {
     /// Wakes the feed right after this process commits, so in-process writes reach streams
     /// without waiting for the next tail tick.
     written: Arc<Notify>,
+    /// Set when a write failed for want of a writable file (read-only, disk full); while set,
+    /// `ping` proves writability with a real write instead of a read, so /healthz says 503
+    /// until writes work again.
+    write_failing: AtomicBool,
 }
 
 impl SqliteStore {
@@ -64,11 +70,22 @@ impl SqliteStore {
             path: path.to_path_buf(),
             conn: Arc::new(Mutex::new(conn)),
             written: Arc::new(Notify::new()),
+            write_failing: AtomicBool::new(false),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Remembers whether the last write reached the file (see `write_failing`).
+    fn note_write<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        match &result {
+            Ok(_) => self.write_failing.store(false, Ordering::Relaxed),
+            Err(StoreError::Unavailable(_)) => self.write_failing.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
     }
 
     /// Runs `work` on the connection in the blocking pool.
@@ -278,7 +295,7 @@ impl NotificationStore for SqliteStore {
         if created.is_ok() {
             self.written.notify_one();
         }
-        created
+        self.note_write(created)
     }
 
     async fn list(&self, user: &UserId, page: Page) -> Result<Vec<Notification>, StoreError> {
@@ -311,49 +328,67 @@ impl NotificationStore for SqliteStore {
 
     async fn mark_read(&self, user: &UserId, id: NotificationId) -> Result<MarkRead, StoreError> {
         let user = user.to_string();
-        self.with_conn(move |conn| {
-            let read_at: Option<Option<i64>> = conn
-                .query_row(
-                    "SELECT read_at FROM notifications WHERE id = ?1 AND user_id = ?2",
-                    params![id.to_hex(), user],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            Ok(match read_at {
-                None => MarkRead::NotFound,
-                Some(Some(_)) => MarkRead::AlreadyRead,
-                Some(None) => {
-                    let changed = conn.execute(
-                        "UPDATE notifications SET read_at = ?1
+        let marked = self
+            .with_conn(move |conn| {
+                let read_at: Option<Option<i64>> = conn
+                    .query_row(
+                        "SELECT read_at FROM notifications WHERE id = ?1 AND user_id = ?2",
+                        params![id.to_hex(), user],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                Ok(match read_at {
+                    None => MarkRead::NotFound,
+                    Some(Some(_)) => MarkRead::AlreadyRead,
+                    Some(None) => {
+                        let changed = conn.execute(
+                            "UPDATE notifications SET read_at = ?1
                          WHERE id = ?2 AND user_id = ?3 AND read_at IS NULL",
-                        params![Utc::now().timestamp_millis(), id.to_hex(), user],
-                    )?;
-                    if changed == 1 {
-                        MarkRead::Marked
-                    } else {
-                        MarkRead::AlreadyRead
+                            params![Utc::now().timestamp_millis(), id.to_hex(), user],
+                        )?;
+                        if changed == 1 {
+                            MarkRead::Marked
+                        } else {
+                            MarkRead::AlreadyRead
+                        }
                     }
-                }
+                })
             })
-        })
-        .await
+            .await;
+        self.note_write(marked)
     }
 
     async fn mark_all_read(&self, user: &UserId) -> Result<u64, StoreError> {
         let user = user.to_string();
-        self.with_conn(move |conn| {
-            let changed = conn.execute(
-                "UPDATE notifications SET read_at = ?1 WHERE user_id = ?2 AND read_at IS NULL",
-                params![Utc::now().timestamp_millis(), user],
-            )?;
-            Ok(changed as u64)
-        })
-        .await
+        let changed = self
+            .with_conn(move |conn| {
+                let changed = conn.execute(
+                    "UPDATE notifications SET read_at = ?1 WHERE user_id = ?2 AND read_at IS NULL",
+                    params![Utc::now().timestamp_millis(), user],
+                )?;
+                Ok(changed as u64)
+            })
+            .await;
+        self.note_write(changed)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.with_conn(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
-            .await
+        if !self.write_failing.load(Ordering::Relaxed) {
+            return self
+                .with_conn(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+                .await;
+        }
+        let probe = self
+            .with_conn(|conn| {
+                conn.execute(
+                    "INSERT OR REPLACE INTO belfry_probe (id, at) VALUES (1, ?1)",
+                    [Utc::now().timestamp_millis()],
+                )
+            })
+            .await;
+        self.note_write(probe)
+            .map(drop)
+            .map_err(|err| StoreError::ReadOnly(err.to_string()))
     }
 
     async fn replay(
