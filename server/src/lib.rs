@@ -3,6 +3,10 @@
 //! `main.rs` only parses the command line; everything here is a library so that the
 //! integration tests in `tests/` drive [`app`] without a socket, or a real server on port 0.
 
+// Leptos's nested view types need more than the default when built without
+// `--cfg erase_components` (as `cargo fuzz` builds, with its own RUSTFLAGS).
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod auth;
 pub mod commands;
