@@ -10,13 +10,12 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use belfry::store::mongo::MongoStore;
 use belfry::store::{NotificationStore, Page};
 use mongodb::bson::{doc, DateTime};
 use rand::seq::IndexedRandom;
-use support::live::{SseClient, TestServer, PATIENCE};
+use support::live::{read_until_expected, SseClient, TestServer, PATIENCE};
 use support::*;
 use tokio::sync::watch;
 
@@ -25,33 +24,6 @@ fn scale(variable: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Reads one stream until it holds `expected[user]` notifications (known once writing is done).
-async fn collect(
-    mut client: SseClient,
-    user: String,
-    expected: watch::Receiver<Option<Arc<HashMap<String, usize>>>>,
-) -> (String, Vec<String>) {
-    let mut received = Vec::new();
-    loop {
-        match client.next_within(Duration::from_millis(300)).await {
-            Ok(Some(event)) => {
-                assert_eq!(event.event, "new-notification", "{user}: {event:?}");
-                received.push(event.id);
-            }
-            Ok(None) => panic!("{user}: the stream ended"),
-            Err(()) => {
-                let want = expected
-                    .borrow()
-                    .as_ref()
-                    .map(|counts| counts.get(&user).copied().unwrap_or(0));
-                if want.is_some_and(|n| received.len() >= n) {
-                    return (user, received);
-                }
-            }
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -71,7 +43,7 @@ async fn every_stream_gets_exactly_its_users_notifications() {
     for user in &users {
         for server in [&a, &b] {
             let client = SseClient::open(&server.url, user).await;
-            readers.push(tokio::spawn(collect(
+            readers.push(tokio::spawn(read_until_expected(
                 client,
                 user.clone(),
                 expected_rx.clone(),
@@ -162,12 +134,12 @@ async fn every_stream_gets_exactly_its_users_notifications() {
         2 * (per_writer / 10) * 10.min(users.len()) + per_writer
     );
     expected_tx
-        .send(Some(Arc::new(
+        .send(Some(
             in_db
                 .iter()
                 .map(|(u, ids)| (u.clone(), ids.len()))
                 .collect(),
-        )))
+        ))
         .unwrap();
 
     for reader in readers {

@@ -12,7 +12,9 @@ use belfry::store::mongo::MongoStore;
 use belfry::store::{NotificationStore, Page};
 use mongodb::bson::{doc, oid::ObjectId, DateTime};
 use rand::Rng;
-use support::live::{OwnMongo, ServerProcess, SseClient, TestServer, PATIENCE};
+use support::live::{
+    read_until_expected, OwnMongo, ServerProcess, SseClient, TestServer, PATIENCE,
+};
 use support::*;
 use tokio::sync::watch;
 
@@ -402,26 +404,12 @@ async fn mongo_outage_under_load_loses_nothing_that_was_accepted() {
     let (expected_tx, expected_rx) = watch::channel(None::<HashMap<String, usize>>);
     let mut readers = Vec::new();
     for user_id in &users {
-        let mut client = SseClient::open(&server.url, user_id).await;
-        let (user_id, expected) = (user_id.clone(), expected_rx.clone());
-        readers.push(tokio::spawn(async move {
-            let mut received = Vec::new();
-            loop {
-                match client.next_within(Duration::from_millis(300)).await {
-                    Ok(Some(event)) => received.push(event.id),
-                    Ok(None) => panic!("{user_id}: the stream ended"),
-                    Err(()) => {
-                        let want = expected
-                            .borrow()
-                            .as_ref()
-                            .map(|c| c.get(&user_id).copied().unwrap_or(0));
-                        if want.is_some_and(|n| received.len() >= n) {
-                            return (user_id, received);
-                        }
-                    }
-                }
-            }
-        }));
+        let client = SseClient::open(&server.url, user_id).await;
+        readers.push(tokio::spawn(read_until_expected(
+            client,
+            user_id.clone(),
+            expected_rx.clone(),
+        )));
     }
 
     // A steady publisher, one notification every 20 ms to a random user, before, during and

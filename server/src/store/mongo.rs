@@ -121,6 +121,22 @@ impl MongoStore {
             .map_err(|_| mongodb::error::Error::custom("the server reports no operation time"))
     }
 
+    /// Every document a query finds.
+    pub(super) async fn find_all(
+        &self,
+        filter: Document,
+        options: FindOptions,
+    ) -> Result<Vec<Document>, StoreError> {
+        self.collection
+            .find(filter)
+            .with_options(options)
+            .await
+            .map_err(store_error)?
+            .try_collect()
+            .await
+            .map_err(store_error)
+    }
+
     /// Records `seq` as the document's position unless one is recorded already, and returns
     /// the recorded one (another instance may have been first; the values agree anyway).
     pub(super) async fn stamp(&self, id: NotificationId, seq: i64) -> Result<i64, StoreError> {
@@ -250,15 +266,7 @@ impl NotificationStore for MongoStore {
             .sort(doc! { "_id": -1 })
             .limit(i64::from(page.limit))
             .build();
-        let docs: Vec<Document> = self
-            .collection
-            .find(filter)
-            .with_options(options)
-            .await
-            .map_err(store_error)?
-            .try_collect()
-            .await
-            .map_err(store_error)?;
+        let docs = self.find_all(filter, options).await?;
         Ok(docs.iter().map(to_notification).collect())
     }
 
@@ -347,15 +355,7 @@ impl NotificationStore for MongoStore {
             .sort(doc! { SEQ_FIELD: 1, "_id": 1 })
             .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
             .build();
-        let docs: Vec<Document> = self
-            .collection
-            .find(filter)
-            .with_options(options)
-            .await
-            .map_err(store_error)?
-            .try_collect()
-            .await
-            .map_err(store_error)?;
+        let docs = self.find_all(filter, options).await?;
         if docs.len() > limit {
             return Ok(Replay::TooFar);
         }

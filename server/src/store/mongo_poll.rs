@@ -12,10 +12,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::TryStreamExt;
-use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
+use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime};
 use mongodb::error::ErrorKind;
-use mongodb::options::IndexOptions;
+use mongodb::options::{FindOptions, IndexOptions};
 use mongodb::IndexModel;
 use tokio_util::sync::CancellationToken;
 
@@ -87,17 +86,14 @@ impl Poller {
         if self.hold_lease().await? {
             self.stamp_new().await?;
         }
-        let stamped: Vec<Document> = self
-            .store
-            .collection()
-            .find(doc! { SEQ_FIELD: { "$gt": last } })
+        let newly_stamped = FindOptions::builder()
             .sort(doc! { SEQ_FIELD: 1 })
             .limit(BATCH)
-            .await
-            .map_err(store_error)?
-            .try_collect()
-            .await
-            .map_err(store_error)?;
+            .build();
+        let stamped = self
+            .store
+            .find_all(doc! { SEQ_FIELD: { "$gt": last } }, newly_stamped)
+            .await?;
         for document in &stamped {
             let (Ok(seq), Ok(oid)) = (document.get_i64(SEQ_FIELD), document.get_object_id("_id"))
             else {
@@ -151,18 +147,15 @@ impl Poller {
 
     /// Gives each document without a position the next one, in the order found.
     async fn stamp_new(&self) -> Result<(), StoreError> {
-        let fresh: Vec<Document> = self
-            .store
-            .collection()
-            .find(doc! { SEQ_FIELD: Bson::Null })
+        let oldest_first = FindOptions::builder()
             .sort(doc! { "_id": 1 })
             .projection(doc! { "_id": 1 })
             .limit(BATCH)
-            .await
-            .map_err(store_error)?
-            .try_collect()
-            .await
-            .map_err(store_error)?;
+            .build();
+        let fresh = self
+            .store
+            .find_all(doc! { SEQ_FIELD: Bson::Null }, oldest_first)
+            .await?;
         if fresh.is_empty() {
             return Ok(());
         }

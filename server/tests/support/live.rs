@@ -359,3 +359,34 @@ impl SseClient {
         }
     }
 }
+
+/// What each user should end up with; `None` while the writers are still writing.
+pub type Expected = tokio::sync::watch::Receiver<Option<std::collections::HashMap<String, usize>>>;
+
+/// Reads `client` until it holds as many new notifications as `expected` says `user` has
+/// (known once the writers are done); returns the ids in arrival order.
+pub async fn read_until_expected(
+    mut client: SseClient,
+    user: String,
+    expected: Expected,
+) -> (String, Vec<String>) {
+    let mut received = Vec::new();
+    loop {
+        match client.next_within(Duration::from_millis(300)).await {
+            Ok(Some(event)) => {
+                assert_eq!(event.event, "new-notification", "{user}: {event:?}");
+                received.push(event.id);
+            }
+            Ok(None) => panic!("{user}: the stream ended"),
+            Err(()) => {
+                let want = expected
+                    .borrow()
+                    .as_ref()
+                    .map(|counts| counts.get(&user).copied().unwrap_or(0));
+                if want.is_some_and(|n| received.len() >= n) {
+                    return (user, received);
+                }
+            }
+        }
+    }
+}
