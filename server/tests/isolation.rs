@@ -15,7 +15,7 @@ use belfry::store::mongo::MongoStore;
 use belfry::store::{NotificationStore, Page};
 use mongodb::bson::{doc, DateTime};
 use rand::seq::IndexedRandom;
-use support::live::{read_until_expected, SseClient, TestServer, PATIENCE};
+use support::live::{assert_each_stream_got_exactly, read_until_expected, SseClient, TestServer};
 use support::*;
 use tokio::sync::watch;
 
@@ -133,29 +133,5 @@ async fn every_stream_gets_exactly_its_users_notifications() {
         written,
         2 * (per_writer / 10) * 10.min(users.len()) + per_writer
     );
-    expected_tx
-        .send(Some(
-            in_db
-                .iter()
-                .map(|(u, ids)| (u.clone(), ids.len()))
-                .collect(),
-        ))
-        .unwrap();
-
-    for reader in readers {
-        let (user, received) = tokio::time::timeout(PATIENCE * 8, reader)
-            .await
-            .expect("readers finish")
-            .unwrap();
-        let unique: HashSet<String> = received.iter().cloned().collect();
-        assert_eq!(
-            unique.len(),
-            received.len(),
-            "{user}: a notification arrived twice"
-        );
-        assert_eq!(
-            unique, in_db[&user],
-            "{user}: exactly its own notifications"
-        );
-    }
+    assert_each_stream_got_exactly(expected_tx, readers, &in_db).await;
 }

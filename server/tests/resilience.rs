@@ -13,7 +13,8 @@ use belfry::store::{NotificationStore, Page};
 use mongodb::bson::{doc, oid::ObjectId, DateTime};
 use rand::Rng;
 use support::live::{
-    read_until_expected, OwnMongo, ServerProcess, SseClient, TestServer, PATIENCE,
+    assert_each_stream_got_exactly, read_until_expected, OwnMongo, ServerProcess, SseClient,
+    TestServer, PATIENCE,
 };
 use support::*;
 use tokio::sync::watch;
@@ -476,26 +477,7 @@ async fn mongo_outage_under_load_loses_nothing_that_was_accepted() {
             "an accepted notification is in the database"
         );
     }
-    expected_tx
-        .send(Some(
-            in_db
-                .iter()
-                .map(|(u, ids)| (u.clone(), ids.len()))
-                .collect(),
-        ))
-        .unwrap();
-    for reader in readers {
-        let (user_id, received) = tokio::time::timeout(PATIENCE * 4, reader)
-            .await
-            .expect("readers finish")
-            .unwrap();
-        let unique: HashSet<String> = received.iter().cloned().collect();
-        assert_eq!(unique.len(), received.len(), "{user_id}: twice");
-        assert_eq!(
-            unique, in_db[&user_id],
-            "{user_id}: exactly the stored ones"
-        );
-    }
+    assert_each_stream_got_exactly(expected_tx, readers, &in_db).await;
 }
 
 /// A client that sends its request a byte at a time is cut off once the header deadline passes;

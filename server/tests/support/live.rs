@@ -390,3 +390,36 @@ pub async fn read_until_expected(
         }
     }
 }
+
+/// Tells the readers what each user has in the database, then checks that every reader got
+/// exactly its user's notifications, each once.
+pub async fn assert_each_stream_got_exactly(
+    expected: tokio::sync::watch::Sender<Option<std::collections::HashMap<String, usize>>>,
+    readers: Vec<tokio::task::JoinHandle<(String, Vec<String>)>>,
+    in_db: &std::collections::HashMap<String, std::collections::HashSet<String>>,
+) {
+    expected
+        .send(Some(
+            in_db
+                .iter()
+                .map(|(u, ids)| (u.clone(), ids.len()))
+                .collect(),
+        ))
+        .expect("readers are listening");
+    for reader in readers {
+        let (user, received) = tokio::time::timeout(PATIENCE * 8, reader)
+            .await
+            .expect("readers finish")
+            .expect("a reader did not panic");
+        let unique: std::collections::HashSet<String> = received.iter().cloned().collect();
+        assert_eq!(
+            unique.len(),
+            received.len(),
+            "{user}: a notification arrived twice"
+        );
+        assert_eq!(
+            &unique, &in_db[&user],
+            "{user}: exactly its own notifications from the database"
+        );
+    }
+}
