@@ -38,6 +38,8 @@ struct Bell {
     error: RwSignal<Option<String>>,
     link: RwSignal<Link>,
     now: RwSignal<i64>,
+    /// Bumped by every request for the unread count, so only the newest answer is applied.
+    count_request: StoredValue<u64>,
 }
 
 #[component]
@@ -61,6 +63,7 @@ pub fn NotificationBell(
         error: RwSignal::new(None),
         link: RwSignal::new(Link::Connecting),
         now: RwSignal::new(now_millis.unwrap_or_default()),
+        count_request: StoredValue::new(0),
     };
     let open = RwSignal::new(false);
     let button: NodeRef<html::Button> = NodeRef::new();
@@ -276,7 +279,10 @@ mod browser {
                         .items
                         .try_update(|items| merge(items, vec![notification]))
                         .unwrap_or(0);
+                    // At once for the eye, then from the server: a push that crosses a count
+                    // fetched a moment earlier would otherwise be counted twice.
                     self.unread.update(|n| *n += added);
+                    self.sync_count();
                 }
                 LiveEvent::Read {
                     ids,
@@ -299,11 +305,26 @@ mod browser {
             }
         }
 
+        /// Sets the badge from the server's count, ignoring answers overtaken by a newer request.
+        fn sync_count(self) {
+            let request = self.count_request.get_value() + 1;
+            self.count_request.set_value(request);
+            spawn_local(async move {
+                if let Ok(unread) = self.client.unread_count().await {
+                    if self.count_request.get_value() == request {
+                        self.unread.set(unread);
+                    }
+                }
+            });
+        }
+
         /// Refetches the first page and the count; merged, so a push racing it shows once.
         pub(super) fn refresh(&self) {
             let bell = *self;
             bell.loading.set(true);
             spawn_local(async move {
+                let request = bell.count_request.get_value() + 1;
+                bell.count_request.set_value(request);
                 let result = async {
                     let page = bell.client.list(None).await?;
                     let unread = bell.client.unread_count().await?;
@@ -318,7 +339,9 @@ mod browser {
                         bell.items.update(|items| {
                             merge(items, page);
                         });
-                        bell.unread.set(unread);
+                        if bell.count_request.get_value() == request {
+                            bell.unread.set(unread);
+                        }
                         bell.error.set(None);
                     }
                     Err(err) => bell
