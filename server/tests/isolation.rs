@@ -12,7 +12,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use belfry::store::mongo::MongoStore;
-use belfry::store::{NotificationStore, Page};
 use mongodb::bson::{doc, DateTime};
 use rand::seq::IndexedRandom;
 use support::live::{assert_each_stream_got_exactly, read_until_expected, SseClient, TestServer};
@@ -96,36 +95,11 @@ async fn every_stream_gets_exactly_its_users_notifications() {
 
     let mut in_db: HashMap<String, HashSet<String>> = HashMap::new();
     for user_id in &users {
-        let listed = direct
-            .list(
-                &user(user_id),
-                Page {
-                    limit: 100,
-                    before: None,
-                },
-            )
+        let ids = all_of(&*direct, user_id)
             .await
-            .unwrap();
-        let mut ids: HashSet<String> = listed.iter().map(|n| n.id.clone()).collect();
-        let mut before = listed
-            .last()
-            .map(|n| belfry::model::NotificationId::parse(&n.id).unwrap());
-        while let Some(cursor) = before {
-            let page = direct
-                .list(
-                    &user(user_id),
-                    Page {
-                        limit: 100,
-                        before: Some(cursor),
-                    },
-                )
-                .await
-                .unwrap();
-            before = page
-                .last()
-                .map(|n| belfry::model::NotificationId::parse(&n.id).unwrap());
-            ids.extend(page.into_iter().map(|n| n.id));
-        }
+            .into_iter()
+            .map(|n| n.id)
+            .collect();
         in_db.insert(user_id.clone(), ids);
     }
     let written: usize = in_db.values().map(HashSet::len).sum();

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use app::Notification;
 use belfry::store::mongo::MongoStore;
-use belfry::store::{NotificationStore, Page};
 use mongodb::bson::{doc, oid::ObjectId, DateTime};
 use rand::Rng;
 use support::live::{
@@ -18,23 +17,6 @@ use support::live::{
 };
 use support::*;
 use tokio::sync::watch;
-
-/// Every notification of `user` in the store, oldest first.
-async fn all_of(store: &dyn NotificationStore, user_id: &str) -> Vec<Notification> {
-    let mut all = Vec::new();
-    let mut before = None;
-    loop {
-        let page = store
-            .list(&user(user_id), Page { limit: 100, before })
-            .await
-            .unwrap();
-        let Some(last) = page.last() else { break };
-        before = Some(belfry::model::NotificationId::parse(&last.id).unwrap());
-        all.extend(page);
-    }
-    all.reverse();
-    all
-}
 
 /// One user's client: reads a few events, hangs up, resumes with the last id on a random
 /// instance, again and again, until it holds `expected` (known once the writers are done).
@@ -176,14 +158,7 @@ async fn three_writers_and_random_resumes(uri: String) {
 async fn sigkill_and_restart_lose_nothing(database: String, write_while_down: impl AsyncFn(&str)) {
     let server = ServerProcess::spawn(&database, "127.0.0.1:0");
     let mut client = SseClient::open(&server.url, "alice").await;
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/notifications", server.url))
-        .bearer_auth(SERVICE_KEY)
-        .body(r#"{"user_id":"alice","message":"before the crash"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    support::live::publish_to(&server.url, "alice", "before the crash").await;
     let seen = client.next_notification().await;
     server.kill();
     assert!(
@@ -202,14 +177,7 @@ async fn sigkill_and_restart_lose_nothing(database: String, write_while_down: im
             format!("while down #{i}")
         );
     }
-    let after = reqwest::Client::new()
-        .post(format!("{}/api/notifications", restarted.url))
-        .bearer_auth(SERVICE_KEY)
-        .body(r#"{"user_id":"alice","message":"after the restart"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(after.status(), reqwest::StatusCode::CREATED);
+    support::live::publish_to(&restarted.url, "alice", "after the restart").await;
     assert_eq!(
         client.next_notification().await.message,
         "after the restart"

@@ -114,12 +114,7 @@ async fn read_state_reaches_every_tab(database: String) {
         StatusCode::NO_CONTENT
     );
     for tab in [&mut tab_1, &mut tab_2] {
-        let event = tab.next().await.unwrap();
-        assert_eq!(event.event, "notification-read");
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&event.data).unwrap(),
-            json!({"ids": [first.id], "unread_count": 1})
-        );
+        expect_read_event(tab, json!({"ids": [first.id], "unread_count": 1})).await;
     }
     assert_eq!(
         mark("/notifications/read-all".into())
@@ -129,13 +124,17 @@ async fn read_state_reaches_every_tab(database: String) {
         StatusCode::NO_CONTENT
     );
     for tab in [&mut tab_1, &mut tab_2] {
-        let event = tab.next().await.unwrap();
-        assert_eq!(event.event, "notification-read");
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&event.data).unwrap(),
-            json!({"all": true, "unread_count": 0})
-        );
+        expect_read_event(tab, json!({"all": true, "unread_count": 0})).await;
     }
+}
+
+async fn expect_read_event(tab: &mut SseClient, expected: serde_json::Value) {
+    let event = tab.next().await.expect("the stream is open");
+    assert_eq!(event.event, "notification-read");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&event.data).unwrap(),
+        expected
+    );
 }
 
 async fn limits_streams_per_user(database: String) {

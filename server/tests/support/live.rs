@@ -37,6 +37,30 @@ pub fn serve_args(database: &str, extra: &[&str]) -> ServeArgs {
     }
 }
 
+/// Publishes through `base`'s API with the service key; the request must be accepted (201).
+pub async fn publish(base: &str, body: serde_json::Value) -> Vec<Notification> {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/notifications"))
+        .bearer_auth(SERVICE_KEY)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("publish request");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    serde_json::from_slice(&response.bytes().await.expect("publish body")).expect("publish JSON")
+}
+
+/// Publishes one notification to one user through `base`'s API.
+pub async fn publish_to(base: &str, user: &str, message: &str) -> Notification {
+    let mut created = publish(
+        base,
+        serde_json::json!({"user_id": user, "message": message}),
+    )
+    .await;
+    created.remove(0)
+}
+
 /// An in-process `belfry serve` on a free port.
 pub struct TestServer {
     pub url: String,
@@ -75,24 +99,11 @@ impl TestServer {
     }
 
     pub async fn publish(&self, body: serde_json::Value) -> Vec<Notification> {
-        let response = reqwest::Client::new()
-            .post(format!("{}/api/notifications", self.url))
-            .bearer_auth(SERVICE_KEY)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("publish request");
-        assert_eq!(response.status(), StatusCode::CREATED);
-        serde_json::from_slice(&response.bytes().await.expect("publish body"))
-            .expect("publish JSON")
+        publish(&self.url, body).await
     }
 
     pub async fn publish_to(&self, user: &str, message: &str) -> Notification {
-        let mut created = self
-            .publish(serde_json::json!({"user_id": user, "message": message}))
-            .await;
-        created.remove(0)
+        publish_to(&self.url, user, message).await
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, String) {

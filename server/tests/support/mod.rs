@@ -176,3 +176,23 @@ pub fn unix_now() -> u64 {
         .expect("after 1970")
         .as_secs()
 }
+
+/// Every notification of `user_id` in the store, oldest first (paging back with `before`).
+pub async fn all_of(
+    store: &dyn belfry::store::NotificationStore,
+    user_id: &str,
+) -> Vec<app::Notification> {
+    let mut all = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .list(&user(user_id), belfry::store::Page { limit: 100, before })
+            .await
+            .expect("the store lists");
+        let Some(last) = page.last() else { break };
+        before = Some(belfry::model::NotificationId::parse(&last.id).expect("a stored id"));
+        all.extend(page);
+    }
+    all.reverse();
+    all
+}
