@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The benchmark suite: Belfry on its embedded SQLite store and on MongoDB (SecantusDB started
+# here), and the peer servers of bench/peers/ (Node.js better-sse, Python sse-starlette), each
+# driven by the same generator (the belfry-bench crate) through the same scenarios; writes the
+# raw results to bench/results.jsonl and the tables to docs/BENCHMARKS.md.
+#   bench/run.sh            the full suite (about half an hour on 2 cores)
+#   BENCH_QUICK=1 bench/run.sh   a small version of every scenario, to check the harness
+# Load only ever targets 127.0.0.0/8 on this machine, with bounded counts and durations.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECANTUS_VERSION=0.7.0b3
+target_dir="${CARGO_TARGET_DIR:-target}"
+say() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
+
+# A process may hold as many files as the hard limit allows (20,000 here): raise the soft one.
+ulimit -n "$(ulimit -Hn)"
+
+if [ -n "${BENCH_QUICK:-}" ]; then
+  connect=200,500,1000; streams=1000; rate=200; secs=3; step_secs=2; max_rate=800
+  broadcast=2000; rounds=1; churn_base=200; churn_workers=8; churn_secs=5; list_secs=2
+else
+  connect=1000,5000,10000,18000; streams=10000; rate=1000; secs=10; step_secs=5; max_rate=64000
+  broadcast=18000; rounds=3; churn_base=1000; churn_workers=64; churn_secs=60; list_secs=10
+fi
+
+say "installing: release builds, the peers' packages, SecantusDB"
+cargo build --release -p server -p belfry-bench
+(cd bench/peers/node && npm ci --no-audit --no-fund --silent)
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install --quiet "SecantusDB==$SECANTUS_VERSION" -r bench/peers/python/requirements.txt
+
+work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export BELFRY_JWT_SECRET="$secret" BELFRY_SERVICE_KEY="$key"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Starts a server (the command line after the log path) and waits until it prints
+# "listening on http://…"; sets $url and $pid.
+start() {
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 300); do
+    url=$(grep -o "listening on http://[0-9.:]*" "$log" | head -1 | cut -d' ' -f3) || true
+    [ -n "$url" ] && return
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$log" >&2
+  say "server did not start: $*"
+  exit 1
+}
+stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+
+secantus_port=$(free_port)
+.venv/bin/secantusd-py --host 127.0.0.1 --port "$secantus_port" --storage-path :memory: \
+  >"$work/secantus.log" 2>&1 &
+secantus_pid=$!
+pids+=("$secantus_pid")
+for _ in $(seq 300); do
+  grep -q "listening on" "$work/secantus.log" && break
+  sleep 0.1
+done
+
+# Starts the named server afresh: each scenario measures a new process.
+run_server() {
+  case $1 in
+    belfry-sqlite)
+      rm -f "$work"/bench.db*
+      start "$work/$1.log" "$target_dir/release/belfry" serve --addr 127.0.0.1:0 \
+        --database "sqlite://$work/bench.db" --jwt-secret "$secret" --service-key "$key" \
+        --publish-rate 1000000 ;;
+    belfry-mongodb)
+      start "$work/$1.log" "$target_dir/release/belfry" serve --addr 127.0.0.1:0 \
+        --database "mongodb://127.0.0.1:$secantus_port/bench$RANDOM$RANDOM" \
+        --jwt-secret "$secret" --service-key "$key" --publish-rate 1000000 ;;
+    node-better-sse)
+      start "$work/$1.log" env JWT_SECRET="$secret" SERVICE_KEY="$key" node bench/peers/node/server.js ;;
+    python-sse-starlette)
+      start "$work/$1.log" env JWT_SECRET="$secret" SERVICE_KEY="$key" .venv/bin/python bench/peers/python/server.py ;;
+  esac
+}
+
+results=bench/results.jsonl
+: >"$results"
+bench="$target_dir/release/belfry-bench"
+scenario() {
+  local server=$1 name=$2
+  shift 2
+  local database=()
+  [ "$server" = belfry-mongodb ] && database=(--database-pid "$secantus_pid")
+  run_server "$server"
+  say "$server: $name"
+  "$bench" "$name" --server "$url" --pid "$pid" "${database[@]}" --label "$server" "$@" >>"$results"
+  stop
+}
+
+for server in belfry-sqlite belfry-mongodb node-better-sse python-sse-starlette; do
+  scenario "$server" connect --streams "$connect"
+  scenario "$server" delivery --streams "$streams" --rate "$rate" --secs "$secs" \
+    --step-secs "$step_secs" --max-rate "$max_rate"
+  scenario "$server" broadcast --streams "$broadcast" --rounds "$rounds"
+  scenario "$server" churn --base "$churn_base" --workers "$churn_workers" --secs "$churn_secs"
+  case $server in belfry-*) scenario "$server" list --secs "$list_secs" ;; esac
+done
+
+say "writing docs/BENCHMARKS.md"
+peer_version() { node -p "require('./bench/peers/node/node_modules/$1/package.json').version"; }
+pip_version() { .venv/bin/pip show "$1" | awk '/^Version:/ { print $2 }'; }
+{
+  cat bench/preamble.md
+  echo
+  echo "## This run"
+  echo
+  echo "- Belfry $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server bench || echo ' (with uncommitted changes)'), release build; run $(date -u '+%Y-%m-%d %H:%M UTC')${BENCH_QUICK:+ — QUICK MODE, small sizes: not the reference figures}"
+  echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r); open files per process: $(ulimit -Hn)"
+  echo "- $(rustc --version); Node.js $(node --version) with express $(peer_version express), better-sse $(peer_version better-sse), jsonwebtoken $(peer_version jsonwebtoken); $(.venv/bin/python --version) with uvicorn $(pip_version uvicorn), starlette $(pip_version starlette), sse-starlette $(pip_version sse-starlette), PyJWT $(pip_version PyJWT); SecantusDB $(pip_version SecantusDB) (in memory) for MongoDB"
+  echo "- Command: \`bench/run.sh\`; raw results: \`bench/results.jsonl\`, rendered with \`belfry-bench render bench/results.jsonl\`"
+  echo
+  "$bench" render "$results"
+} >docs/BENCHMARKS.md
+say "done: docs/BENCHMARKS.md"

@@ -1,0 +1,176 @@
+//! The generator's side of the contract: tokens, streams, publishes and list requests.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
+
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use crate::token;
+
+/// Streams are spread over this many loopback source addresses (127.0.0.1, .2, …), so tens of
+/// thousands of connections, and a minute of churn leaving sockets in TIME_WAIT, never run out
+/// of ephemeral ports on one address.
+const SOURCE_ADDRESSES: u8 = 8;
+
+/// One event of a stream, as the scenarios need it.
+#[derive(Debug)]
+pub struct Received {
+    /// Which of the fleet's streams got it.
+    pub stream: usize,
+    /// The sequence number the generator put in the notification's message.
+    pub seq: u64,
+    pub at: Instant,
+}
+
+/// A server speaking the contract, and the secrets to talk to it.
+pub struct Target {
+    pub server: String,
+    jwt_secret: String,
+    service_key: String,
+    clients: Vec<reqwest::Client>,
+}
+
+impl Target {
+    pub fn new(server: &str, jwt_secret: &str, service_key: &str) -> Result<Self, String> {
+        let clients = (1..=SOURCE_ADDRESSES)
+            .map(|last| {
+                reqwest::Client::builder()
+                    .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
+                    .tcp_nodelay(true)
+                    .build()
+                    .map_err(|e| format!("cannot build an HTTP client: {e}"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            server: server.trim_end_matches('/').to_owned(),
+            jwt_secret: jwt_secret.to_owned(),
+            service_key: service_key.to_owned(),
+            clients,
+        })
+    }
+
+    fn client(&self, n: usize) -> &reqwest::Client {
+        &self.clients[n % self.clients.len()]
+    }
+
+    /// The user of the fleet's stream `n`. Every stream has its own user.
+    pub fn user(n: usize) -> String {
+        format!("bench-{n}")
+    }
+
+    /// Opens stream `n` (for user `user(n)`); returns once the response headers are in, so
+    /// the server holds the stream.
+    pub async fn open_stream(&self, n: usize) -> Result<reqwest::Response, String> {
+        let token = token::mint(&self.jwt_secret, &Self::user(n))?;
+        let response = self
+            .client(n)
+            .get(format!(
+                "{}/notifications/stream?token={token}",
+                self.server
+            ))
+            .send()
+            .await
+            .map_err(|e| format!("stream request: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("stream refused: {}", response.status()));
+        }
+        Ok(response)
+    }
+
+    /// Publishes one notification, carrying `seq`, to each of `users`. True when accepted.
+    pub async fn publish(&self, users: &[String], seq: u64) -> bool {
+        let body = if let [user] = users {
+            serde_json::json!({ "user_id": user, "message": seq.to_string() })
+        } else {
+            serde_json::json!({ "user_ids": users, "message": seq.to_string() })
+        };
+        let sent = self
+            .client(seq as usize)
+            .post(format!("{}/api/notifications", self.server))
+            .bearer_auth(&self.service_key)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().as_u16() == 201 => {
+                // Read the body, so the connection goes back to the pool.
+                response.bytes().await.is_ok()
+            }
+            Ok(response) => {
+                eprintln!("publish refused: {}", response.status());
+                false
+            }
+            Err(err) => {
+                eprintln!("publish failed: {err}");
+                false
+            }
+        }
+    }
+
+    /// One `GET /notifications` with a user token; true on 200 with a full body.
+    pub async fn list(&self, client: usize, token: &str) -> bool {
+        let response = self
+            .client(client)
+            .get(format!("{}/notifications?limit=20", self.server))
+            .bearer_auth(token)
+            .send()
+            .await;
+        match response {
+            Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
+            _ => false,
+        }
+    }
+
+    pub fn token(&self, user: &str) -> Result<String, String> {
+        token::mint(&self.jwt_secret, user)
+    }
+}
+
+/// Reads stream `n` until it ends, handing each notification to `events`.
+pub async fn read_events(
+    n: usize,
+    response: reqwest::Response,
+    events: mpsc::UnboundedSender<Received>,
+) {
+    let mut stream = response.bytes_stream().eventsource();
+    while let Some(Ok(event)) = stream.next().await {
+        if event.event != "new-notification" {
+            continue;
+        }
+        let at = Instant::now();
+        if let Some(seq) = sequence_number(&event.data) {
+            let _ = events.send(Received { stream: n, seq, at });
+        }
+    }
+}
+
+/// The generator's messages are the decimal sequence number of the publish.
+fn sequence_number(data: &str) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Pushed<'a> {
+        message: &'a str,
+    }
+    serde_json::from_str::<Pushed>(data)
+        .ok()?
+        .message
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_sequence_number_from_a_pushed_notification() {
+        let data =
+            r#"{"_id":"6650f1a2b3c4d5e6f7a8b9c0","user_id":"bench-1","message":"42","link":null}"#;
+        assert_eq!(sequence_number(data), Some(42));
+        assert_eq!(sequence_number(r#"{"message":"hello"}"#), None);
+        assert_eq!(sequence_number("not json"), None);
+    }
+}

@@ -1,0 +1,368 @@
+//! A run's JSON lines as Markdown: a table per scenario, every server side by side, and the
+//! ratios of Belfry's figures to each peer's.
+
+use std::fmt::Write;
+
+use crate::proc::Cpu;
+use crate::record::Record;
+use crate::stats::{linear_fit, Latency};
+
+/// The label of the figures the peers are compared with.
+const BELFRY: &str = "belfry-sqlite";
+/// A sweep step counts as sustained at or under this p99, with nothing lost.
+const SUSTAINED_P99_MS: f64 = 50.0;
+
+pub fn parse(text: &str) -> Result<Vec<Record>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(n, line)| {
+            serde_json::from_str(line).map_err(|e| format!("results line {}: {e}", n + 1))
+        })
+        .collect()
+}
+
+/// The servers in the order the run measured them.
+fn targets(records: &[Record]) -> Vec<&str> {
+    let mut seen = Vec::new();
+    for record in records {
+        if !seen.contains(&record.target()) {
+            seen.push(record.target());
+        }
+    }
+    seen
+}
+
+/// Resident memory per idle stream, in bytes: the slope of RSS against the number of streams
+/// held, over every connect measurement of `target`.
+pub fn bytes_per_stream(records: &[Record], target: &str) -> Option<f64> {
+    let points: Vec<(f64, f64)> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Connect {
+                target: t,
+                streams,
+                rss_kib,
+                failures: 0,
+                ..
+            } if t == target => Some((*streams as f64, *rss_kib as f64 * 1024.0)),
+            _ => None,
+        })
+        .collect();
+    linear_fit(&points).map(|(slope, _)| slope)
+}
+
+/// The highest rate `target` delivered with p99 ≤ 50 ms and nothing lost, refused or
+/// misdelivered.
+pub fn sustained_rate(records: &[Record], target: &str) -> Option<u64> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Delivery {
+                target: t,
+                rate,
+                latency,
+                lost: 0,
+                publish_errors: 0,
+                duplicated: 0,
+                misdelivered: 0,
+                ..
+            } if t == target && latency.p99_ms <= SUSTAINED_P99_MS => Some(*rate),
+            _ => None,
+        })
+        .max()
+}
+
+fn cpu(cpu: &Cpu) -> String {
+    match cpu.database_pct {
+        Some(db) => format!(
+            "{:.0} % + db {:.0} % / {:.0} %",
+            cpu.server_pct, db, cpu.generator_pct
+        ),
+        None => format!("{:.0} % / {:.0} %", cpu.server_pct, cpu.generator_pct),
+    }
+}
+
+fn quantiles(l: &Latency) -> String {
+    format!(
+        "{:.2} / {:.2} / {:.2} / {:.2}",
+        l.p50_ms, l.p99_ms, l.p999_ms, l.max_ms
+    )
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
+    match (ours, theirs) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.1}×", a / b),
+        _ => "–".into(),
+    }
+}
+
+pub fn markdown(records: &[Record]) -> String {
+    let mut out = String::new();
+    let targets = targets(records);
+    let cpu_note = "CPU: server / generator, each as a share of one core (the machine has 2); \
+                    with MongoDB, the database's share too.";
+
+    out.push_str("## Connect\n\nStreams opened from none, 256 at a time; the server's resident memory and open files once it holds them all.\n\n");
+    out.push_str("| server | streams | time (s) | failed | connect p50 / p99 (ms) | RSS (MiB) | open files | CPU |\n|---|---:|---:|---:|---:|---:|---:|---|\n");
+    for r in records {
+        if let Record::Connect {
+            target,
+            streams,
+            secs,
+            failures,
+            connect,
+            rss_kib,
+            open_files,
+            cpu: c,
+            ..
+        } = r
+        {
+            let _ = writeln!(
+                out,
+                "| {target} | {streams} | {secs:.2} | {failures} | {:.1} / {:.1} | {} | {open_files} | {} |",
+                connect.p50_ms,
+                connect.p99_ms,
+                mib(*rss_kib),
+                cpu(c)
+            );
+        }
+    }
+    let _ = writeln!(out, "\n{cpu_note}\n");
+
+    out.push_str("## Idle memory per stream\n\nThe slope of a least-squares line through the connect table's points (resident memory against streams held, runs without failures only).\n\n");
+    out.push_str("| server | bytes per idle stream | KiB | 100,000 streams would need | vs Belfry |\n|---|---:|---:|---:|---:|\n");
+    let ours = bytes_per_stream(records, BELFRY);
+    for target in &targets {
+        let Some(slope) = bytes_per_stream(records, target) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "| {target} | {slope:.0} | {:.1} | {:.0} MiB | {} |",
+            slope / 1024.0,
+            slope * 100_000.0 / (1024.0 * 1024.0),
+            ratio(Some(slope), ours)
+        );
+    }
+
+    out.push_str("\n## Targeted delivery\n\nNotifications to random users at a fixed rate; latency from each one's *scheduled* publish instant to its receipt. Each row of a server after its first is a sweep step at double the rate; the sweep stops at the first step with p99 over 50 ms or anything lost.\n\n");
+    out.push_str("| server | streams | rate (/s) | secs | p50 / p99 / p99.9 / max (ms) | lost | dup | out of order | wrong user | publish errors | CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for r in records {
+        if let Record::Delivery {
+            target,
+            streams,
+            rate,
+            secs,
+            latency,
+            lost,
+            duplicated,
+            out_of_order,
+            misdelivered,
+            publish_errors,
+            cpu: c,
+            ..
+        } = r
+        {
+            let _ = writeln!(
+                out,
+                "| {target} | {streams} | {rate} | {secs:.0} | {} | {lost} | {duplicated} | {out_of_order} | {misdelivered} | {publish_errors} | {} |",
+                quantiles(latency),
+                cpu(c)
+            );
+        }
+    }
+    let _ = writeln!(out, "\n{cpu_note}\n");
+    out.push_str("| server | sustained rate (/s): p99 ≤ 50 ms, nothing lost | Belfry's rate ÷ this |\n|---|---:|---:|\n");
+    let ours = sustained_rate(records, BELFRY).map(|r| r as f64);
+    for target in &targets {
+        let rate = sustained_rate(records, target);
+        let shown = rate.map_or("below the first step".to_owned(), |r| r.to_string());
+        if records
+            .iter()
+            .any(|r| matches!(r, Record::Delivery { target: t, .. } if t == target))
+        {
+            let _ = writeln!(
+                out,
+                "| {target} | {shown} | {} |",
+                ratio(ours, rate.map(|r| r as f64))
+            );
+        }
+    }
+
+    out.push_str("\n## Broadcast\n\nOne notification to every stream's user, sent as concurrent bulk publishes of 1,000 recipients (the contract's maximum); time from the first publish until the last stream has it.\n\n");
+    out.push_str("| server | streams | publishes | last stream after (ms) | p50 / p99 / p99.9 / max (ms) | lost | dup | CPU |\n|---|---:|---:|---:|---:|---:|---:|---|\n");
+    for r in records {
+        if let Record::Broadcast {
+            target,
+            streams,
+            requests,
+            complete_ms,
+            latency,
+            lost,
+            duplicated,
+            cpu: c,
+        } = r
+        {
+            let _ = writeln!(
+                out,
+                "| {target} | {streams} | {requests} | {complete_ms:.1} | {} | {lost} | {duplicated} | {} |",
+                quantiles(latency),
+                cpu(c)
+            );
+        }
+    }
+
+    out.push_str("\n## Churn\n\nBeside idle streams, workers open a stream, hold it 0–200 ms and hang up, continuously. Memory and open files of the server before, at the peak, and once the churn stopped.\n\n");
+    out.push_str("| server | idle streams | secs | opened+closed | failed | RSS before / peak / after (MiB) | open files before / peak / after | CPU |\n|---|---:|---:|---:|---:|---:|---:|---|\n");
+    for r in records {
+        if let Record::Churn {
+            target,
+            base_streams,
+            secs,
+            opened,
+            failures,
+            rss_kib_before,
+            rss_kib_peak,
+            rss_kib_after,
+            open_files_before,
+            open_files_peak,
+            open_files_after,
+            cpu: c,
+        } = r
+        {
+            let _ = writeln!(
+                out,
+                "| {target} | {base_streams} | {secs:.0} | {opened} | {failures} | {} / {} / {} | {open_files_before} / {open_files_peak} / {open_files_after} | {} |",
+                mib(*rss_kib_before),
+                mib(*rss_kib_peak),
+                mib(*rss_kib_after),
+                cpu(c)
+            );
+        }
+    }
+
+    out.push_str("\n## List throughput\n\n`GET /notifications` (a page of 20) for random users with 50 notifications each, from concurrent clients on keep-alive connections.\n\n");
+    out.push_str("| server | clients | requests/s | errors | p50 / p99 / p99.9 / max (ms) | CPU |\n|---|---:|---:|---:|---:|---|\n");
+    for r in records {
+        if let Record::List {
+            target,
+            concurrency,
+            secs,
+            requests,
+            errors,
+            latency,
+            cpu: c,
+        } = r
+        {
+            let _ = writeln!(
+                out,
+                "| {target} | {concurrency} | {:.0} | {errors} | {} | {} |",
+                *requests as f64 / secs,
+                quantiles(latency),
+                cpu(c)
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connect(target: &str, streams: usize, rss_kib: u64) -> Record {
+        Record::Connect {
+            target: target.into(),
+            streams,
+            secs: 1.0,
+            failures: 0,
+            connect: Latency::default(),
+            rss_kib_before: 10_000,
+            rss_kib,
+            open_files: streams as u64 + 10,
+            cpu: Cpu::default(),
+        }
+    }
+
+    fn delivery(target: &str, rate: u64, p99_ms: f64, lost: u64) -> Record {
+        Record::Delivery {
+            target: target.into(),
+            streams: 10_000,
+            rate,
+            secs: 5.0,
+            sent: rate * 5,
+            publish_errors: 0,
+            latency: Latency {
+                p99_ms,
+                ..Latency::default()
+            },
+            lost,
+            duplicated: 0,
+            out_of_order: 0,
+            misdelivered: 0,
+            cpu: Cpu::default(),
+        }
+    }
+
+    #[test]
+    fn parses_what_the_scenarios_emit() {
+        let lines = [
+            connect(BELFRY, 1000, 20_000),
+            delivery(BELFRY, 1000, 3.0, 0),
+        ]
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+        let parsed = parse(&format!("{lines}\n\n")).unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[0], connect(BELFRY, 1000, 20_000));
+        let err = parse("{\"scenario\":\"nope\"}").unwrap_err();
+        assert!(err.starts_with("results line 1"), "{err}");
+    }
+
+    #[test]
+    fn memory_per_stream_is_the_slope_over_all_points() {
+        // 5 KiB per stream on top of 10 MiB.
+        let records = [1000, 5000, 10_000]
+            .map(|n| connect(BELFRY, n, 10_240 + 5 * n as u64))
+            .to_vec();
+        let slope = bytes_per_stream(&records, BELFRY).unwrap();
+        assert!((slope - 5120.0).abs() < 1e-6, "{slope}");
+        assert_eq!(bytes_per_stream(&records, "other"), None);
+    }
+
+    #[test]
+    fn a_run_with_failed_streams_is_left_out_of_the_fit() {
+        let mut failed = connect(BELFRY, 18_000, 1);
+        if let Record::Connect { failures, .. } = &mut failed {
+            *failures = 3;
+        }
+        let records = vec![
+            connect(BELFRY, 1000, 2000),
+            connect(BELFRY, 2000, 3000),
+            failed,
+        ];
+        assert!((bytes_per_stream(&records, BELFRY).unwrap() - 1024.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn sustained_rate_is_the_best_clean_step() {
+        let records = vec![
+            delivery(BELFRY, 1000, 3.0, 0),
+            delivery(BELFRY, 2000, 4.0, 0),
+            delivery(BELFRY, 4000, 60.0, 0),
+            delivery("peer", 1000, 8.0, 0),
+            delivery("peer", 2000, 9.0, 7),
+        ];
+        assert_eq!(sustained_rate(&records, BELFRY), Some(2000));
+        assert_eq!(sustained_rate(&records, "peer"), Some(1000));
+        let text = markdown(&records);
+        assert!(text.contains("| peer | 1000 | 2.0× |"), "{text}");
+    }
+}
