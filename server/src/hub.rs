@@ -26,17 +26,21 @@ use crate::store::Position;
 /// queue is the only memory the hub holds for it.
 pub const STREAM_QUEUE: usize = 32;
 
-/// What a stream is told.
+/// What a stream is told. Two words wide, so an idle stream's queue (which reserves room for
+/// its first events up front) stays small.
 #[derive(Clone, Debug)]
 pub enum Event {
-    /// A new notification; `json` is serialised once and shared by all of the user's streams.
-    New {
-        position: Position,
-        id: Arc<str>,
-        json: Arc<str>,
-    },
-    /// Some or all of the user's notifications were marked read.
-    Read { json: Arc<str> },
+    /// A new notification, serialised once and shared by all of the user's streams.
+    New(Arc<Pushed>),
+    /// Some or all of the user's notifications were marked read: the event's JSON.
+    Read(Arc<str>),
+}
+
+#[derive(Debug)]
+pub struct Pushed {
+    pub position: Position,
+    pub id: String,
+    pub json: String,
 }
 
 struct Subscriber {
@@ -153,11 +157,11 @@ impl Hub {
         };
         self.publish(
             &user,
-            Event::New {
+            Event::New(Arc::new(Pushed {
                 position,
-                id: Arc::from(notification.id.as_str()),
-                json: Arc::from(json),
-            },
+                id: notification.id.clone(),
+                json,
+            })),
         );
     }
 
@@ -184,14 +188,14 @@ mod tests {
     }
 
     fn new_event(seq: i64) -> Event {
-        Event::New {
+        Event::New(Arc::new(Pushed {
             position: Position {
                 seq,
                 id: NotificationId::new(),
             },
-            id: Arc::from("x"),
-            json: Arc::from("{}"),
-        }
+            id: "x".into(),
+            json: "{}".into(),
+        }))
     }
 
     #[tokio::test]
@@ -201,8 +205,8 @@ mod tests {
         let mut a2 = hub.subscribe(&user("a")).unwrap();
         let mut b = hub.subscribe(&user("b")).unwrap();
         hub.publish(&user("a"), new_event(1));
-        assert!(matches!(a1.events.recv().await, Some(Event::New { .. })));
-        assert!(matches!(a2.events.recv().await, Some(Event::New { .. })));
+        assert!(matches!(a1.events.recv().await, Some(Event::New(_))));
+        assert!(matches!(a2.events.recv().await, Some(Event::New(_))));
         assert!(b.events.try_recv().is_err());
     }
 

@@ -21,6 +21,7 @@ pub mod rate;
 pub mod serve;
 pub mod store;
 pub mod stream;
+mod stream_conn;
 
 use std::sync::Arc;
 use std::time::Duration;

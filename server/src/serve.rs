@@ -11,7 +11,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use leptos::prelude::LeptosOptions;
 use rand::Rng;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -20,7 +20,7 @@ use crate::auth::{ServiceKey, TokenKeys};
 use crate::config::ServeArgs;
 use crate::hub::Hub;
 use crate::model::UserId;
-use crate::{app, store, AppState};
+use crate::{app, store, stream_conn, AppState};
 
 /// How long open connections get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -40,9 +40,8 @@ impl Server {
         let store = store::open(&args.db.database, &args.db.collection)
             .await
             .map_err(|e| format!("cannot open the database: {e}"))?;
-        let listener = TcpListener::bind(args.addr)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+        let listener =
+            listen(args.addr).map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
         let addr = listener
             .local_addr()
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
@@ -96,6 +95,9 @@ impl Server {
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout);
         let connections = GracefulShutdown::new();
+        // Every connection's task; the lean stream connections are not hyper's, so the
+        // graceful shutdown below waits for them here (their bodies end on the same signal).
+        let tasks = tokio_util::task::TaskTracker::new();
         loop {
             let accepted = tokio::select! {
                 () = self.shutdown.cancelled() => break,
@@ -109,17 +111,26 @@ impl Server {
                     continue;
                 }
             };
-            let service = TowerToHyperService::new(self.router.clone());
-            let connection = http.serve_connection_with_upgrades(TokioIo::new(socket), service);
-            let connection = connections.watch(connection.into_owned());
-            tokio::spawn(async move {
-                if let Err(err) = connection.await {
+            let router = self.router.clone();
+            let http = http.clone();
+            let header_read_timeout = self.header_read_timeout;
+            let watcher = connections.watcher();
+            tasks.spawn(async move {
+                // A connection that opens with a stream request gets the lean transport: an
+                // idle stream then costs a few KiB instead of hyper's buffers (see stream_conn).
+                if stream_conn::opens_a_stream(&socket).await {
+                    return stream_conn::serve(socket, router, header_read_timeout).await;
+                }
+                let service = TowerToHyperService::new(router);
+                let connection = http.serve_connection_with_upgrades(TokioIo::new(socket), service);
+                if let Err(err) = watcher.watch(connection.into_owned()).await {
                     tracing::debug!(%err, "connection ended with an error");
                 }
             });
         }
+        tasks.close();
         tokio::select! {
-            () = connections.shutdown() => {}
+            () = async { tokio::join!(connections.shutdown(), tasks.wait()); } => {}
             () = tokio::time::sleep(SHUTDOWN_GRACE) => {
                 tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; exiting anyway");
             }
@@ -128,6 +139,22 @@ impl Server {
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.feed).await;
         Ok(())
     }
+}
+
+/// Connections the kernel queues for `accept`. A burst of clients reconnecting at once (after
+/// a deploy, say) must not overflow it: at the usual default of 128, the overflow waits out a
+/// one-second SYN retransmit. The kernel caps it at `net.core.somaxconn`.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 /// `belfry serve`.

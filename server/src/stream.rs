@@ -132,11 +132,9 @@ fn live(subscription: Subscription, floor: Option<Position>) -> impl Stream<Item
     })
     .filter_map(move |event| async move {
         match event {
-            Event::New { position, .. } if floor.is_some_and(|floor| position <= floor) => None,
-            Event::New { id, json, .. } => Some(new_notification(&id, &json)),
-            Event::Read { json } => {
-                Some(SseEvent::default().event("notification-read").data(&*json))
-            }
+            Event::New(pushed) if floor.is_some_and(|floor| pushed.position <= floor) => None,
+            Event::New(pushed) => Some(new_notification(&pushed.id, &pushed.json)),
+            Event::Read(json) => Some(SseEvent::default().event("notification-read").data(&*json)),
         }
     })
 }

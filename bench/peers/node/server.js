@@ -69,7 +69,8 @@ app.post("/api/notifications", (req, res) => {
   res.status(201).json(created);
 });
 
-const server = app.listen(Number(process.argv[2] ?? 0), "127.0.0.1", () => {
+// The same accept backlog as Belfry and the Python peer.
+const server = app.listen(Number(process.argv[2] ?? 0), "127.0.0.1", 4096, () => {
   console.log(`listening on http://127.0.0.1:${server.address().port}`);
 });
 server.keepAliveTimeout = 65000;

@@ -105,12 +105,9 @@ pub async fn mark_read(
 
 /// Keeps every open tab of the user in step with a change of read state.
 fn tell_streams(state: &AppState, user: &UserId, event: Value) {
-    state.hub.publish(
-        user,
-        Event::Read {
-            json: Arc::from(event.to_string()),
-        },
-    );
+    state
+        .hub
+        .publish(user, Event::Read(Arc::from(event.to_string())));
 }
 
 pub async fn mark_all_read(

@@ -1,0 +1,185 @@
+//! A lean HTTP/1.1 transport for connections that open with a stream request.
+//!
+//! ## Why not hyper for these
+//! An idle stream is almost all of what a Belfry server holds, and hyper keeps two buffers of
+//! 8 KiB or more per connection for as long as it lives (its read buffer, grown to 16 KiB while
+//! it waits for the client's next request, and its write buffer for response heads). Measured
+//! with `valgrind --tool=dhat`, those were 24 of the 33 KiB an idle stream cost. A connection
+//! whose first request is `GET /notifications/stream` never carries another request (the
+//! response lasts until the connection ends), so it needs none of hyper's keep-alive machinery:
+//! this module reads that one request head, hands it to the same axum `Router` as every other
+//! request (routing, auth, CORS, errors and the SSE body are all axum's), writes the response
+//! head, and copies the body's frames to the socket. Everything else, and a stream request
+//! arriving on a connection hyper already serves, goes through hyper.
+//!
+//! The response is close-delimited (`Connection: close`, no chunked encoding), which HTTP/1.1
+//! allows and every EventSource implementation reads.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, Response, Version};
+use http_body_util::BodyExt;
+use rand::Rng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tower::ServiceExt;
+
+/// What a connection's first bytes must be for this transport to take it.
+const STREAM_REQUEST: &[u8] = b"GET /notifications/stream";
+/// Largest request head accepted (a token in the query string fits many times over).
+const MAX_HEAD: usize = 16 * 1024;
+const MAX_HEADERS: usize = 64;
+/// A client that does not take a frame within this long is disconnected (it resumes with
+/// `Last-Event-ID`). The hub closes a stream whose queue is full long before that; this is for
+/// a client that stops reading mid-frame. Each stream gets a slightly different deadline so a
+/// stall does not end thousands of streams in the same instant.
+const WRITE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Whether the connection's first bytes, as far as they arrived, open a stream request. Only
+/// what the first segment brought is looked at: a client that trickles its request line in goes
+/// to hyper, which handles that (and its timeout) like any other request.
+pub async fn opens_a_stream(socket: &TcpStream) -> bool {
+    let mut first = [0u8; STREAM_REQUEST.len() + 1];
+    match socket.peek(&mut first).await {
+        Ok(n) if n == first.len() => {
+            first.starts_with(STREAM_REQUEST) && matches!(first[STREAM_REQUEST.len()], b' ' | b'?')
+        }
+        _ => false,
+    }
+}
+
+/// Serves the connection's one stream request with `router`, until the response ends, the
+/// client hangs up, or a write stalls.
+pub async fn serve(mut socket: TcpStream, router: axum::Router, header_read_timeout: Duration) {
+    let request = match tokio::time::timeout(header_read_timeout, read_head(&mut socket)).await {
+        Ok(Ok(request)) => request,
+        Ok(Err(HeadError::Malformed)) => {
+            let _ = socket
+                .write_all(
+                    b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+                )
+                .await;
+            return;
+        }
+        Ok(Err(HeadError::Closed)) | Err(_) => return,
+    };
+    let Ok(response) = router.oneshot(request).await;
+    if let Err(err) = write_response(&mut socket, response).await {
+        tracing::debug!(%err, "stream connection ended");
+    }
+}
+
+enum HeadError {
+    Malformed,
+    Closed,
+}
+
+/// Reads and parses the request head. Its buffer lives only until the head is parsed.
+async fn read_head(socket: &mut TcpStream) -> Result<Request<Body>, HeadError> {
+    let mut buffer = Vec::with_capacity(1024);
+    loop {
+        if buffer.len() >= MAX_HEAD {
+            return Err(HeadError::Malformed);
+        }
+        if socket
+            .read_buf(&mut buffer)
+            .await
+            .map_err(|_| HeadError::Closed)?
+            == 0
+        {
+            return Err(HeadError::Closed);
+        }
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Request::new(&mut headers);
+        match parsed.parse(&buffer) {
+            Ok(httparse::Status::Complete(_)) => return to_request(&parsed),
+            Ok(httparse::Status::Partial) => continue,
+            Err(_) => return Err(HeadError::Malformed),
+        }
+    }
+}
+
+fn to_request(parsed: &httparse::Request<'_, '_>) -> Result<Request<Body>, HeadError> {
+    let mut request = Request::builder()
+        .method(parsed.method.unwrap_or_default())
+        .uri(parsed.path.unwrap_or_default())
+        .version(if parsed.version == Some(0) {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        });
+    for header in parsed.headers.iter() {
+        request = request.header(header.name, header.value);
+    }
+    request
+        .body(Body::empty())
+        .map_err(|_| HeadError::Malformed)
+}
+
+/// Writes the head, then the body: frame by frame for a stream (watching for the client hanging
+/// up meanwhile), or whole with its length for anything else (an error, say).
+async fn write_response(socket: &mut TcpStream, response: Response<Body>) -> std::io::Result<()> {
+    let (parts, mut body) = response.into_parts();
+    let is_stream = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\n",
+        parts.status.as_str(),
+        parts.status.canonical_reason().unwrap_or("")
+    )
+    .into_bytes();
+    for (name, value) in &parts.headers {
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"connection: close\r\n");
+    drop(parts);
+
+    if !is_stream {
+        let bytes = body
+            .collect()
+            .await
+            .map(|collected| collected.to_bytes())
+            .unwrap_or_default();
+        head.extend_from_slice(format!("content-length: {}\r\n\r\n", bytes.len()).as_bytes());
+        head.extend_from_slice(&bytes);
+        return write_with_deadline(socket, &head).await;
+    }
+    head.extend_from_slice(b"\r\n");
+    write_with_deadline(socket, &head).await?;
+    drop(head);
+
+    let (mut reader, mut writer) = socket.split();
+    // The client sends nothing after its request; a read returning is its hang-up.
+    let mut hang_up = [0u8; 64];
+    loop {
+        tokio::select! {
+            frame = body.frame() => {
+                let Some(Ok(frame)) = frame else { return Ok(()) };
+                if let Ok(data) = frame.into_data() {
+                    write_with_deadline(&mut writer, &data).await?;
+                }
+            }
+            read = reader.read(&mut hang_up) => {
+                if matches!(read, Ok(0) | Err(_)) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+async fn write_with_deadline<W: AsyncWriteExt + Unpin>(
+    writer: &mut W,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    let jitter = rand::rng().random_range(Duration::ZERO..WRITE_DEADLINE / 10);
+    tokio::time::timeout(WRITE_DEADLINE + jitter, writer.write_all(bytes))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "write deadline passed"))?
+}

@@ -1,0 +1,214 @@
+//! The two ways a stream is carried: the lean transport for a connection that opens with the
+//! stream request, and hyper for one that arrives on a connection already serving other
+//! requests. Raw sockets, so the test controls which connection carries what and sees the
+//! bytes on the wire.
+
+mod support;
+
+use std::time::Duration;
+
+use support::live::{TestServer, PATIENCE};
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("belfry.db").display())
+}
+
+struct Raw {
+    socket: TcpStream,
+    /// What was read past the last head.
+    pending: Vec<u8>,
+}
+
+/// A response head: the status line and lower-case headers.
+struct Head {
+    status_line: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Head {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Raw {
+    async fn connect(server: &TestServer) -> Self {
+        let addr = server.url.trim_start_matches("http://");
+        let socket = TcpStream::connect(addr).await.expect("connect");
+        Self {
+            socket,
+            pending: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, request: &str) {
+        self.socket
+            .write_all(request.as_bytes())
+            .await
+            .expect("write the request");
+    }
+
+    async fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(PATIENCE, self.socket.read(&mut chunk))
+            .await
+            .expect("the server answers in time")
+            .expect("read");
+        self.pending.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    async fn head(&mut self) -> Head {
+        loop {
+            if let Some(end) = self.pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                let text = String::from_utf8(self.pending[..end].to_vec()).expect("an ASCII head");
+                self.pending.drain(..end + 4);
+                let mut lines = text.split("\r\n");
+                let status_line = lines.next().unwrap_or_default().to_owned();
+                let headers = lines
+                    .filter_map(|line| line.split_once(':'))
+                    .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                    .collect();
+                return Head {
+                    status_line,
+                    headers,
+                };
+            }
+            assert!(self.fill().await > 0, "the connection closed before a head");
+        }
+    }
+
+    /// Reads until `needle` has arrived (whatever the framing around it).
+    async fn until(&mut self, needle: &str) {
+        while !String::from_utf8_lossy(&self.pending).contains(needle) {
+            assert!(
+                self.fill().await > 0,
+                "the connection closed before {needle:?}"
+            );
+        }
+    }
+}
+
+fn stream_request(user: &str) -> String {
+    format!(
+        "GET /notifications/stream?token={} HTTP/1.1\r\nhost: belfry\r\n\r\n",
+        token(user)
+    )
+}
+
+#[tokio::test]
+async fn a_fresh_connection_is_streamed_close_delimited() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&sqlite_url(&dir)).await;
+    let mut raw = Raw::connect(&server).await;
+    raw.send(&stream_request("alice")).await;
+
+    let head = raw.head().await;
+    assert_eq!(head.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(head.header("content-type"), Some("text/event-stream"));
+    assert_eq!(head.header("cache-control"), Some("no-cache"));
+    assert_eq!(head.header("x-accel-buffering"), Some("no"));
+    // The lean transport's framing: the body runs until the connection closes.
+    assert_eq!(head.header("connection"), Some("close"));
+    assert_eq!(head.header("transfer-encoding"), None);
+    raw.until("retry: 3000\n").await;
+
+    let sent = server.publish_to("alice", "over the lean transport").await;
+    raw.until(&format!("event: new-notification\nid: {}\ndata: ", sent.id))
+        .await;
+    raw.until("over the lean transport").await;
+}
+
+#[tokio::test]
+async fn a_stream_on_a_kept_alive_connection_is_carried_by_hyper() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&sqlite_url(&dir)).await;
+    let mut raw = Raw::connect(&server).await;
+    raw.send("GET /healthz HTTP/1.1\r\nhost: belfry\r\n\r\n")
+        .await;
+    let health = raw.head().await;
+    assert_eq!(health.status_line, "HTTP/1.1 200 OK");
+    let length: usize = health
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .expect("a health body length");
+    while raw.pending.len() < length {
+        raw.fill().await;
+    }
+    raw.pending.drain(..length);
+
+    raw.send(&stream_request("alice")).await;
+    let head = raw.head().await;
+    assert_eq!(head.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(head.header("content-type"), Some("text/event-stream"));
+    assert_eq!(head.header("transfer-encoding"), Some("chunked"));
+    let sent = server.publish_to("alice", "over hyper").await;
+    raw.until(&sent.id).await;
+    raw.until("over hyper").await;
+}
+
+#[tokio::test]
+async fn errors_on_the_lean_transport_are_whole_responses() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&sqlite_url(&dir)).await;
+
+    let mut raw = Raw::connect(&server).await;
+    raw.send("GET /notifications/stream HTTP/1.1\r\nhost: belfry\r\n\r\n")
+        .await;
+    let head = raw.head().await;
+    assert_eq!(head.status_line, "HTTP/1.1 401 Unauthorized");
+    let length: usize = head
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .expect("a length");
+    while raw.pending.len() < length {
+        raw.fill().await;
+    }
+    let body: serde_json::Value = serde_json::from_slice(&raw.pending[..length]).unwrap();
+    assert!(
+        body["error"].is_string() && body["message"].is_string(),
+        "{body}"
+    );
+    assert_eq!(raw.fill().await, 0, "the connection closes after the error");
+
+    let mut raw = Raw::connect(&server).await;
+    raw.send("GET /notifications/stream HTTP/1.1\r\nno colon here\r\n\r\n")
+        .await;
+    assert_eq!(raw.head().await.status_line, "HTTP/1.1 400 Bad Request");
+}
+
+#[tokio::test]
+async fn a_hang_up_unsubscribes_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&sqlite_url(&dir)).await;
+    let mut raw = Raw::connect(&server).await;
+    raw.send(&stream_request("alice")).await;
+    raw.head().await;
+    let open_streams = |metrics: &str, n: &str| {
+        metrics
+            .lines()
+            .any(|line| line == format!("belfry_open_streams {n}"))
+    };
+    server
+        .wait_for("/metrics", |_, body| open_streams(body, "1"))
+        .await;
+
+    drop(raw);
+    server
+        .wait_for("/metrics", |_, body| open_streams(body, "0"))
+        .await;
+    // The server still serves new streams afterwards.
+    let mut again = Raw::connect(&server).await;
+    again.send(&stream_request("alice")).await;
+    assert_eq!(again.head().await.status_line, "HTTP/1.1 200 OK");
+    tokio::time::timeout(Duration::from_secs(5), server.stop())
+        .await
+        .expect("shutdown ends the lean streams")
+        .expect("a clean shutdown");
+}
