@@ -165,6 +165,43 @@ async fn bulk_insert_reaches_each_user(store: &dyn NotificationStore) {
     }
 }
 
+/// Concurrent inserts may share a commit (SQLite's group commit): each still gets back exactly
+/// its own notifications, and every one is stored once.
+async fn concurrent_inserts_each_get_their_own(store: &dyn NotificationStore) {
+    let batches: Vec<Vec<NewNotification>> = (0..40)
+        .map(|i| {
+            (0..1 + i % 3)
+                .map(|j| new(&format!("user-{}", i % 5), &format!("{i}.{j}")))
+                .collect()
+        })
+        .collect();
+    let results = futures::future::join_all(batches.iter().map(|batch| store.insert(batch))).await;
+    let mut ids = HashSet::new();
+    for (batch, created) in batches.iter().zip(results) {
+        let created = created.unwrap();
+        let sent: Vec<_> = batch
+            .iter()
+            .map(|n| (n.user_id.to_string(), &n.message))
+            .collect();
+        let got: Vec<_> = created
+            .iter()
+            .map(|n| (n.user_id.clone(), &n.message))
+            .collect();
+        assert_eq!(got, sent);
+        ids.extend(created.into_iter().map(|n| n.id));
+    }
+    assert_eq!(ids.len(), batches.iter().map(Vec::len).sum::<usize>());
+    let mut stored = 0;
+    for u in 0..5 {
+        stored += store
+            .list(&user(&format!("user-{u}")), page(100, None))
+            .await
+            .unwrap()
+            .len();
+    }
+    assert_eq!(stored, ids.len());
+}
+
 async fn answers_ping(store: &dyn NotificationStore) {
     store.ping().await.unwrap();
 }
@@ -200,6 +237,7 @@ contract_tests!(
     marks_one_read,
     marks_all_read,
     bulk_insert_reaches_each_user,
+    concurrent_inserts_each_get_their_own,
     answers_ping,
 );
 

@@ -29,7 +29,7 @@ pub struct Page {
     pub before: Option<NotificationId>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached (down, restarting, network). Worth retrying.
     #[error("database unavailable: {0}")]

@@ -13,7 +13,7 @@ use app::Notification;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -51,6 +51,8 @@ pub struct SqliteStore {
     // never held across an `.await`. One connection serves reads and writes; SQLite runs
     // one writer at a time anyway, and the queries are index look-ups of a few rows.
     conn: Arc<Mutex<Connection>>,
+    /// Inserts waiting for the next group commit (see `insert`).
+    queue: Arc<Mutex<Vec<QueuedInsert>>>,
     /// Wakes the feed right after this process commits, so in-process writes reach streams
     /// without waiting for the next tail tick.
     written: Arc<Notify>,
@@ -69,6 +71,7 @@ impl SqliteStore {
         Ok(Self {
             path: path.to_path_buf(),
             conn: Arc::new(Mutex::new(conn)),
+            queue: Arc::new(Mutex::new(Vec::new())),
             written: Arc::new(Notify::new()),
             write_failing: AtomicBool::new(false),
         })
@@ -196,6 +199,76 @@ where
     .map_err(|e| StoreError::Other(e.to_string()))?
 }
 
+/// One call's batch waiting for the next group commit, and where its outcome goes.
+struct QueuedInsert {
+    batch: Vec<NewNotification>,
+    done: oneshot::Sender<Result<Vec<Notification>, StoreError>>,
+}
+
+fn lock_queue(queue: &Mutex<Vec<QueuedInsert>>) -> std::sync::MutexGuard<'_, Vec<QueuedInsert>> {
+    // Pushing or taking the whole vector cannot leave it half-changed: a poisoned lock is fine.
+    queue
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Writes every batch of `group` in one transaction and tells each caller the outcome.
+fn commit_group(conn: &mut Connection, group: Vec<QueuedInsert>) {
+    let batches: Vec<&[NewNotification]> = group.iter().map(|q| q.batch.as_slice()).collect();
+    match insert_batches(conn, &batches) {
+        Ok(created) => {
+            for (queued, created) in group.into_iter().zip(created) {
+                let _ = queued.done.send(Ok(created));
+            }
+        }
+        Err(err) => {
+            let err = store_error(err);
+            for queued in group {
+                let _ = queued.done.send(Err(err.clone()));
+            }
+        }
+    }
+}
+
+fn insert_batches(
+    conn: &mut Connection,
+    batches: &[&[NewNotification]],
+) -> rusqlite::Result<Vec<Vec<Notification>>> {
+    let tx = conn.transaction()?;
+    let mut created = Vec::with_capacity(batches.len());
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO notifications (id, user_id, message, link, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for batch in batches {
+            let mut rows = Vec::with_capacity(batch.len());
+            for new in batch.iter() {
+                let id = NotificationId::new().to_hex();
+                let now = Utc::now();
+                stmt.execute(params![
+                    id,
+                    new.user_id.as_str(),
+                    new.message,
+                    new.link,
+                    now.timestamp_millis()
+                ])?;
+                rows.push(Notification {
+                    id,
+                    user_id: new.user_id.to_string(),
+                    message: new.message.clone(),
+                    link: new.link.clone(),
+                    read_at: None,
+                    created_at: rfc3339(now),
+                });
+            }
+            created.push(rows);
+        }
+    }
+    tx.commit()?;
+    Ok(created)
+}
+
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -257,41 +330,32 @@ fn row_with_position(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Position, Not
 
 #[async_trait]
 impl NotificationStore for SqliteStore {
+    /// Group commit: each call queues its batch, then whichever call gets the connection next
+    /// writes every queued batch in one transaction. While one commit waits for its fsync, the
+    /// publishes arriving meanwhile queue up and share the next one, so a burst of publishes
+    /// costs a few fsyncs instead of one each. Every batch is committed whole or not at all.
     async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError> {
-        let batch = batch.to_vec();
-        let created = self
-            .with_conn(move |conn| {
-                let tx = conn.transaction()?;
-                let mut created = Vec::with_capacity(batch.len());
-                {
-                    let mut stmt = tx.prepare_cached(
-                        "INSERT INTO notifications (id, user_id, message, link, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )?;
-                    for new in batch {
-                        let id = NotificationId::new().to_hex();
-                        let now = Utc::now();
-                        stmt.execute(params![
-                            id,
-                            new.user_id.as_str(),
-                            new.message,
-                            new.link,
-                            now.timestamp_millis()
-                        ])?;
-                        created.push(Notification {
-                            id,
-                            user_id: new.user_id.to_string(),
-                            message: new.message,
-                            link: new.link,
-                            read_at: None,
-                            created_at: rfc3339(now),
-                        });
-                    }
-                }
-                tx.commit()?;
-                Ok(created)
-            })
-            .await;
+        let (done, committed) = oneshot::channel();
+        lock_queue(&self.queue).push(QueuedInsert {
+            batch: batch.to_vec(),
+            done,
+        });
+        let conn = Arc::clone(&self.conn);
+        let queue = Arc::clone(&self.queue);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let group = std::mem::take(&mut *lock_queue(&queue));
+            // Empty when an earlier call's commit took this one's batch along.
+            if !group.is_empty() {
+                commit_group(&mut conn, group);
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+        let created = committed
+            .await
+            .map_err(|_| StoreError::Other("the insert was dropped".into()))
+            .and_then(|created| created);
         if created.is_ok() {
             self.written.notify_one();
         }
