@@ -5,6 +5,7 @@
 # raw results to bench/results.jsonl and the tables to docs/BENCHMARKS.md.
 #   bench/run.sh            the full suite (about half an hour on 2 cores)
 #   BENCH_QUICK=1 bench/run.sh   a small version of every scenario, to check the harness
+#   bench/run.sh --render   rewrites docs/BENCHMARKS.md from the last run's results, no load
 # Load only ever targets 127.0.0.0/8 on this machine, with bounded counts and durations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,25 @@ say() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
 
 # A process may hold as many files as the hard limit allows (20,000 here): raise the soft one.
 ulimit -n "$(ulimit -Hn)"
+
+# docs/BENCHMARKS.md: the fixed text, this run's machine and versions, the tables.
+render() {
+  {
+    cat bench/preamble.md
+    echo
+    echo "## This run"
+    echo
+    cat bench/run-info.md
+    echo "- Command: \`bench/run.sh\`; raw results: \`bench/results.jsonl\`, rendered with \`belfry-bench render bench/results.jsonl\`"
+    echo
+    "$target_dir/release/belfry-bench" render bench/results.jsonl
+  } >docs/BENCHMARKS.md
+}
+if [ "${1:-}" = --render ]; then
+  cargo build --release -p belfry-bench
+  render
+  exit 0
+fi
 
 if [ -n "${BENCH_QUICK:-}" ]; then
   connect=200,500,1000; streams=1000; rate=200; secs=3; step_secs=2; max_rate=800
@@ -114,15 +134,9 @@ say "writing docs/BENCHMARKS.md"
 peer_version() { node -p "require('./bench/peers/node/node_modules/$1/package.json').version"; }
 pip_version() { .venv/bin/pip show "$1" | awk '/^Version:/ { print $2 }'; }
 {
-  cat bench/preamble.md
-  echo
-  echo "## This run"
-  echo
   echo "- Belfry $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server bench || echo ' (with uncommitted changes)'), release build; run $(date -u '+%Y-%m-%d %H:%M UTC')${BENCH_QUICK:+ — QUICK MODE, small sizes: not the reference figures}"
   echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r); open files per process: $(ulimit -Hn)"
   echo "- $(rustc --version); Node.js $(node --version) with express $(peer_version express), better-sse $(peer_version better-sse), jsonwebtoken $(peer_version jsonwebtoken); $(.venv/bin/python --version) with uvicorn $(pip_version uvicorn), starlette $(pip_version starlette), sse-starlette $(pip_version sse-starlette), PyJWT $(pip_version PyJWT); SecantusDB $(pip_version SecantusDB) (in memory) for MongoDB"
-  echo "- Command: \`bench/run.sh\`; raw results: \`bench/results.jsonl\`, rendered with \`belfry-bench render bench/results.jsonl\`"
-  echo
-  "$bench" render "$results"
-} >docs/BENCHMARKS.md
+} >bench/run-info.md
+render
 say "done: docs/BENCHMARKS.md"

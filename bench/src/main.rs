@@ -56,6 +56,9 @@ enum Command {
         /// The sweep stops before passing this rate.
         #[arg(long, default_value_t = 64_000)]
         max_rate: u64,
+        /// Notifications per publish request, comma-separated: one sweep each.
+        #[arg(long, value_delimiter = ',', default_value = "1,100")]
+        batches: Vec<usize>,
     },
     /// One notification to every user of N streams, in bulk publishes of 1,000.
     Broadcast {
@@ -149,12 +152,14 @@ async fn main() -> Result<(), String> {
             secs,
             step_secs,
             max_rate,
+            batches,
         } => {
             let sweep = delivery::Sweep {
                 rate,
                 secs,
                 step_secs,
                 max_rate,
+                batches,
             };
             delivery::run(&server.bench()?, streams, &sweep).await
         }

@@ -25,7 +25,10 @@ pub enum Record {
     Delivery {
         target: String,
         streams: usize,
+        /// Notifications per second.
         rate: u64,
+        /// Notifications per publish request.
+        batch: usize,
         secs: f64,
         sent: u64,
         publish_errors: u64,
@@ -41,6 +44,8 @@ pub enum Record {
         target: String,
         streams: usize,
         requests: usize,
+        /// When the last publish was acknowledged (stored, for Belfry).
+        acknowledged_ms: f64,
         complete_ms: f64,
         latency: Latency,
         lost: u64,

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use tokio::task::JoinSet;
 
 use crate::client::Target;
@@ -30,6 +29,10 @@ pub struct Sweep {
     pub secs: f64,
     pub step_secs: f64,
     pub max_rate: u64,
+    /// Notifications per publish request, one sweep each: 1 measures the publish path as a
+    /// host application that publishes one at a time uses it; larger batches (bulk publishes
+    /// to distinct random users) measure delivery itself.
+    pub batches: Vec<usize>,
 }
 
 pub async fn run(bench: &Bench, streams: usize, sweep: &Sweep) -> Result<(), String> {
@@ -42,54 +45,68 @@ pub async fn run(bench: &Bench, streams: usize, sweep: &Sweep) -> Result<(), Str
     }
     let fleet = &mut opened.fleet;
     let mut first_seq = 0;
-    let mut rate = sweep.rate;
-    let mut secs = sweep.secs;
-    loop {
-        let record = at_rate(bench, fleet, rate, secs, first_seq).await?;
-        record.emit()?;
-        let Record::Delivery {
-            sent,
-            latency,
-            lost,
-            publish_errors,
-            ..
-        } = record
-        else {
-            unreachable!("at_rate reports deliveries");
-        };
-        eprintln!(
-            "{}: {streams} streams, {rate}/s for {secs} s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; lost {lost}, publish errors {publish_errors}",
-            bench.label, latency.p50_ms, latency.p99_ms, latency.max_ms
-        );
-        first_seq += sent;
-        let failed = latency.p99_ms > SWEEP_P99_LIMIT_MS || lost > 0 || publish_errors > 0;
-        if failed || rate * 2 > sweep.max_rate {
-            break;
+    for &batch in &sweep.batches {
+        let batch = batch.clamp(1, MAX_RECIPIENTS.min(streams));
+        let mut rate = sweep.rate;
+        let mut secs = sweep.secs;
+        loop {
+            let step = Step { rate, secs, batch };
+            let (record, publishes) = at_rate(bench, fleet, &step, first_seq).await?;
+            record.emit()?;
+            first_seq += publishes;
+            let Record::Delivery {
+                latency,
+                lost,
+                publish_errors,
+                ..
+            } = record
+            else {
+                unreachable!("at_rate reports deliveries");
+            };
+            eprintln!(
+                "{}: {streams} streams, {rate}/s in publishes of {batch} for {secs} s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; lost {lost}, publish errors {publish_errors}",
+                bench.label, latency.p50_ms, latency.p99_ms, latency.max_ms
+            );
+            let failed = latency.p99_ms > SWEEP_P99_LIMIT_MS || lost > 0 || publish_errors > 0;
+            if failed || rate * 2 > sweep.max_rate {
+                break;
+            }
+            rate *= 2;
+            secs = sweep.step_secs;
         }
-        rate *= 2;
-        secs = sweep.step_secs;
     }
     opened.fleet.close().await;
     Ok(())
 }
 
+struct Step {
+    /// Notifications per second.
+    rate: u64,
+    secs: f64,
+    /// Notifications per publish request, to distinct users.
+    batch: usize,
+}
+
+/// Runs one step; returns its record and how many publish sequence numbers it used.
 async fn at_rate(
     bench: &Bench,
     fleet: &mut Fleet,
-    rate: u64,
-    secs: f64,
+    step: &Step,
     first_seq: u64,
-) -> Result<Record, String> {
-    let count = (rate as f64 * secs).round() as usize;
+) -> Result<(Record, u64), String> {
+    let Step { rate, secs, batch } = *step;
+    let publishes = ((rate as f64 * secs) / batch as f64).round().max(1.0) as usize;
+    let count = publishes * batch;
+    // Notification `i` goes to stream `users[i]` in publish `i / batch`.
     let users: Arc<Vec<usize>> = {
         let mut rng = rand::rng();
-        Arc::new(
-            (0..count)
-                .map(|_| rng.random_range(0..fleet.size))
-                .collect(),
-        )
+        let mut users = Vec::with_capacity(count);
+        for _ in 0..publishes {
+            users.extend(rand::seq::index::sample(&mut rng, fleet.size, batch).iter());
+        }
+        Arc::new(users)
     };
-    let scheduled = move |i: usize| Duration::from_secs_f64(i as f64 / rate as f64);
+    let scheduled = move |k: usize| Duration::from_secs_f64((k * batch) as f64 / rate as f64);
     let meter = bench.cpu_meter()?;
     let start = Instant::now() + Duration::from_millis(50);
 
@@ -98,16 +115,15 @@ async fn at_rate(
         let users = Arc::clone(&users);
         tokio::spawn(async move {
             let mut in_flight = JoinSet::new();
-            for (i, &user) in users.iter().enumerate() {
-                tokio::time::sleep_until((start + scheduled(i)).into()).await;
+            for (k, recipients) in users.chunks(batch).enumerate() {
+                tokio::time::sleep_until((start + scheduled(k)).into()).await;
                 let target = Arc::clone(&target);
+                let recipients: Vec<String> = recipients.iter().map(|&u| Target::user(u)).collect();
                 in_flight.spawn(async move {
                     let sent = Instant::now();
-                    let accepted = target
-                        .publish(&[Target::user(user)], first_seq + i as u64)
-                        .await;
+                    let accepted = target.publish(&recipients, first_seq + k as u64).await;
                     (
-                        i,
+                        k,
                         Publish {
                             sent,
                             acknowledged: accepted.then(Instant::now),
@@ -115,77 +131,79 @@ async fn at_rate(
                     )
                 });
             }
-            let mut publishes = vec![None; users.len()];
-            for (i, publish) in in_flight.join_all().await {
-                publishes[i] = Some(publish);
+            let mut outcomes = vec![None; publishes];
+            for (k, publish) in in_flight.join_all().await {
+                outcomes[k] = Some(publish);
             }
-            publishes
+            outcomes
         })
     };
 
     let mut received = vec![false; count];
-    // Per stream, the notifications in the order they arrived.
+    // Per stream, the publishes whose notifications arrived, in arrival order.
     let mut arrivals: Vec<Vec<usize>> = vec![Vec::new(); fleet.size];
     let mut latency = stats::histogram();
     let (mut delivered, mut duplicated, mut misdelivered) = (0u64, 0u64, 0u64);
-    let mut publishes: Option<Vec<Option<Publish>>> = None;
-    let deadline = start + scheduled(count) + DRAIN;
+    let mut outcomes: Option<Vec<Option<Publish>>> = None;
+    let deadline = start + scheduled(publishes) + DRAIN;
     loop {
-        if let Some(publishes) = &publishes {
-            if delivered >= accepted(publishes) {
+        if let Some(outcomes) = &outcomes {
+            if delivered >= accepted(outcomes) * batch as u64 {
                 break;
             }
         }
         let event = tokio::select! {
-            done = &mut publisher, if publishes.is_none() => {
-                publishes = Some(done.map_err(|e| e.to_string())?);
+            done = &mut publisher, if outcomes.is_none() => {
+                outcomes = Some(done.map_err(|e| e.to_string())?);
                 continue;
             }
             event = tokio::time::timeout_at(deadline.into(), fleet.events.recv()) => event,
         };
         let Ok(Some(event)) = event else { break };
-        let Some(i) = event.seq.checked_sub(first_seq).map(|i| i as usize) else {
+        let Some(k) = event.seq.checked_sub(first_seq).map(|k| k as usize) else {
             continue; // a straggler from an earlier step
         };
-        if i >= count {
+        if k >= publishes {
             continue;
         }
-        if users[i] != event.stream {
+        let Some(i) = (k * batch..(k + 1) * batch).find(|&i| users[i] == event.stream) else {
             misdelivered += 1;
             continue;
-        }
+        };
         if std::mem::replace(&mut received[i], true) {
             duplicated += 1;
             continue;
         }
         delivered += 1;
-        arrivals[event.stream].push(i);
-        let due = start + scheduled(i);
+        arrivals[event.stream].push(k);
+        let due = start + scheduled(k);
         stats::record(
             &mut latency,
             event.at.saturating_duration_since(due).as_micros() as u64,
         );
     }
-    let publishes = match publishes {
-        Some(publishes) => publishes,
+    let outcomes = match outcomes {
+        Some(outcomes) => outcomes,
         None => publisher.await.map_err(|e| e.to_string())?,
     };
-    let accepted = accepted(&publishes);
+    let accepted = accepted(&outcomes) * batch as u64;
     let cpu = meter.stop()?;
-    Ok(Record::Delivery {
+    let record = Record::Delivery {
         target: bench.label.clone(),
         streams: fleet.size,
         rate,
+        batch,
         secs,
         sent: count as u64,
         publish_errors: count as u64 - accepted,
         latency: Latency::of(&latency),
         lost: accepted.saturating_sub(delivered),
         duplicated,
-        out_of_order: out_of_order(&arrivals, &publishes),
+        out_of_order: out_of_order(&arrivals, &outcomes),
         misdelivered,
         cpu,
-    })
+    };
+    Ok((record, publishes as u64))
 }
 
 /// One publish of a step: when its request went out, and when the server accepted it.
@@ -239,7 +257,7 @@ pub async fn broadcast(bench: &Bench, streams: usize, rounds: u64) -> Result<(),
         for chunk in users.chunks(MAX_RECIPIENTS) {
             let target = Arc::clone(&bench.target);
             let chunk = chunk.to_vec();
-            publishes.spawn(async move { target.publish(&chunk, seq).await });
+            publishes.spawn(async move { target.publish(&chunk, seq).await.then(Instant::now) });
         }
         let requests = publishes.len();
         let mut received = vec![false; streams];
@@ -265,12 +283,19 @@ pub async fn broadcast(bench: &Bench, streams: usize, rounds: u64) -> Result<(),
             last = last.max(took);
             stats::record(&mut latency, took.as_micros() as u64);
         }
-        let failed = publishes.join_all().await.iter().filter(|ok| !**ok).count();
+        let acknowledged = publishes.join_all().await;
+        let failed = acknowledged.iter().filter(|at| at.is_none()).count();
+        let acknowledged_ms = acknowledged
+            .iter()
+            .flatten()
+            .map(|at| at.saturating_duration_since(start).as_secs_f64() * 1000.0)
+            .fold(0.0, f64::max);
         let cpu = meter.stop()?;
         let record = Record::Broadcast {
             target: bench.label.clone(),
             streams,
             requests,
+            acknowledged_ms,
             complete_ms: last.as_secs_f64() * 1000.0,
             latency: Latency::of(&latency),
             lost: streams as u64 - delivered,
@@ -278,7 +303,7 @@ pub async fn broadcast(bench: &Bench, streams: usize, rounds: u64) -> Result<(),
             cpu,
         };
         eprintln!(
-            "{}: broadcast to {streams} streams in {requests} publishes ({failed} refused): last one after {:.1} ms, {} lost",
+            "{}: broadcast to {streams} streams in {requests} publishes ({failed} refused, the last acknowledged after {acknowledged_ms:.1} ms): last one received after {:.1} ms, {} lost",
             bench.label,
             last.as_secs_f64() * 1000.0,
             streams as u64 - delivered
