@@ -118,8 +118,14 @@ impl Server {
             tasks.spawn(async move {
                 // A connection that opens with a stream request gets the lean transport: an
                 // idle stream then costs a few KiB instead of hyper's buffers (see stream_conn).
-                if stream_conn::opens_a_stream(&socket).await {
-                    return stream_conn::serve(socket, router, header_read_timeout).await;
+                let first_bytes = stream_conn::opens_a_stream(&socket);
+                match tokio::time::timeout(header_read_timeout, first_bytes).await {
+                    Ok(true) => {
+                        return stream_conn::serve(socket, router, header_read_timeout).await;
+                    }
+                    Ok(false) => {}
+                    // Connected and sent nothing within the deadline: let it go.
+                    Err(_) => return,
                 }
                 let service = TowerToHyperService::new(router);
                 let connection = http.serve_connection_with_upgrades(TokioIo::new(socket), service);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use support::live::{TestServer, PATIENCE};
 use support::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn sqlite_url(dir: &tempfile::TempDir) -> String {
@@ -211,4 +211,50 @@ async fn a_hang_up_unsubscribes_the_stream() {
         .await
         .expect("shutdown ends the lean streams")
         .expect("a clean shutdown");
+}
+
+/// Reads until the server closes the connection; fails the test if it does not within PATIENCE.
+async fn closed_by_server(mut socket: impl AsyncRead + Unpin) -> Vec<u8> {
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, socket.read_to_end(&mut answer))
+        .await
+        .expect("the server closed the connection in time")
+        .ok();
+    answer
+}
+
+/// A connection that sends nothing, and a stream request whose headers never end, are both cut
+/// off at the header deadline.
+#[tokio::test]
+async fn silent_and_dribbling_connections_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(support::live::serve_args(
+        &sqlite_url(&dir),
+        &["--header-read-timeout-secs", "1"],
+    ))
+    .await;
+    let addr = server.url.trim_start_matches("http://").to_owned();
+
+    let silent = TcpStream::connect(&addr).await.unwrap();
+    assert!(closed_by_server(silent).await.is_empty());
+
+    let socket = TcpStream::connect(&addr).await.unwrap();
+    let (reader, mut writer) = socket.into_split();
+    // The request line arrives whole (so the lean transport takes it), then a header that
+    // never ends, a byte every 50 ms.
+    writer
+        .write_all(stream_request("alice").trim_end().as_bytes())
+        .await
+        .unwrap();
+    let dribble = tokio::spawn(async move {
+        writer.write_all(b"\r\nx-slow: ").await.ok();
+        loop {
+            if writer.write_all(b"a").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    assert!(!String::from_utf8_lossy(&closed_by_server(reader).await).contains("200 OK"));
+    dribble.abort();
 }
