@@ -1,6 +1,7 @@
 //! The generator's side of the contract: tokens, streams, publishes and list requests.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use eventsource_stream::Eventsource;
@@ -31,6 +32,7 @@ pub struct Target {
     jwt_secret: String,
     service_key: String,
     clients: Vec<reqwest::Client>,
+    failures_reported: AtomicU64,
 }
 
 impl Target {
@@ -49,6 +51,7 @@ impl Target {
             jwt_secret: jwt_secret.to_owned(),
             service_key: service_key.to_owned(),
             clients,
+            failures_reported: AtomicU64::new(0),
         })
     }
 
@@ -101,11 +104,11 @@ impl Target {
                 response.bytes().await.is_ok()
             }
             Ok(response) => {
-                eprintln!("publish refused: {}", response.status());
+                self.report_failure(&format!("publish refused: {}", response.status()));
                 false
             }
             Err(err) => {
-                eprintln!("publish failed: {err}");
+                self.report_failure(&format!("publish failed: {err}"));
                 false
             }
         }
@@ -122,6 +125,13 @@ impl Target {
         match response {
             Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
             _ => false,
+        }
+    }
+
+    /// Prints the first few publish failures; the scenarios count them all.
+    fn report_failure(&self, what: &str) {
+        if self.failures_reported.fetch_add(1, Ordering::Relaxed) < 5 {
+            eprintln!("{what}");
         }
     }
 

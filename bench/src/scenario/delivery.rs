@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::client::Target;
@@ -24,6 +25,9 @@ const SWEEP_P99_LIMIT_MS: f64 = 50.0;
 /// How long a broadcast may take before what has not arrived counts as lost (MongoDB on
 /// SecantusDB needs tens of seconds to store 18,000 documents).
 const BROADCAST_PATIENCE: Duration = Duration::from_secs(90);
+/// Publish requests in flight at once, at most: each is a connection of its own, and the
+/// generator holds the fleet's streams too within its 20,000 open files.
+const MAX_PUBLISHES_IN_FLIGHT: usize = 1024;
 /// The contract's largest bulk publish.
 const MAX_RECIPIENTS: usize = 1000;
 
@@ -118,13 +122,20 @@ async fn at_rate(
         let users = Arc::clone(&users);
         tokio::spawn(async move {
             let mut in_flight = JoinSet::new();
+            let slots = Arc::new(Semaphore::new(MAX_PUBLISHES_IN_FLIGHT));
             for (k, recipients) in users.chunks(batch).enumerate() {
                 tokio::time::sleep_until((start + scheduled(k)).into()).await;
+                // A server that falls behind makes publishes wait here, late against their
+                // schedule (which the latency counts), instead of opening ever more connections.
+                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                    break;
+                };
                 let target = Arc::clone(&target);
                 let recipients: Vec<String> = recipients.iter().map(|&u| Target::user(u)).collect();
                 in_flight.spawn(async move {
                     let sent = Instant::now();
                     let accepted = target.publish(&recipients, first_seq + k as u64).await;
+                    drop(slot);
                     (
                         k,
                         Publish {
