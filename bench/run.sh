@@ -151,7 +151,7 @@ say "writing docs/BENCHMARKS.md"
 peer_version() { node -p "require('./bench/peers/node/node_modules/$1/package.json').version"; }
 pip_version() { .venv/bin/pip show "$1" | awk '/^Version:/ { print $2 }'; }
 {
-  echo "- Belfry $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server bench || echo ' (with uncommitted changes)'), release build; run $(date -u '+%Y-%m-%d %H:%M UTC')${BENCH_QUICK:+ — QUICK MODE, small sizes: not the reference figures}"
+  echo "- Belfry $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server bench/src bench/peers bench/run.sh || echo ' (with uncommitted changes)'), release build; run $(date -u '+%Y-%m-%d %H:%M UTC')${BENCH_QUICK:+ — QUICK MODE, small sizes: not the reference figures}"
   echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r); open files per process: $(ulimit -Hn)"
   echo "- $(rustc --version); Node.js $(node --version) with express $(peer_version express), better-sse $(peer_version better-sse), jsonwebtoken $(peer_version jsonwebtoken); $(.venv/bin/python --version) with uvicorn $(pip_version uvicorn), starlette $(pip_version starlette), sse-starlette $(pip_version sse-starlette), PyJWT $(pip_version PyJWT); SecantusDB $(pip_version SecantusDB) (in memory) for MongoDB"
 } >bench/run-info.md
