@@ -73,6 +73,15 @@ impl Fleet {
         }
     }
 
+    /// Opens streams `0..n`, all of which must open: a scenario measuring them needs them all.
+    pub async fn open_all(target: &Target, n: usize) -> Result<Opened, String> {
+        let opened = Self::open(target, n).await;
+        if opened.failures > 0 {
+            return Err(format!("{} of {n} streams failed to open", opened.failures));
+        }
+        Ok(opened)
+    }
+
     /// Closes every stream: aborting a reader drops its response, which closes its socket.
     pub async fn close(mut self) {
         self.readers.shutdown().await;

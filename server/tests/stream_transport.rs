@@ -84,6 +84,18 @@ impl Raw {
         }
     }
 
+    /// The body of a response with a `Content-Length`, taken out of what was read.
+    async fn body(&mut self, head: &Head) -> Vec<u8> {
+        let length: usize = head
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .expect("a content-length");
+        while self.pending.len() < length {
+            assert!(self.fill().await > 0, "the connection closed inside a body");
+        }
+        self.pending.drain(..length).collect()
+    }
+
     /// Reads until `needle` has arrived (whatever the framing around it).
     async fn until(&mut self, needle: &str) {
         while !String::from_utf8_lossy(&self.pending).contains(needle) {
@@ -134,14 +146,7 @@ async fn a_stream_on_a_kept_alive_connection_is_carried_by_hyper() {
         .await;
     let health = raw.head().await;
     assert_eq!(health.status_line, "HTTP/1.1 200 OK");
-    let length: usize = health
-        .header("content-length")
-        .and_then(|v| v.parse().ok())
-        .expect("a health body length");
-    while raw.pending.len() < length {
-        raw.fill().await;
-    }
-    raw.pending.drain(..length);
+    raw.body(&health).await;
 
     raw.send(&stream_request("alice")).await;
     let head = raw.head().await;
@@ -163,14 +168,7 @@ async fn errors_on_the_lean_transport_are_whole_responses() {
         .await;
     let head = raw.head().await;
     assert_eq!(head.status_line, "HTTP/1.1 401 Unauthorized");
-    let length: usize = head
-        .header("content-length")
-        .and_then(|v| v.parse().ok())
-        .expect("a length");
-    while raw.pending.len() < length {
-        raw.fill().await;
-    }
-    let body: serde_json::Value = serde_json::from_slice(&raw.pending[..length]).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&raw.body(&head).await).unwrap();
     assert!(
         body["error"].is_string() && body["message"].is_string(),
         "{body}"

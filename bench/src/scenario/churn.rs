@@ -17,13 +17,7 @@ use crate::scenario::Bench;
 const MAX_HOLD: Duration = Duration::from_millis(200);
 
 pub async fn run(bench: &Bench, base: usize, workers: usize, secs: f64) -> Result<(), String> {
-    let opened = Fleet::open(&bench.target, base).await;
-    if opened.failures > 0 {
-        return Err(format!(
-            "{} of {base} streams failed to open",
-            opened.failures
-        ));
-    }
+    let opened = Fleet::open_all(&bench.target, base).await?;
     let before = bench.server.sample()?;
     let meter = bench.cpu_meter()?;
     let start = Instant::now();

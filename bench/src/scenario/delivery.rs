@@ -43,13 +43,7 @@ pub struct Sweep {
 }
 
 pub async fn run(bench: &Bench, streams: usize, sweep: &Sweep) -> Result<(), String> {
-    let mut opened = Fleet::open(&bench.target, streams).await;
-    if opened.failures > 0 {
-        return Err(format!(
-            "{} of {streams} streams failed to open",
-            opened.failures
-        ));
-    }
+    let mut opened = Fleet::open_all(&bench.target, streams).await?;
     let fleet = &mut opened.fleet;
     let mut first_seq = 0;
     for &batch in &sweep.batches {
@@ -254,13 +248,7 @@ fn out_of_order(arrivals: &[Vec<usize>], publishes: &[Option<Publish>]) -> u64 {
 
 /// One notification to every user of an `n`-stream fleet, `rounds` times.
 pub async fn broadcast(bench: &Bench, streams: usize, rounds: u64) -> Result<(), String> {
-    let mut opened = Fleet::open(&bench.target, streams).await;
-    if opened.failures > 0 {
-        return Err(format!(
-            "{} of {streams} streams failed to open",
-            opened.failures
-        ));
-    }
+    let mut opened = Fleet::open_all(&bench.target, streams).await?;
     let fleet = &mut opened.fleet;
     for round in 0..rounds {
         let seq = u64::MAX - round;
