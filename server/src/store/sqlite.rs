@@ -330,28 +330,34 @@ fn row_with_position(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Position, Not
 
 #[async_trait]
 impl NotificationStore for SqliteStore {
-    /// Group commit: each call queues its batch, then whichever call gets the connection next
-    /// writes every queued batch in one transaction. While one commit waits for its fsync, the
-    /// publishes arriving meanwhile queue up and share the next one, so a burst of publishes
-    /// costs a few fsyncs instead of one each. Every batch is committed whole or not at all.
+    /// Group commit: each call queues its batch; the call that finds the queue empty becomes
+    /// its leader and, once it has the connection, writes every batch queued by then in one
+    /// transaction. While one commit waits for its fsync, the publishes arriving meanwhile queue
+    /// behind a new leader and share the next one, so a burst of publishes costs a few fsyncs
+    /// and a few blocking-pool hand-offs instead of one each. A non-empty queue always has a
+    /// leader that has not taken it yet: it became non-empty by its leader's push. Every batch
+    /// is committed whole or not at all.
     async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError> {
         let (done, committed) = oneshot::channel();
-        lock_queue(&self.queue).push(QueuedInsert {
-            batch: batch.to_vec(),
-            done,
-        });
-        let conn = Arc::clone(&self.conn);
-        let queue = Arc::clone(&self.queue);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let group = std::mem::take(&mut *lock_queue(&queue));
-            // Empty when an earlier call's commit took this one's batch along.
-            if !group.is_empty() {
+        let leads = {
+            let mut queue = lock_queue(&self.queue);
+            queue.push(QueuedInsert {
+                batch: batch.to_vec(),
+                done,
+            });
+            queue.len() == 1
+        };
+        if leads {
+            let conn = Arc::clone(&self.conn);
+            let queue = Arc::clone(&self.queue);
+            // Spawned at once, so it runs even if this call is cancelled from here on.
+            let commit = tokio::task::spawn_blocking(move || {
+                let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let group = std::mem::take(&mut *lock_queue(&queue));
                 commit_group(&mut conn, group);
-            }
-        })
-        .await
-        .map_err(|e| StoreError::Other(e.to_string()))?;
+            });
+            commit.await.map_err(|e| StoreError::Other(e.to_string()))?;
+        }
         let created = committed
             .await
             .map_err(|_| StoreError::Other("the insert was dropped".into()))
