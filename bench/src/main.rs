@@ -38,7 +38,7 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "1000,5000,10000,18000")]
         streams: Vec<usize>,
     },
-    /// A fixed rate to random users, then doubling rates until p99 > 50 ms or a loss.
+    /// A fixed rate to random users, then rates growing by √2 until p99 > 50 ms or a loss.
     Delivery {
         #[command(flatten)]
         server: ServerArgs,

@@ -280,7 +280,7 @@ pub fn markdown(records: &[Record]) -> String {
         );
     }
 
-    out.push_str("\n## Targeted delivery\n\nNotifications to random users at a fixed rate; latency from each one's *scheduled* publish instant to its receipt. Batch 1 publishes each notification in its own request (as a host application publishing one at a time does); batch 100 sends bulk publishes to 100 distinct random users, which measures delivery rather than request handling. Each row of a server after its first of a batch is a sweep step at double the rate; a sweep stops at the first step with p99 over 50 ms or anything missing.\n\n");
+    out.push_str("\n## Targeted delivery\n\nNotifications to random users at a fixed rate; latency from each one's *scheduled* publish instant to its receipt. Batch 1 publishes each notification in its own request (as a host application publishing one at a time does); batch 100 sends bulk publishes to 100 distinct random users, which measures delivery rather than request handling. Each row of a server after its first of a batch is a sweep step at √2 times the rate before; a sweep stops at the first step with p99 over 50 ms or anything missing.\n\n");
     out.push_str("| server | streams | batch | rate (/s) | secs | p50 / p99 / p99.9 / max (ms) | missing after 5 s | dup | out of order | wrong user | publish errors | CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for r in records {
         if let Record::Delivery {
@@ -308,7 +308,7 @@ pub fn markdown(records: &[Record]) -> String {
         }
     }
     let _ = writeln!(out, "\n{cpu_note}\n");
-    out.push_str("Sustained rate: the highest step with p99 ≤ 50 ms and nothing missing or refused (the sweep doubles, so the true limit lies between it and the next step).\n\n| server | batch | sustained rate (/s) | Belfry's rate ÷ this |\n|---|---:|---:|---:|\n");
+    out.push_str("Sustained rate: the highest step with p99 ≤ 50 ms and nothing missing or refused (steps grow by √2, so the true limit lies below 1.41 times it).\n\n| server | batch | sustained rate (/s) | Belfry's rate ÷ this |\n|---|---:|---:|---:|\n");
     for batch in batches(records) {
         let ours = sustained_rate(records, BELFRY, batch).map(|r| r as f64);
         for target in &targets {

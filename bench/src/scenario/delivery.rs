@@ -1,5 +1,5 @@
 //! `delivery`: notifications to random users at a fixed rate (the targeted figure), then a sweep
-//! of doubling rates until p99 passes 50 ms or anything is lost; `broadcast`: one notification
+//! of rates growing by √2 until p99 passes 50 ms or anything is lost; `broadcast`: one notification
 //! to every user of the fleet at once.
 //!
 //! Latency runs from each notification's *scheduled* publish instant to its receipt, so a
@@ -48,9 +48,9 @@ pub async fn run(bench: &Bench, streams: usize, sweep: &Sweep) -> Result<(), Str
     let mut first_seq = 0;
     for &batch in &sweep.batches {
         let batch = batch.clamp(1, MAX_RECIPIENTS.min(streams));
-        let mut rate = sweep.rate;
         let mut secs = sweep.secs;
-        loop {
+        for n in 0.. {
+            let rate = step_rate(sweep.rate, n);
             let step = Step { rate, secs, batch };
             let (record, publishes) = at_rate(bench, fleet, &step, first_seq).await?;
             record.emit()?;
@@ -69,15 +69,20 @@ pub async fn run(bench: &Bench, streams: usize, sweep: &Sweep) -> Result<(), Str
                 bench.label, latency.p50_ms, latency.p99_ms, latency.max_ms
             );
             let failed = latency.p99_ms > SWEEP_P99_LIMIT_MS || lost > 0 || publish_errors > 0;
-            if failed || rate * 2 > sweep.max_rate {
+            if failed || step_rate(sweep.rate, n + 1) > sweep.max_rate {
                 break;
             }
-            rate *= 2;
             secs = sweep.step_secs;
         }
     }
     opened.fleet.close().await;
     Ok(())
+}
+
+/// The rate of sweep step `n`: each step √2 times the one before, so every other step is a
+/// doubling of the first, and a sustained rate is known to within a factor of 1.41.
+fn step_rate(first: u64, n: u32) -> u64 {
+    (first as f64 * 2f64.powf(f64::from(n) / 2.0)).round() as u64
 }
 
 struct Step {
@@ -348,5 +353,11 @@ mod tests {
         assert_eq!(out_of_order(&[vec![2, 3]], &publishes), 0);
         assert_eq!(out_of_order(&[vec![3, 2]], &publishes), 1);
         assert_eq!(accepted(&publishes), 4);
+    }
+
+    #[test]
+    fn sweep_steps_grow_by_the_square_root_of_two() {
+        let rates: Vec<u64> = (0..5).map(|n| step_rate(1000, n)).collect();
+        assert_eq!(rates, [1000, 1414, 2000, 2828, 4000]);
     }
 }
