@@ -128,9 +128,15 @@ scenario() {
   [ "$server" = belfry-mongodb ] && database=(--database-pid "$secantus_pid")
   run_server "$server"
   say "$server: $name"
-  "$bench" "$name" --server "$url" --pid "$pid" "${database[@]}" --label "$server" "$@" >>"$results"
+  # A scenario that fails is named on the page; the others still run.
+  if ! "$bench" "$name" --server "$url" --pid "$pid" "${database[@]}" --label "$server" "$@" \
+    >>"$results" 2>"$work/scenario.err"; then
+    failed+=("$server $name: $(tail -1 "$work/scenario.err")")
+  fi
+  grep -v "^publish " "$work/scenario.err" | tail -20 >&2 || true
   stop
 }
+failed=()
 
 for server in "${servers[@]}"; do
   scenario "$server" connect --streams "$connect"
@@ -154,6 +160,9 @@ pip_version() { .venv/bin/pip show "$1" | awk '/^Version:/ { print $2 }'; }
   echo "- Belfry $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server bench/src bench/peers bench/run.sh || echo ' (with uncommitted changes)'), release build; run $(date -u '+%Y-%m-%d %H:%M UTC')${BENCH_QUICK:+ — QUICK MODE, small sizes: not the reference figures}"
   echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r); open files per process: $(ulimit -Hn)"
   echo "- $(rustc --version); Node.js $(node --version) with express $(peer_version express), better-sse $(peer_version better-sse), jsonwebtoken $(peer_version jsonwebtoken); $(.venv/bin/python --version) with uvicorn $(pip_version uvicorn), starlette $(pip_version starlette), sse-starlette $(pip_version sse-starlette), PyJWT $(pip_version PyJWT); SecantusDB $(pip_version SecantusDB) (in memory) for MongoDB"
+  for failure in "${failed[@]}"; do
+    echo "- **Scenario failed**: $failure"
+  done
 } >bench/run-info.md
 render
 say "done: docs/BENCHMARKS.md"

@@ -96,6 +96,9 @@ app = Starlette(
 if __name__ == "__main__":
     listener = socket.socket()
     listener.bind(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+    # Listening before saying so: connections made from then on wait in the backlog until
+    # uvicorn accepts them, instead of being refused.
+    listener.listen(4096)
     print(f"listening on http://127.0.0.1:{listener.getsockname()[1]}", flush=True)
     config = uvicorn.Config(app, log_level="warning", backlog=4096, timeout_keep_alive=65)
     uvicorn.Server(config).run(sockets=[listener])
