@@ -231,12 +231,23 @@ fn targets_table(records: &[Record]) -> String {
     out
 }
 
+/// Under every table with CPU figures.
+const CPU_NOTE: &str = "CPU: server / generator, each as a share of one core (the machine has 2); \
+                        with MongoDB, the database's share too.";
+
 pub fn markdown(records: &[Record]) -> String {
     let mut out = targets_table(records);
     let targets = targets(records);
-    let cpu_note = "CPU: server / generator, each as a share of one core (the machine has 2); \
-                    with MongoDB, the database's share too.";
+    connect_section(records, &mut out);
+    memory_section(records, &targets, &mut out);
+    delivery_section(records, &targets, &mut out);
+    broadcast_section(records, &mut out);
+    churn_section(records, &mut out);
+    list_section(records, &mut out);
+    out
+}
 
+fn connect_section(records: &[Record], out: &mut String) {
     out.push_str("## Connect\n\nStreams opened from none, 256 at a time; the server's resident memory and open files once it holds them all.\n\n");
     out.push_str("| server | streams | time (s) | failed | connect p50 / p99 (ms) | RSS (MiB) | open files | CPU |\n|---|---:|---:|---:|---:|---:|---:|---|\n");
     for r in records {
@@ -262,12 +273,14 @@ pub fn markdown(records: &[Record]) -> String {
             );
         }
     }
-    let _ = writeln!(out, "\n{cpu_note}\n");
+    let _ = writeln!(out, "\n{CPU_NOTE}\n");
+}
 
+fn memory_section(records: &[Record], targets: &[&str], out: &mut String) {
     out.push_str("## Idle memory per stream\n\nThe slope of a least-squares line through the connect table's points (resident memory against streams held, runs without failures only).\n\n");
     out.push_str("| server | bytes per idle stream | KiB | 100,000 streams would need | vs Belfry |\n|---|---:|---:|---:|---:|\n");
     let ours = bytes_per_stream(records, BELFRY);
-    for target in &targets {
+    for target in targets {
         let Some(slope) = bytes_per_stream(records, target) else {
             continue;
         };
@@ -279,7 +292,9 @@ pub fn markdown(records: &[Record]) -> String {
             ratio(Some(slope), ours)
         );
     }
+}
 
+fn delivery_section(records: &[Record], targets: &[&str], out: &mut String) {
     out.push_str("\n## Targeted delivery\n\nNotifications to random users at a fixed rate; latency from each one's *scheduled* publish instant to its receipt. Batch 1 publishes each notification in its own request (as a host application publishing one at a time does); batch 100 sends bulk publishes to 100 distinct random users, which measures delivery rather than request handling. Each row of a server after its first of a batch is a sweep step at √2 times the rate before; a sweep stops at the first step with p99 over 50 ms or anything missing.\n\n");
     out.push_str("| server | streams | batch | rate (/s) | secs | p50 / p99 / p99.9 / max (ms) | missing after 5 s | dup | out of order | wrong user | publish errors | CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for r in records {
@@ -307,11 +322,11 @@ pub fn markdown(records: &[Record]) -> String {
             );
         }
     }
-    let _ = writeln!(out, "\n{cpu_note}\n");
+    let _ = writeln!(out, "\n{CPU_NOTE}\n");
     out.push_str("Sustained rate: the highest step with p99 ≤ 50 ms and nothing missing or refused (steps grow by √2, so the true limit lies below 1.41 times it).\n\n| server | batch | sustained rate (/s) | Belfry's rate ÷ this |\n|---|---:|---:|---:|\n");
     for batch in batches(records) {
         let ours = sustained_rate(records, BELFRY, batch).map(|r| r as f64);
-        for target in &targets {
+        for target in targets {
             let swept = records.iter().any(
                 |r| matches!(r, Record::Delivery { target: t, batch: b, .. } if t == target && *b == batch),
             );
@@ -327,7 +342,9 @@ pub fn markdown(records: &[Record]) -> String {
             );
         }
     }
+}
 
+fn broadcast_section(records: &[Record], out: &mut String) {
     out.push_str("\n## Broadcast\n\nOne notification to every stream's user, sent as concurrent bulk publishes of 1,000 recipients (the contract's maximum); time from the first publish until the last stream has it.\n\n");
     out.push_str("| server | streams | publishes | all acknowledged (ms) | last stream has it (ms) | p50 / p99 / p99.9 / max (ms) | missing after 90 s | dup | CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for r in records {
@@ -351,7 +368,9 @@ pub fn markdown(records: &[Record]) -> String {
             );
         }
     }
+}
 
+fn churn_section(records: &[Record], out: &mut String) {
     out.push_str("\n## Churn\n\nBeside idle streams, workers open a stream, hold it 0–200 ms and hang up, continuously. Memory and open files of the server before, at the peak, and once the churn stopped.\n\n");
     out.push_str("| server | idle streams | secs | opened+closed | failed | RSS before / peak / after (MiB) | open files before / peak / after | CPU |\n|---|---:|---:|---:|---:|---:|---:|---|\n");
     for r in records {
@@ -380,7 +399,9 @@ pub fn markdown(records: &[Record]) -> String {
             );
         }
     }
+}
 
+fn list_section(records: &[Record], out: &mut String) {
     out.push_str("\n## List throughput\n\n`GET /notifications` (a page of 20) for random users with 50 notifications each, from concurrent clients on keep-alive connections.\n\n");
     out.push_str("| server | clients | requests/s | errors | p50 / p99 / p99.9 / max (ms) | CPU |\n|---|---:|---:|---:|---:|---|\n");
     for r in records {
@@ -403,7 +424,6 @@ pub fn markdown(records: &[Record]) -> String {
             );
         }
     }
-    out
 }
 
 #[cfg(test)]
