@@ -214,17 +214,17 @@ fn lock_queue(queue: &Mutex<Vec<QueuedInsert>>) -> std::sync::MutexGuard<'_, Vec
 
 /// Writes every batch of `group` in one transaction and tells each caller the outcome.
 fn commit_group(conn: &mut Connection, group: Vec<QueuedInsert>) {
-    let batches: Vec<&[NewNotification]> = group.iter().map(|q| q.batch.as_slice()).collect();
-    match insert_batches(conn, &batches) {
+    let (batches, callers): (Vec<_>, Vec<_>) = group.into_iter().map(|q| (q.batch, q.done)).unzip();
+    match insert_batches(conn, batches) {
         Ok(created) => {
-            for (queued, created) in group.into_iter().zip(created) {
-                let _ = queued.done.send(Ok(created));
+            for (done, created) in callers.into_iter().zip(created) {
+                let _ = done.send(Ok(created));
             }
         }
         Err(err) => {
             let err = store_error(err);
-            for queued in group {
-                let _ = queued.done.send(Err(err.clone()));
+            for done in callers {
+                let _ = done.send(Err(err.clone()));
             }
         }
     }
@@ -232,7 +232,7 @@ fn commit_group(conn: &mut Connection, group: Vec<QueuedInsert>) {
 
 fn insert_batches(
     conn: &mut Connection,
-    batches: &[&[NewNotification]],
+    batches: Vec<Vec<NewNotification>>,
 ) -> rusqlite::Result<Vec<Vec<Notification>>> {
     let tx = conn.transaction()?;
     let mut created = Vec::with_capacity(batches.len());
@@ -243,7 +243,7 @@ fn insert_batches(
         )?;
         for batch in batches {
             let mut rows = Vec::with_capacity(batch.len());
-            for new in batch.iter() {
+            for new in batch {
                 let id = NotificationId::new().to_hex();
                 let now = Utc::now();
                 stmt.execute(params![
@@ -256,8 +256,8 @@ fn insert_batches(
                 rows.push(Notification {
                     id,
                     user_id: new.user_id.to_string(),
-                    message: new.message.clone(),
-                    link: new.link.clone(),
+                    message: new.message,
+                    link: new.link,
                     read_at: None,
                     created_at: rfc3339(now),
                 });
