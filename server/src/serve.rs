@@ -94,6 +94,9 @@ impl Server {
         http.http1()
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout);
+        // Shared, not cloned into each connection's task: that task lives as long as its
+        // connection, and most connections are streams that never use the builder.
+        let http = Arc::new(http);
         let connections = GracefulShutdown::new();
         // Every connection's task; the lean stream connections are not hyper's, so the
         // graceful shutdown below waits for them here (their bodies end on the same signal).
@@ -112,7 +115,7 @@ impl Server {
                 }
             };
             let router = self.router.clone();
-            let http = http.clone();
+            let http = Arc::clone(&http);
             let header_read_timeout = self.header_read_timeout;
             let watcher = connections.watcher();
             tasks.spawn(async move {
