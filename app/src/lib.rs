@@ -4,6 +4,20 @@
 //! the app's WASM bundle (which takes the rendered page over in the browser), and with `csr` into
 //! the embed bundle (which mounts the bell into other sites' pages). `browser` is what the last
 //! two share.
+//!
+//! The server and a browser bundle are never one build: a server built with a browser feature
+//! starts, then panics when it renders a page ("cannot call wasm-bindgen imported functions on
+//! non-wasm targets"). Cargo unifies features across the packages of one invocation, so
+//! `cargo build --workspace` would do exactly that; the workspace's `default-members` keeps a
+//! plain `cargo build` to the server, and the check below makes any other mix fail to compile.
+
+#[cfg(all(feature = "ssr", feature = "browser"))]
+compile_error!(
+    "`app` is built with `ssr` and a browser feature (`hydrate`/`csr`) at once, which gives a \
+     server that panics when it renders a page. Build the server alone (`cargo build`, or \
+     `cargo build -p server`) and the bundles separately (`cargo leptos build`, \
+     `scripts/build-embed.sh`); not `--workspace`."
+);
 
 pub mod bell;
 #[cfg(feature = "browser")]

@@ -1,5 +1,10 @@
 //! A run's JSON lines as Markdown: a table per scenario, every server side by side, and the
 //! ratios of Belfry's figures to each peer's.
+//!
+//! Over 400 lines as one file on purpose: it is the page, in the page's order (the targets, then
+//! one short function per section), every section built from the same records with the same few
+//! formatting helpers, and a fifth of it is the tests of those figures. Split, a reader would
+//! jump between files to follow one page.
 
 use std::fmt::Write;
 

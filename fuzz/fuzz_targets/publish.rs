@@ -1,8 +1,8 @@
 //! The publish payload: any bytes as a request body.
 #![no_main]
 
-use belfry::api::publish::{parse_publish, MAX_RECIPIENTS};
-use belfry::model::{validate_link, validate_message, MAX_MESSAGE_CHARS};
+use belfry::api::publish::parse_publish;
+use belfry::model::{Link, Message, MAX_MESSAGE_CHARS, MAX_RECIPIENTS};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,11 +11,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(!batch.is_empty() && batch.len() <= MAX_RECIPIENTS);
         for new in &batch {
             // What passes is exactly what the validators accept.
-            assert_eq!(validate_message(&new.message).as_deref(), Ok(new.message.as_str()));
-            assert!(new.message.chars().count() <= MAX_MESSAGE_CHARS);
+            assert_eq!(Message::parse(new.message.as_str()).as_ref(), Ok(&new.message));
+            assert!(new.message.as_str().chars().count() <= MAX_MESSAGE_CHARS);
             if let Some(link) = &new.link {
-                assert!(validate_link(link).is_ok());
-                assert!(!link.to_ascii_lowercase().starts_with("javascript:"));
+                assert_eq!(Link::parse(link.as_str()).as_ref(), Ok(link));
+                assert!(!link.as_str().to_ascii_lowercase().starts_with("javascript:"));
             }
         }
     }

@@ -44,8 +44,23 @@ impl TokenKeys {
         Self::rotating(&[secret])
     }
 
+    /// A rotation list as the command line gives it, `new,old,…`: the first signs, every one
+    /// verifies. Blank entries are ignored; a list of none is an error.
+    pub fn from_list(list: &str) -> Result<Self, &'static str> {
+        let secrets: Vec<&[u8]> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::as_bytes)
+            .collect();
+        if secrets.is_empty() {
+            return Err("the secret is empty");
+        }
+        Ok(Self::rotating(&secrets))
+    }
+
     /// `secrets[0]` signs; any of them verifies. Panics on an empty list (a programming error:
-    /// the command line refuses it).
+    /// [`TokenKeys::from_list`] refuses it).
     pub fn rotating(secrets: &[&[u8]]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);

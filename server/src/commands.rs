@@ -4,18 +4,15 @@ use std::time::Duration;
 
 use crate::auth::TokenKeys;
 use crate::config::{SendArgs, TokenArgs};
-use crate::model::{validate_link, validate_message, NewNotification, UserId};
+use crate::model::{Link, Message, NewNotification, UserId};
 use crate::store;
 
 /// Prints a signed token for one user.
 pub fn token(args: &TokenArgs) -> Result<(), String> {
     let user = UserId::parse(&args.user).map_err(|m| format!("--user: {m}"))?;
     // With a rotation list (`new,old`) the first secret signs, as the server does.
-    let secret = args.jwt_secret.split(',').next().unwrap_or_default().trim();
-    if secret.is_empty() {
-        return Err("--jwt-secret is empty".into());
-    }
-    let token = TokenKeys::new(secret.as_bytes())
+    let keys = TokenKeys::from_list(&args.jwt_secret).map_err(|_| "--jwt-secret is empty")?;
+    let token = keys
         .mint(&user, Duration::from_secs(args.ttl_secs))
         .map_err(|e| format!("cannot sign the token: {e}"))?;
     println!("{token}");
@@ -27,11 +24,11 @@ pub fn token(args: &TokenArgs) -> Result<(), String> {
 pub async fn send(args: &SendArgs) -> Result<(), String> {
     let new = NewNotification {
         user_id: UserId::parse(&args.user).map_err(|m| format!("--user: {m}"))?,
-        message: validate_message(&args.message).map_err(|m| format!("--message: {m}"))?,
+        message: Message::parse(&args.message).map_err(|m| format!("--message: {m}"))?,
         link: args
             .link
             .as_deref()
-            .map(validate_link)
+            .map(Link::parse)
             .transpose()
             .map_err(|m| format!("--link: {m}"))?,
     };

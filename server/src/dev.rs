@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::auth::TOKEN_COOKIE;
 use crate::error::AppError;
-use crate::model::{validate_link, validate_message, NewNotification, UserId};
+use crate::model::{Link, Message, NewNotification, UserId};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -68,11 +68,11 @@ async fn send(State(state): State<AppState>, request: Request) -> Result<Respons
     };
     let new = NewNotification {
         user_id: UserId::parse(form.user.trim()).map_err(|m| AppError::invalid("user", m))?,
-        message: validate_message(&form.message).map_err(|m| AppError::invalid("message", m))?,
+        message: Message::parse(&form.message).map_err(|m| AppError::invalid("message", m))?,
         link: form
             .link
             .filter(|l| !l.trim().is_empty())
-            .map(|l| validate_link(l.trim()))
+            .map(|l| Link::parse(l.trim()))
             .transpose()
             .map_err(|m| AppError::invalid("link", m))?,
     };

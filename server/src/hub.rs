@@ -10,17 +10,18 @@
 //! on the spot: it still sends what is queued, then ends. Its client reconnects with
 //! `Last-Event-ID` and the server replays what it missed from the database, so nothing is lost,
 //! and one stuck client can neither stall the others nor grow the server's memory.
+//!
+//! The hub knows users, streams and events, nothing of where events come from: `delivery.rs`
+//! turns what the stores' feeds report into events.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use app::Notification;
 use tokio::sync::mpsc;
 
 use crate::metrics;
-use crate::model::UserId;
-use crate::store::Position;
+use crate::model::{Position, UserId};
 
 /// Events queued per stream before it counts as slow. Small on purpose: an idle stream's
 /// queue is the only memory the hub holds for it.
@@ -139,30 +140,6 @@ impl Hub {
             users.remove(user);
         }
         metrics::delivered(delivered);
-    }
-
-    /// Offers a newly committed notification to its user's streams, serialised once.
-    pub fn publish_notification(&self, position: Position, notification: &Notification) {
-        // A document another program wrote with an id Belfry cannot serve belongs to no stream.
-        let Ok(user) = UserId::parse(&notification.user_id) else {
-            tracing::warn!(id = %notification.id, "skipping a notification with an invalid user_id");
-            return;
-        };
-        let json = match serde_json::to_string(notification) {
-            Ok(json) => json,
-            Err(err) => {
-                tracing::error!(%err, "cannot serialise a notification");
-                return;
-            }
-        };
-        self.publish(
-            &user,
-            Event::New(Arc::new(Pushed {
-                position,
-                id: notification.id.clone(),
-                json,
-            })),
-        );
     }
 
     /// Open streams of one user (for the per-user limit and the tests).

@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod commands;
 pub mod config;
+pub mod delivery;
 mod dev;
 pub mod error;
 pub mod hub;
@@ -21,7 +22,7 @@ pub mod rate;
 pub mod serve;
 pub mod store;
 pub mod stream;
-mod stream_conn;
+mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,7 +107,7 @@ pub fn app(state: AppState) -> Router {
         Router::new()
     };
     // Everything but the stream (which is meant to stay open) gets a deadline.
-    let stream = Router::new().route("/notifications/stream", axum::routing::get(stream::stream));
+    let stream = Router::new().route(stream::PATH, axum::routing::get(stream::stream));
     Router::new()
         .merge(api::routes())
         .merge(dev_routes)

@@ -1,9 +1,13 @@
 //! The values Belfry accepts, each checked once at the edge by its constructor, so that
-//! everything behind the API (stores, hub, CLI) only ever sees valid data.
+//! everything behind the API (stores, hub, CLI) only ever sees valid data; and [`Position`], the
+//! commit order that the stores produce and the streams resume by.
+//!
+//! Every caller (the publish API, the `--dev` form, `belfry send`) builds a [`NewNotification`]
+//! from these types, so the rules live here once and the callers only say which field failed.
 
 use std::fmt;
 
-use mongodb::bson::oid::ObjectId;
+use bson::oid::ObjectId;
 
 /// A user id: 1..=128 characters of `A-Z a-z 0-9 _ . : @ -`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,47 +87,75 @@ impl From<ObjectId> for NotificationId {
     }
 }
 
+/// Recipients of one bulk publish at most; a larger fan-out is several requests.
+pub const MAX_RECIPIENTS: usize = 1000;
 pub const MAX_MESSAGE_CHARS: usize = 2000;
 pub const MAX_LINK_CHARS: usize = 2048;
 
-/// A message: 1..=2000 characters after trimming. Returned trimmed.
-pub fn validate_message(raw: &str) -> Result<String, String> {
-    let trimmed = raw.trim();
-    let len = trimmed.chars().count();
-    if len == 0 {
-        return Err("the message is empty".into());
+/// A message: 1..=2000 characters after trimming. Kept trimmed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message(String);
+
+impl Message {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        let len = trimmed.chars().count();
+        if len == 0 {
+            return Err("the message is empty".into());
+        }
+        if len > MAX_MESSAGE_CHARS {
+            return Err(format!(
+                "the message has {len} characters, at most {MAX_MESSAGE_CHARS} are allowed"
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
     }
-    if len > MAX_MESSAGE_CHARS {
-        return Err(format!(
-            "the message has {len} characters, at most {MAX_MESSAGE_CHARS} are allowed"
-        ));
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
-    Ok(trimmed.to_owned())
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 /// A link: a path starting with a single `/`, or an absolute `http`/`https` URL, at most 2048
 /// characters. Anything a browser could run or that leaves the site unannounced is refused.
-pub fn validate_link(raw: &str) -> Result<String, String> {
-    if raw.chars().count() > MAX_LINK_CHARS {
-        return Err(format!("a link has at most {MAX_LINK_CHARS} characters"));
-    }
-    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err("a link may not contain spaces or control characters".into());
-    }
-    if raw.starts_with('/') {
-        if raw.starts_with("//") || raw.starts_with("/\\") {
-            return Err("a link may not start with // (it would leave the site)".into());
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link(String);
+
+impl Link {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.chars().count() > MAX_LINK_CHARS {
+            return Err(format!("a link has at most {MAX_LINK_CHARS} characters"));
         }
-        return Ok(raw.to_owned());
+        if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err("a link may not contain spaces or control characters".into());
+        }
+        if raw.starts_with('/') {
+            if raw.starts_with("//") || raw.starts_with("/\\") {
+                return Err("a link may not start with // (it would leave the site)".into());
+            }
+            return Ok(Self(raw.to_owned()));
+        }
+        let lower = raw.to_ascii_lowercase();
+        let rest = lower
+            .strip_prefix("https://")
+            .or_else(|| lower.strip_prefix("http://"));
+        match rest {
+            Some(after) if !after.is_empty() && !after.starts_with('/') => Ok(Self(raw.to_owned())),
+            Some(_) => Err("an http(s) link needs a host".into()),
+            None => Err("a link is a path starting with / or an http:// or https:// URL".into()),
+        }
     }
-    let lower = raw.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"));
-    match rest {
-        Some(after) if !after.is_empty() && !after.starts_with('/') => Ok(raw.to_owned()),
-        Some(_) => Err("an http(s) link needs a host".into()),
-        None => Err("a link is a path starting with / or an http:// or https:// URL".into()),
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 
@@ -131,8 +163,17 @@ pub fn validate_link(raw: &str) -> Result<String, String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewNotification {
     pub user_id: UserId,
-    pub message: String,
-    pub link: Option<String>,
+    pub message: Message,
+    pub link: Option<Link>,
+}
+
+/// Where a notification stands in commit order: `seq` orders commits (each store says how it
+/// makes them), `id` breaks the rare tie. Streams replay and de-duplicate by position, never by
+/// `_id` alone, because ObjectIds from several writers are not in commit order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub seq: i64,
+    pub id: NotificationId,
 }
 
 #[cfg(test)]
@@ -162,10 +203,10 @@ mod tests {
 
     #[test]
     fn messages_are_trimmed_and_bounded() {
-        assert_eq!(validate_message("  hi \n").unwrap(), "hi");
-        assert!(validate_message(" \t ").is_err());
-        assert!(validate_message(&"é".repeat(2000)).is_ok());
-        assert!(validate_message(&"é".repeat(2001)).is_err());
+        assert_eq!(Message::parse("  hi \n").unwrap().as_str(), "hi");
+        assert!(Message::parse(" \t ").is_err());
+        assert!(Message::parse(&"é".repeat(2000)).is_ok());
+        assert!(Message::parse(&"é".repeat(2001)).is_err());
     }
 
     #[test]
@@ -176,7 +217,7 @@ mod tests {
             "https://example.com/x?y=1",
             "HTTP://example.com",
         ] {
-            assert!(validate_link(ok).is_ok(), "{ok}");
+            assert!(Link::parse(ok).is_ok(), "{ok}");
         }
         for bad in [
             "javascript:alert(1)",
@@ -191,10 +232,10 @@ mod tests {
             "/a b",
             "",
         ] {
-            assert!(validate_link(bad).is_err(), "{bad}");
+            assert!(Link::parse(bad).is_err(), "{bad}");
         }
         let long = format!("https://example.com/{}", "a".repeat(2048));
-        assert!(validate_link(&long).is_err());
+        assert!(Link::parse(&long).is_err());
     }
 
     #[test]

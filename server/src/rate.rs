@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::api::publish::MAX_RECIPIENTS;
+use crate::model::MAX_RECIPIENTS;
 
 pub struct PublishLimit(DefaultDirectRateLimiter);
 

@@ -1,17 +1,16 @@
-//! `belfry serve`: opens the store, binds the socket, serves until SIGTERM or ctrl-c.
+//! `belfry serve`: opens the store, wires its feed to the hub, binds the socket, serves until
+//! SIGTERM or ctrl-c. The wiring lives here and nowhere else: the store reports to a sink it
+//! does not know is the hub (`delivery.rs` makes the hub one), and the transport serves a router
+//! it does not look into.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue, Method};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use leptos::prelude::LeptosOptions;
 use rand::Rng;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -20,10 +19,8 @@ use crate::auth::{ServiceKey, TokenKeys};
 use crate::config::ServeArgs;
 use crate::hub::Hub;
 use crate::model::UserId;
-use crate::{app, store, stream_conn, AppState};
-
-/// How long open connections get to finish after a shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+use crate::transport::{self, SHUTDOWN_GRACE};
+use crate::{app, store, AppState};
 
 /// A bound, ready server: the store is open, the feed runs, the socket listens.
 pub struct Server {
@@ -40,18 +37,19 @@ impl Server {
         let store = store::open(&args.db.database, &args.db.collection)
             .await
             .map_err(|e| format!("cannot open the database: {e}"))?;
-        let listener =
-            listen(args.addr).map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+        let listener = transport::listen(args.addr)
+            .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
         let addr = listener
             .local_addr()
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
         let max_streams = usize::try_from(args.max_streams_per_user).unwrap_or(usize::MAX);
         let hub = Hub::new(max_streams);
         let shutdown = CancellationToken::new();
-        let feed = Arc::clone(&store).start_feed(Arc::clone(&hub), shutdown.clone());
+        // The one place the store's feed meets the hub.
+        let feed = Arc::clone(&store).start_feed(Arc::clone(&hub) as _, shutdown.clone());
         let state = AppState {
             store,
-            tokens: Arc::new(secrets.token_keys()),
+            tokens: Arc::new(secrets.token_keys()?),
             service_key: ServiceKey(secrets.service_key.as_deref().map(Arc::from)),
             leptos_options: leptos_options(args, addr),
             hub,
@@ -79,91 +77,23 @@ impl Server {
         self.shutdown.clone()
     }
 
-    /// Serves until the shutdown token is cancelled. Then: stop accepting, end every open
-    /// stream (their clients reconnect, to another instance if there is one), let requests in
-    /// flight finish, and give up waiting after `SHUTDOWN_GRACE`.
-    ///
-    /// The accept loop is hyper's own (rather than `axum::serve`) for one setting axum does not
-    /// expose: a deadline on reading a request's headers, so a client that sends its request a
-    /// byte at a time (slowloris) is cut off instead of holding its connection for ever.
+    /// Serves until the shutdown token is cancelled, then waits (a little) for the feed to save
+    /// where it stands.
     pub async fn run(self) -> Result<(), String> {
         if let Ok(addr) = self.local_addr() {
             tracing::info!("listening on http://{addr}");
         }
-        let mut http = ConnectionBuilder::new(TokioExecutor::new());
-        http.http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.header_read_timeout);
-        // Shared, not cloned into each connection's task: that task lives as long as its
-        // connection, and most connections are streams that never use the builder.
-        let http = Arc::new(http);
-        let connections = GracefulShutdown::new();
-        // Every connection's task; the lean stream connections are not hyper's, so the
-        // graceful shutdown below waits for them here (their bodies end on the same signal).
-        let tasks = tokio_util::task::TaskTracker::new();
-        loop {
-            let accepted = tokio::select! {
-                () = self.shutdown.cancelled() => break,
-                accepted = self.listener.accept() => accepted,
-            };
-            let socket = match accepted {
-                Ok((socket, _)) => socket,
-                Err(err) => {
-                    // Out of file descriptors, usually: keep serving the connections we have.
-                    tracing::warn!(%err, "cannot accept a connection");
-                    continue;
-                }
-            };
-            let router = self.router.clone();
-            let http = Arc::clone(&http);
-            let header_read_timeout = self.header_read_timeout;
-            let watcher = connections.watcher();
-            tasks.spawn(async move {
-                // A connection that opens with a stream request gets the lean transport: an
-                // idle stream then costs a few KiB instead of hyper's buffers (see stream_conn).
-                let first_bytes = stream_conn::opens_a_stream(&socket);
-                match tokio::time::timeout(header_read_timeout, first_bytes).await {
-                    Ok(true) => {
-                        return stream_conn::serve(socket, router, header_read_timeout).await;
-                    }
-                    Ok(false) => {}
-                    // Connected and sent nothing within the deadline: let it go.
-                    Err(_) => return,
-                }
-                let service = TowerToHyperService::new(router);
-                let connection = http.serve_connection_with_upgrades(TokioIo::new(socket), service);
-                if let Err(err) = watcher.watch(connection.into_owned()).await {
-                    tracing::debug!(%err, "connection ended with an error");
-                }
-            });
-        }
-        tasks.close();
-        tokio::select! {
-            () = async { tokio::join!(connections.shutdown(), tasks.wait()); } => {}
-            () = tokio::time::sleep(SHUTDOWN_GRACE) => {
-                tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; exiting anyway");
-            }
-        }
+        transport::serve(
+            self.listener,
+            self.router,
+            self.header_read_timeout,
+            self.shutdown,
+        )
+        .await;
         // The feed saves its resume token on its way out.
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.feed).await;
         Ok(())
     }
-}
-
-/// Connections the kernel queues for `accept`. A burst of clients reconnecting at once (after
-/// a deploy, say) must not overflow it: at the usual default of 128, the overflow waits out a
-/// one-second SYN retransmit. The kernel caps it at `net.core.somaxconn`.
-const ACCEPT_BACKLOG: u32 = 4096;
-
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(ACCEPT_BACKLOG)
 }
 
 /// `belfry serve`.
@@ -245,7 +175,7 @@ impl Secrets {
     /// The configured secrets; in `--dev`, random ones for what is not configured.
     pub fn resolve(args: &ServeArgs) -> Result<Self, String> {
         match (&args.jwt_secret, args.dev) {
-            (Some(secret), _) if secret.split(',').all(|s| s.trim().is_empty()) => {
+            (Some(secret), _) if TokenKeys::from_list(secret).is_err() => {
                 Err("--jwt-secret is empty".into())
             }
             (Some(secret), dev) => Ok(Self {
@@ -265,15 +195,8 @@ impl Secrets {
 
 impl Secrets {
     /// `--jwt-secret a,b`: `a` signs, both verify.
-    pub fn token_keys(&self) -> TokenKeys {
-        let secrets: Vec<&[u8]> = self
-            .jwt_secret
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::as_bytes)
-            .collect();
-        TokenKeys::rotating(&secrets)
+    pub fn token_keys(&self) -> Result<TokenKeys, String> {
+        TokenKeys::from_list(&self.jwt_secret).map_err(|e| format!("--jwt-secret: {e}"))
     }
 }
 
@@ -286,7 +209,8 @@ fn print_dev_banner(addr: SocketAddr, secrets: &Secrets) {
     let demo_user = UserId::parse("1").expect("a constant, valid user id");
     let token = secrets
         .token_keys()
-        .mint(&demo_user, Duration::from_secs(24 * 3600))
+        .ok()
+        .and_then(|keys| keys.mint(&demo_user, Duration::from_secs(24 * 3600)).ok())
         .unwrap_or_default();
     let key = secrets.service_key.as_deref().unwrap_or_default();
     println!(

@@ -1,5 +1,6 @@
 //! The API's happy paths, on both stores, through the router without a socket.
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -157,34 +158,12 @@ async fn cookie_and_health(store: Arc<dyn NotificationStore>) {
     );
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = crate::support::sqlite().await;
-                    super::$name(db.store.clone()).await;
-                }
-            )*
-        }
-        mod mongo {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(crate::support::mongo().await).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+on_stores!(store: [sqlite, mongo] [
     publish_then_list_only_for_its_user,
     bulk_publish_pages_and_counts,
     read_and_read_all,
     cookie_and_health,
-);
+]);
 
 /// A panicking handler answers the contract's 500 and takes nothing else down.
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Every kind of bad input, on both stores: the contract's status and JSON error, and nothing
 //! written. One table, run once per store.
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -177,16 +178,8 @@ async fn snapshot(store: &dyn NotificationStore) -> Vec<(String, usize, u64)> {
 async fn run_table(store: Arc<dyn NotificationStore>) {
     let seeded = store
         .insert(&[
-            belfry::model::NewNotification {
-                user_id: user("alice"),
-                message: "seed".into(),
-                link: None,
-            },
-            belfry::model::NewNotification {
-                user_id: user("bob"),
-                message: "seed".into(),
-                link: None,
-            },
+            support::new_notification("alice", "seed", None),
+            support::new_notification("bob", "seed", None),
         ])
         .await
         .unwrap();

@@ -1,6 +1,7 @@
 //! The `belfry` binary as a user runs it: bad flags and an unreachable database give one clear
 //! line and a non-zero exit; `token` and `send` work against the same database as the server.
 
+#[macro_use]
 mod support;
 
 use std::process::{Command, Output};

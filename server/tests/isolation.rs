@@ -6,6 +6,7 @@
 //!   ulimit -n 20000; BELFRY_LOAD_USERS=1000 BELFRY_LOAD_NOTIFICATIONS=20000 scripts/test.sh
 //! (or the same variables on `cargo test -p server --test isolation` with the MongoDB variables set).
 
+#[macro_use]
 mod support;
 
 use std::collections::{HashMap, HashSet};

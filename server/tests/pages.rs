@@ -1,10 +1,10 @@
 //! The server-rendered app: the bell and the user's first page are in the HTML itself.
 
+#[macro_use]
 mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use belfry::model::NewNotification;
 use belfry::store::NotificationStore;
 use http_body_util::BodyExt;
 use support::*;
@@ -30,17 +30,13 @@ async fn the_home_page_carries_the_bell_and_the_first_page() {
     let db = sqlite().await;
     let mut batch = Vec::new();
     for message in ["Order #7 shipped", "<img src=x onerror=alert(1)>"] {
-        batch.push(NewNotification {
-            user_id: user("alice"),
-            message: message.into(),
-            link: Some("/orders/7".into()),
-        });
+        batch.push(support::new_notification(
+            "alice",
+            message,
+            Some("/orders/7"),
+        ));
     }
-    batch.push(NewNotification {
-        user_id: user("bob"),
-        message: "for bob only".into(),
-        link: None,
-    });
+    batch.push(support::new_notification("bob", "for bob only", None));
     for one in batch {
         db.store.insert(&[one]).await.unwrap();
     }

@@ -1,15 +1,12 @@
 //! The SSE stream against real servers on port 0 with a real SSE client, on both stores.
 
+#[macro_use]
 mod support;
 
 use reqwest::StatusCode;
 use serde_json::json;
 use support::live::{SseClient, StreamRequest, TestServer};
 use support::*;
-
-fn sqlite_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("belfry.db").display())
-}
 
 async fn delivers_to_each_stream_of_its_user_only(database: String) {
     let server = TestServer::start(&database).await;
@@ -187,51 +184,20 @@ async fn shutdown_ends_open_streams(database: String) {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let dir = tempfile::tempdir().unwrap();
-                    super::$name(super::sqlite_url(&dir)).await;
-                }
-            )*
-        }
-        mod mongo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(crate::support::fresh_mongo_uri()).await;
-                }
-            )*
-        }
-        /// A MongoDB without change streams: the feed tails by query.
-        mod mongo_standalone {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(crate::support::fresh_standalone_uri()).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+on_stores!(database: [sqlite, mongo, mongo_standalone] [
     delivers_to_each_stream_of_its_user_only,
     resume_replays_exactly_what_was_missed,
     refuses_bad_resumes_and_tokens,
     read_state_reaches_every_tab,
     limits_streams_per_user,
     shutdown_ends_open_streams,
-);
+]);
 
 /// `belfry send` in another process writes to the same SQLite file: the open stream gets it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_another_process_reaches_the_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(&dir);
+    let url = support::sqlite_url(&dir);
     let server = TestServer::start(&url).await;
     let mut client = SseClient::open(&server.url, "alice").await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_belfry"))
@@ -283,7 +249,7 @@ async fn mongo_a_direct_insert_reaches_the_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_ends_when_its_token_expires() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&sqlite_url(&dir)).await;
+    let server = TestServer::start(&support::sqlite_url(&dir)).await;
     let short = token_with_claims(json!({"sub": "alice", "exp": unix_now() + 1}));
     let started = std::time::Instant::now();
     let mut client = SseClient::try_open(StreamRequest {

@@ -3,6 +3,7 @@
 //! requests. Raw sockets, so the test controls which connection carries what and sees the
 //! bytes on the wire.
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -11,10 +12,6 @@ use support::live::{TestServer, PATIENCE};
 use support::*;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn sqlite_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("belfry.db").display())
-}
 
 struct Raw {
     socket: TcpStream,
@@ -117,7 +114,7 @@ fn stream_request(user: &str) -> String {
 #[tokio::test]
 async fn a_fresh_connection_is_streamed_close_delimited() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&sqlite_url(&dir)).await;
+    let server = TestServer::start(&support::sqlite_url(&dir)).await;
     let mut raw = Raw::connect(&server).await;
     raw.send(&stream_request("alice")).await;
 
@@ -140,7 +137,7 @@ async fn a_fresh_connection_is_streamed_close_delimited() {
 #[tokio::test]
 async fn a_stream_on_a_kept_alive_connection_is_carried_by_hyper() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&sqlite_url(&dir)).await;
+    let server = TestServer::start(&support::sqlite_url(&dir)).await;
     let mut raw = Raw::connect(&server).await;
     raw.send("GET /healthz HTTP/1.1\r\nhost: belfry\r\n\r\n")
         .await;
@@ -161,7 +158,7 @@ async fn a_stream_on_a_kept_alive_connection_is_carried_by_hyper() {
 #[tokio::test]
 async fn errors_on_the_lean_transport_are_whole_responses() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&sqlite_url(&dir)).await;
+    let server = TestServer::start(&support::sqlite_url(&dir)).await;
 
     let mut raw = Raw::connect(&server).await;
     raw.send("GET /notifications/stream HTTP/1.1\r\nhost: belfry\r\n\r\n")
@@ -184,7 +181,7 @@ async fn errors_on_the_lean_transport_are_whole_responses() {
 #[tokio::test]
 async fn a_hang_up_unsubscribes_the_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&sqlite_url(&dir)).await;
+    let server = TestServer::start(&support::sqlite_url(&dir)).await;
     let mut raw = Raw::connect(&server).await;
     raw.send(&stream_request("alice")).await;
     raw.head().await;
@@ -227,7 +224,7 @@ async fn closed_by_server(mut socket: impl AsyncRead + Unpin) -> Vec<u8> {
 async fn silent_and_dribbling_connections_are_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_with(support::live::serve_args(
-        &sqlite_url(&dir),
+        &support::sqlite_url(&dir),
         &["--header-read-timeout-secs", "1"],
     ))
     .await;

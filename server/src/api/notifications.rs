@@ -5,14 +5,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use std::sync::Arc;
 
 use crate::auth::{AuthUser, CsrfGuard};
 use crate::error::AppError;
-use crate::hub::Event;
-use crate::model::{NotificationId, UserId};
-use crate::store::{MarkRead, Page};
+use crate::model::NotificationId;
+use crate::store::{FeedSink, MarkRead, Page, ReadChange};
 use crate::AppState;
 
 pub const DEFAULT_LIMIT: u32 = 10;
@@ -90,24 +87,15 @@ pub async fn mark_read(
     match state.store.mark_read(&user, id).await? {
         MarkRead::Marked => {
             let unread_count = state.store.unread_count(&user).await?;
-            let ids = [id.to_hex()];
-            tell_streams(
-                &state,
-                &user,
-                json!({ "ids": ids, "unread_count": unread_count }),
-            );
+            let ids = vec![id];
+            state
+                .hub
+                .read(&user, &ReadChange::Ids { ids, unread_count });
             Ok(StatusCode::NO_CONTENT)
         }
         MarkRead::AlreadyRead => Ok(StatusCode::NO_CONTENT),
         MarkRead::NotFound => Err(AppError::NotFound("no such notification")),
     }
-}
-
-/// Keeps every open tab of the user in step with a change of read state.
-fn tell_streams(state: &AppState, user: &UserId, event: Value) {
-    state
-        .hub
-        .publish(user, Event::Read(Arc::from(event.to_string())));
 }
 
 pub async fn mark_all_read(
@@ -117,11 +105,7 @@ pub async fn mark_all_read(
 ) -> Result<StatusCode, AppError> {
     if state.store.mark_all_read(&user).await? > 0 {
         let unread_count = state.store.unread_count(&user).await?;
-        tell_streams(
-            &state,
-            &user,
-            json!({ "all": true, "unread_count": unread_count }),
-        );
+        state.hub.read(&user, &ReadChange::All { unread_count });
     }
     Ok(StatusCode::NO_CONTENT)
 }

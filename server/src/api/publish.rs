@@ -10,11 +10,8 @@ use serde_json::{Map, Value};
 use super::body::JsonBody;
 use crate::auth::Service;
 use crate::error::AppError;
-use crate::model::{validate_link, validate_message, NewNotification, UserId};
+use crate::model::{Link, Message, NewNotification, UserId, MAX_RECIPIENTS};
 use crate::AppState;
-
-/// Recipients of one bulk publish at most; a larger fan-out is several requests.
-pub const MAX_RECIPIENTS: usize = 1000;
 
 pub async fn publish(
     State(state): State<AppState>,
@@ -36,15 +33,13 @@ pub fn parse_publish(body: &Value) -> Result<Vec<NewNotification>, AppError> {
     };
     let users = recipients(fields)?;
     let message = match fields.get("message") {
-        Some(Value::String(s)) => {
-            validate_message(s).map_err(|m| AppError::invalid("message", m))?
-        }
+        Some(Value::String(s)) => Message::parse(s).map_err(|m| AppError::invalid("message", m))?,
         Some(_) => return Err(AppError::invalid("message", "message must be a string")),
         None => return Err(AppError::invalid("message", "message is required")),
     };
     let link = match fields.get("link") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(validate_link(s).map_err(|m| AppError::invalid("link", m))?),
+        Some(Value::String(s)) => Some(Link::parse(s).map_err(|m| AppError::invalid("link", m))?),
         Some(_) => return Err(AppError::invalid("link", "link must be a string or null")),
     };
     Ok(users

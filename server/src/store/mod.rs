@@ -5,11 +5,15 @@
 //!   its other code writes are Belfry's notifications too.
 //!
 //! Both return the contract's [`Notification`] and order a user's list newest first by id.
+//!
+//! Each store also has a *feed*: one task per process that reports every committed notification,
+//! whoever wrote it, in commit order, to a [`FeedSink`]. The sink is declared here and
+//! implemented elsewhere (`delivery.rs` for the hub, a plain list in the tests), so a store knows
+//! nothing of streams, the hub or SSE: it reports, the wiring decides what happens next.
 
 pub mod mongo;
-mod mongo_feed;
-mod mongo_poll;
 pub mod sqlite;
+mod tail;
 
 use std::sync::Arc;
 
@@ -19,8 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::DatabaseUrl;
-use crate::hub::Hub;
-use crate::model::{NewNotification, NotificationId, UserId};
+use crate::model::{NewNotification, NotificationId, Position, UserId};
 
 /// A page of a user's list: at most `limit` notifications older than `before`, newest first.
 #[derive(Clone, Copy, Debug)]
@@ -40,15 +43,6 @@ pub enum StoreError {
     /// Anything else (a corrupt row, a refused write).
     #[error("database error: {0}")]
     Other(String),
-}
-
-/// Where a notification stands in commit order: `seq` orders commits (see each store), `id`
-/// breaks the rare tie. Streams replay and de-duplicate by position, never by `_id` alone,
-/// because ObjectIds from several writers are not in commit order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Position {
-    pub seq: i64,
-    pub id: NotificationId,
 }
 
 /// What a resume from a notification id can do.
@@ -101,9 +95,36 @@ pub trait NotificationStore: Send + Sync {
         limit: usize,
     ) -> Result<Replay, StoreError>;
 
-    /// Starts the task that feeds every newly committed notification, whoever wrote it, to the
-    /// hub in commit order, until `shutdown`.
-    fn start_feed(self: Arc<Self>, hub: Arc<Hub>, shutdown: CancellationToken) -> JoinHandle<()>;
+    /// Starts the task that reports every newly committed notification, whoever wrote it, to
+    /// `sink` in commit order, until `shutdown`.
+    fn start_feed(
+        self: Arc<Self>,
+        sink: Arc<dyn FeedSink>,
+        shutdown: CancellationToken,
+    ) -> JoinHandle<()>;
+}
+
+/// What a store's feed reports to. Called from the feed's one task, in commit order.
+pub trait FeedSink: Send + Sync {
+    /// `notification` was committed at `position`; every committed notification is reported
+    /// once, in position order (a feed that resumes after an outage may report one again: the
+    /// receiver drops what is not beyond what it has).
+    fn committed(&self, position: Position, notification: &Notification);
+
+    /// Some or all of `user`'s notifications were marked read; `unread_count` is what is left.
+    fn read(&self, user: &UserId, change: &ReadChange);
+}
+
+/// A change of read state, as a feed reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadChange {
+    /// These notifications were marked read.
+    Ids {
+        ids: Vec<NotificationId>,
+        unread_count: u64,
+    },
+    /// Every notification of the user was marked read.
+    All { unread_count: u64 },
 }
 
 /// Opens the store a database URL names, creating its schema or indexes if needed.

@@ -5,13 +5,37 @@
 //! skip: a MongoDB test that did not run must not look like one that passed.
 #![allow(dead_code)]
 
+pub mod fixture;
 pub mod live;
+
+/// Runs each named test once per store: `on_stores!(KIND: [sqlite, mongo, …] [test, …])`.
+///
+/// `KIND` is a module of `support::fixture` (`store`: the test takes an
+/// `Arc<dyn NotificationStore>`; `database`: it takes a database URL), and each store a function
+/// in it, which also names the test's module (`sqlite::test`, `mongo::test`, …).
+#[allow(unused_macros)]
+macro_rules! on_stores {
+    ($kind:ident: [$($store:ident),+ $(,)?] $tests:tt) => {
+        $( on_stores!(@module $kind $store $tests); )+
+    };
+    (@module $kind:ident $store:ident [$($test:ident),* $(,)?]) => {
+        mod $store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let fixture = crate::support::fixture::$kind::$store().await;
+                    super::$test(fixture.arg()).await;
+                }
+            )*
+        }
+    };
+}
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use belfry::auth::{ServiceKey, TokenKeys};
-use belfry::model::UserId;
+use belfry::model::{Link, Message, NewNotification, UserId};
 use belfry::store::mongo::MongoStore;
 use belfry::store::sqlite::SqliteStore;
 use belfry::store::NotificationStore;
@@ -102,6 +126,20 @@ pub async fn insert_raw(store: &MongoStore, doc: Document) {
         .insert_one(doc)
         .await
         .expect("a raw insert");
+}
+
+/// The URL of a SQLite file in `dir`.
+pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("belfry.db").display())
+}
+
+/// A valid new notification (the test's own constants: a bad one is a bug in the test).
+pub fn new_notification(user_id: &str, message: &str, link: Option<&str>) -> NewNotification {
+    NewNotification {
+        user_id: user(user_id),
+        message: Message::parse(message).expect("a valid test message"),
+        link: link.map(|l| Link::parse(l).expect("a valid test link")),
+    }
 }
 
 pub fn user(id: &str) -> UserId {

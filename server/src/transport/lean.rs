@@ -25,8 +25,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
-/// What a connection's first bytes must be for this transport to take it.
-const STREAM_REQUEST: &[u8] = b"GET /notifications/stream";
+use crate::stream;
+
+/// What a connection's first bytes must be for this transport to take it: `GET `, the stream's
+/// path, then a space or a query.
+const METHOD: &[u8] = b"GET ";
+const PEEK: usize = METHOD.len() + stream::PATH.len() + 1;
 /// Largest request head accepted (a token in the query string fits many times over).
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
@@ -40,10 +44,12 @@ const WRITE_DEADLINE: Duration = Duration::from_secs(30);
 /// what the first segment brought is looked at: a client that trickles its request line in goes
 /// to hyper, which handles that (and its timeout) like any other request.
 pub async fn opens_a_stream(socket: &TcpStream) -> bool {
-    let mut first = [0u8; STREAM_REQUEST.len() + 1];
+    let mut first = [0u8; PEEK];
     match socket.peek(&mut first).await {
-        Ok(n) if n == first.len() => {
-            first.starts_with(STREAM_REQUEST) && matches!(first[STREAM_REQUEST.len()], b' ' | b'?')
+        Ok(n) if n == PEEK => {
+            let (method, rest) = first.split_at(METHOD.len());
+            let (path, after) = rest.split_at(stream::PATH.len());
+            method == METHOD && path == stream::PATH.as_bytes() && matches!(after, [b' ' | b'?'])
         }
         _ => false,
     }

@@ -4,6 +4,15 @@
 //! `read_at`, `created_at`, `updated_at`), and documents other programs write are read as they
 //! are: an integer `user_id` belongs to the user whose id is that integer in decimal, dates may
 //! be BSON dates or strings, a missing `read_at` means unread.
+//!
+//! - `doc.rs`: documents to notifications and back, the user filter;
+//! - `feed.rs`: the change-stream feed (a replica set or a sharded cluster);
+//! - `poll.rs`: the polling feed for a standalone `mongod`, which has no change streams;
+//! - here: the store itself, and what the two feeds share (their state collection, stamping).
+
+mod doc;
+mod feed;
+mod poll;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,12 +28,12 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::mongo_feed::{self, FeedFloor};
-use super::{rfc3339, MarkRead, NotificationStore, Page, Position, Replay, StoreError};
-use crate::hub::Hub;
-use crate::model::{NewNotification, NotificationId, UserId};
+use super::{FeedSink, MarkRead, NotificationStore, Page, Replay, StoreError};
+use crate::model::{NewNotification, NotificationId, Position, UserId};
+use doc::{new_document, to_notification, user_filter};
+use feed::FeedFloor;
 
-/// The field where the feed records a document's position in commit order (see `mongo_feed`).
+/// The field where the feed records a document's position in commit order (see `feed.rs`).
 pub const SEQ_FIELD: &str = "belfry_seq";
 const FEED_STATE_COLLECTION: &str = "belfry_feed";
 
@@ -93,23 +102,23 @@ impl MongoStore {
     }
 
     /// Where the feeds keep their state (resume point, floor, stamper lease).
-    pub(super) fn feed_state(&self) -> Collection<Document> {
+    fn feed_state(&self) -> Collection<Document> {
         self.database.collection(FEED_STATE_COLLECTION)
     }
 
     /// Whether the server is a replica set member or a router (change streams), or a
     /// standalone `mongod` (none).
-    pub(super) async fn supports_change_streams(&self) -> Result<bool, mongodb::error::Error> {
+    async fn supports_change_streams(&self) -> Result<bool, mongodb::error::Error> {
         let hello = self.database.run_command(doc! { "hello": 1 }).await?;
         Ok(hello.contains_key("setName") || hello.get_str("msg") == Ok("isdbgrid"))
     }
 
-    pub(super) fn floor(&self) -> &FeedFloor {
+    fn floor(&self) -> &FeedFloor {
         &self.floor
     }
 
     /// The database's current operation time, the point a fresh change stream starts from.
-    pub(super) async fn operation_time(&self) -> Result<Timestamp, mongodb::error::Error> {
+    async fn operation_time(&self) -> Result<Timestamp, mongodb::error::Error> {
         let reply = self.database.run_command(doc! { "ping": 1 }).await?;
         reply
             .get_timestamp("operationTime")
@@ -122,7 +131,7 @@ impl MongoStore {
     }
 
     /// Every document a query finds.
-    pub(super) async fn find_all(
+    async fn find_all(
         &self,
         filter: Document,
         options: FindOptions,
@@ -139,7 +148,7 @@ impl MongoStore {
 
     /// Records `seq` as the document's position unless one is recorded already, and returns
     /// the recorded one (another instance may have been first; the values agree anyway).
-    pub(super) async fn stamp(&self, id: NotificationId, seq: i64) -> Result<i64, StoreError> {
+    async fn stamp(&self, id: NotificationId, seq: i64) -> Result<i64, StoreError> {
         let result = self
             .collection
             .update_one(
@@ -163,66 +172,13 @@ impl MongoStore {
     }
 }
 
-pub(super) fn store_error(err: mongodb::error::Error) -> StoreError {
+fn store_error(err: mongodb::error::Error) -> StoreError {
     match *err.kind {
         ErrorKind::ServerSelection { .. }
         | ErrorKind::Io(_)
         | ErrorKind::ConnectionPoolCleared { .. }
         | ErrorKind::DnsResolve { .. } => StoreError::Unavailable(err.to_string()),
         _ => StoreError::Other(err.to_string()),
-    }
-}
-
-/// Matches the documents of `user`, whether the writer stored the id as a string or (as the
-/// Laravel model's integer cast does) as a number.
-fn user_filter(user: &UserId) -> Bson {
-    match user.as_integer() {
-        Some(n) => doc! { "$in": [user.as_str(), n] }.into(),
-        None => user.as_str().into(),
-    }
-}
-
-fn id_to_string(value: Option<&Bson>) -> String {
-    match value {
-        Some(Bson::ObjectId(oid)) => oid.to_hex(),
-        Some(Bson::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    }
-}
-
-fn user_id_to_string(value: Option<&Bson>) -> String {
-    match value {
-        Some(Bson::Int32(n)) => n.to_string(),
-        Some(Bson::Int64(n)) => n.to_string(),
-        Some(Bson::Double(d)) if d.fract() == 0.0 => format!("{d:.0}"),
-        other => id_to_string(other),
-    }
-}
-
-fn date_to_string(value: Option<&Bson>) -> Option<String> {
-    match value {
-        Some(Bson::DateTime(at)) => Some(rfc3339(at.to_chrono())),
-        Some(Bson::String(s)) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-pub(super) fn to_notification(doc: &Document) -> Notification {
-    let created_at = date_to_string(doc.get("created_at")).unwrap_or_else(|| {
-        // A writer that left out `created_at`: the ObjectId carries its creation second.
-        match doc.get("_id") {
-            Some(Bson::ObjectId(oid)) => rfc3339(oid.timestamp().to_chrono()),
-            _ => String::new(),
-        }
-    });
-    Notification {
-        id: id_to_string(doc.get("_id")),
-        user_id: user_id_to_string(doc.get("user_id")),
-        message: doc.get_str("message").unwrap_or_default().to_owned(),
-        link: doc.get_str("link").ok().map(str::to_owned),
-        read_at: date_to_string(doc.get("read_at")),
-        created_at,
     }
 }
 
@@ -233,20 +189,7 @@ impl NotificationStore for MongoStore {
             return Ok(Vec::new());
         }
         let now = BsonDateTime::from_chrono(Utc::now());
-        let docs: Vec<Document> = batch
-            .iter()
-            .map(|new| {
-                doc! {
-                    "_id": NotificationId::new().object_id(),
-                    "user_id": new.user_id.as_str(),
-                    "message": &new.message,
-                    "link": new.link.as_deref().map_or(Bson::Null, Bson::from),
-                    "read_at": Bson::Null,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            })
-            .collect();
+        let docs: Vec<Document> = batch.iter().map(|new| new_document(new, now)).collect();
         // One `insertMany`: MongoDB has no multi-document atomicity outside transactions (which
         // a standalone server lacks), but every document was validated before this point, so
         // only a database failure can stop it part-way, and the caller then gets an error.
@@ -373,7 +316,11 @@ impl NotificationStore for MongoStore {
         })
     }
 
-    fn start_feed(self: Arc<Self>, hub: Arc<Hub>, shutdown: CancellationToken) -> JoinHandle<()> {
-        tokio::spawn(mongo_feed::run(self, hub, shutdown))
+    fn start_feed(
+        self: Arc<Self>,
+        sink: Arc<dyn FeedSink>,
+        shutdown: CancellationToken,
+    ) -> JoinHandle<()> {
+        tokio::spawn(feed::run(self, sink, shutdown))
     }
 }

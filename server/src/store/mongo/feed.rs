@@ -33,11 +33,11 @@ use mongodb::change_stream::event::{ChangeStreamEvent, ResumeToken};
 use mongodb::error::ErrorKind;
 use tokio_util::sync::CancellationToken;
 
-use super::mongo::{store_error, to_notification, MongoStore};
-use super::{Position, StoreError};
-use crate::hub::Hub;
+use super::doc::to_notification;
+use super::{poll, store_error, MongoStore};
 use crate::metrics;
-use crate::model::NotificationId;
+use crate::model::{NotificationId, Position};
+use crate::store::{FeedSink, StoreError};
 
 const TOKEN_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -66,12 +66,12 @@ impl FeedFloor {
     }
 }
 
-pub async fn run(store: Arc<MongoStore>, hub: Arc<Hub>, shutdown: CancellationToken) {
+pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: CancellationToken) {
     match store.supports_change_streams().await {
         Ok(true) => {}
         Ok(false) => {
             tracing::info!("no change streams on this MongoDB (standalone); tailing by query");
-            return super::mongo_poll::run(store, hub, shutdown).await;
+            return poll::run(store, sink, shutdown).await;
         }
         Err(err) => {
             // Unknown yet (the database may still be starting): the change stream's own retry
@@ -81,7 +81,7 @@ pub async fn run(store: Arc<MongoStore>, hub: Arc<Hub>, shutdown: CancellationTo
     }
     let mut feed = Feed {
         store,
-        hub,
+        sink,
         start: Start::Unknown,
     };
     let mut backoff = Duration::from_millis(100);
@@ -116,7 +116,7 @@ enum Start {
 
 struct Feed {
     store: Arc<MongoStore>,
-    hub: Arc<Hub>,
+    sink: Arc<dyn FeedSink>,
     start: Start,
 }
 
@@ -192,7 +192,7 @@ impl Feed {
         }
     }
 
-    /// Records the insert's position in its document, then publishes it.
+    /// Records the insert's position in its document, then reports it.
     async fn deliver(&self, event: ChangeStreamEvent<Document>) -> Result<(), StoreError> {
         let (Some(time), Some(document)) = (event.cluster_time, event.full_document) else {
             return Ok(());
@@ -203,8 +203,8 @@ impl Feed {
         };
         let id = NotificationId::from(*oid);
         let seq = self.store.stamp(id, seq_of(time)).await?;
-        self.hub
-            .publish_notification(Position { seq, id }, &to_notification(&document));
+        self.sink
+            .committed(Position { seq, id }, &to_notification(&document));
         Ok(())
     }
 

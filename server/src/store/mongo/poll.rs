@@ -18,11 +18,11 @@ use mongodb::options::{FindOptions, IndexOptions};
 use mongodb::IndexModel;
 use tokio_util::sync::CancellationToken;
 
-use super::mongo::{store_error, to_notification, MongoStore, SEQ_FIELD};
-use super::{Position, StoreError};
-use crate::hub::Hub;
-use crate::metrics;
-use crate::model::NotificationId;
+use super::doc::to_notification;
+use super::{store_error, MongoStore, SEQ_FIELD};
+use crate::model::{NotificationId, Position};
+use crate::store::tail::{self, Tail};
+use crate::store::{FeedSink, StoreError};
 
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a stamper's lease lasts without renewal (it renews on every poll).
@@ -30,56 +30,34 @@ const LEASE: Duration = Duration::from_secs(5);
 const BATCH: i64 = 500;
 const DUPLICATE_KEY: i32 = 11000;
 
-pub async fn run(store: Arc<MongoStore>, hub: Arc<Hub>, shutdown: CancellationToken) {
-    let poller = Poller {
+pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: CancellationToken) {
+    let mut poller = Poller {
         store,
-        hub,
+        sink,
         me: ObjectId::new(),
+        last_published: None,
     };
-    let mut last_published = None;
-    let mut tick = tokio::time::interval(POLL_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(err) = poller.poll(&mut last_published).await {
-            metrics::database_error();
-            tracing::warn!(%err, "the MongoDB tail could not poll; retrying next tick");
-        }
-    }
+    tail::follow(&mut poller, POLL_INTERVAL, None, &shutdown).await;
 }
 
 struct Poller {
     store: Arc<MongoStore>,
-    hub: Arc<Hub>,
+    sink: Arc<dyn FeedSink>,
     /// This instance, as a lease holder.
     me: ObjectId,
+    /// The position last reported; `None` until the first poll.
+    last_published: Option<i64>,
 }
 
-impl Poller {
-    async fn poll(&self, last_published: &mut Option<i64>) -> Result<(), StoreError> {
-        let last = match *last_published {
+impl Tail for Poller {
+    const NAME: &'static str = "mongodb-poll";
+
+    async fn poll(&mut self) -> Result<(), StoreError> {
+        let last = match self.last_published {
             Some(last) => last,
             None => {
-                // First poll: make the index, and publish only what comes from now on.
-                self.store
-                    .collection()
-                    .create_index(
-                        IndexModel::builder()
-                            .keys(doc! { SEQ_FIELD: 1 })
-                            .options(
-                                IndexOptions::builder()
-                                    .name("belfry_seq".to_owned())
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .await
-                    .map_err(store_error)?;
-                let start = self.highest_seq().await?;
-                *last_published = Some(start);
+                let start = self.start().await?;
+                self.last_published = Some(start);
                 start
             }
         };
@@ -103,11 +81,31 @@ impl Poller {
                 seq,
                 id: NotificationId::from(oid),
             };
-            self.hub
-                .publish_notification(position, &to_notification(document));
-            *last_published = Some(seq);
+            self.sink.committed(position, &to_notification(document));
+            self.last_published = Some(seq);
         }
         Ok(())
+    }
+}
+
+impl Poller {
+    /// First poll: make the index, and report only what comes from now on.
+    async fn start(&self) -> Result<i64, StoreError> {
+        self.store
+            .collection()
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { SEQ_FIELD: 1 })
+                    .options(
+                        IndexOptions::builder()
+                            .name("belfry_seq".to_owned())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await
+            .map_err(store_error)?;
+        self.highest_seq().await
     }
 
     async fn highest_seq(&self) -> Result<i64, StoreError> {

@@ -1,19 +1,22 @@
-//! One contract, both stores: every test here runs against SQLite and against MongoDB.
+//! One contract, both stores: every test here runs against SQLite and against MongoDB (and the
+//! feed's, on a MongoDB without change streams too).
 
+#[macro_use]
+#[path = "../support/mod.rs"]
 mod support;
 
+mod feed;
+
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use belfry::model::{NewNotification, NotificationId};
 use belfry::store::{MarkRead, NotificationStore, Page};
 use support::user;
 
 fn new(user_id: &str, message: &str) -> NewNotification {
-    NewNotification {
-        user_id: user(user_id),
-        message: message.to_owned(),
-        link: Some(format!("/n/{message}")),
-    }
+    let link = format!("/n/{}", message.replace(' ', "-"));
+    support::new_notification(user_id, message, Some(&link))
 }
 
 async fn insert_one(store: &dyn NotificationStore, user_id: &str, message: &str) -> String {
@@ -28,7 +31,8 @@ fn page(limit: u32, before: Option<&str>) -> Page {
     }
 }
 
-async fn insert_returns_what_was_created(store: &dyn NotificationStore) {
+async fn insert_returns_what_was_created(store: Arc<dyn NotificationStore>) {
+    let store = &*store;
     let created = store
         .insert(&[new("alice", "one"), new("bob", "two")])
         .await
@@ -46,7 +50,8 @@ async fn insert_returns_what_was_created(store: &dyn NotificationStore) {
     );
 }
 
-async fn lists_newest_first_within_the_limit(store: &dyn NotificationStore) {
+async fn lists_newest_first_within_the_limit(store: Arc<dyn NotificationStore>) {
+    let store = &*store;
     for i in 0..5 {
         insert_one(store, "alice", &format!("m{i}")).await;
     }
@@ -60,7 +65,8 @@ async fn lists_newest_first_within_the_limit(store: &dyn NotificationStore) {
     assert_eq!(messages, ["m4", "m3", "m2"]);
 }
 
-async fn pages_back_with_before(store: &dyn NotificationStore) {
+async fn pages_back_with_before(store: Arc<dyn NotificationStore>) {
+    let store = &*store;
     let mut inserted = Vec::new();
     for i in 0..5 {
         inserted.push(insert_one(store, "alice", &format!("m{i}")).await);
@@ -83,7 +89,8 @@ async fn pages_back_with_before(store: &dyn NotificationStore) {
     assert_eq!(seen, inserted);
 }
 
-async fn users_are_isolated(store: &dyn NotificationStore) {
+async fn users_are_isolated(store: Arc<dyn NotificationStore>) {
+    let store = &*store;
     let alice_id = insert_one(store, "alice", "for alice").await;
     let bob_id = insert_one(store, "bob", "for bob").await;
 
@@ -107,7 +114,8 @@ async fn users_are_isolated(store: &dyn NotificationStore) {
         .is_empty());
 }
 
-async fn marks_one_read(store: &dyn NotificationStore) {
+async fn marks_one_read(store: Arc<dyn NotificationStore>) {
+    let store = &*store;
     let mut ids = Vec::new();
     for i in 0..3 {
         ids.push(insert_one(store, "alice", &format!("m{i}")).await);
@@ -141,7 +149,8 @@ async fn marks_one_read(store: &dyn NotificationStore) {
     assert_eq!(read, [ids[0].as_str()]);
 }
 
-async fn marks_all_read(store: &dyn NotificationStore) {
+async fn marks_all_read(store: Arc<dyn NotificationStore>) {
+    let store = &*store;
     for i in 0..3 {
         insert_one(store, "alice", &format!("m{i}")).await;
     }
@@ -152,7 +161,8 @@ async fn marks_all_read(store: &dyn NotificationStore) {
     assert!(listed.iter().all(|n| n.read_at.is_some()));
 }
 
-async fn bulk_insert_reaches_each_user(store: &dyn NotificationStore) {
+async fn bulk_insert_reaches_each_user(store: Arc<dyn NotificationStore>) {
+    let store = &*store;
     let users = ["u1", "u2", "u3"];
     let batch: Vec<_> = users.iter().map(|u| new(u, "hello all")).collect();
     let created = store.insert(&batch).await.unwrap();
@@ -167,7 +177,8 @@ async fn bulk_insert_reaches_each_user(store: &dyn NotificationStore) {
 
 /// Concurrent inserts may share a commit (SQLite's group commit): each still gets back exactly
 /// its own notifications, and every one is stored once.
-async fn concurrent_inserts_each_get_their_own(store: &dyn NotificationStore) {
+async fn concurrent_inserts_each_get_their_own(store: Arc<dyn NotificationStore>) {
+    let store = &*store;
     let batches: Vec<Vec<NewNotification>> = (0..40)
         .map(|i| {
             (0..1 + i % 3)
@@ -181,11 +192,11 @@ async fn concurrent_inserts_each_get_their_own(store: &dyn NotificationStore) {
         let created = created.unwrap();
         let sent: Vec<_> = batch
             .iter()
-            .map(|n| (n.user_id.to_string(), &n.message))
+            .map(|n| (n.user_id.to_string(), n.message.as_str()))
             .collect();
         let got: Vec<_> = created
             .iter()
-            .map(|n| (n.user_id.clone(), &n.message))
+            .map(|n| (n.user_id.clone(), n.message.as_str()))
             .collect();
         assert_eq!(got, sent);
         ids.extend(created.into_iter().map(|n| n.id));
@@ -202,34 +213,12 @@ async fn concurrent_inserts_each_get_their_own(store: &dyn NotificationStore) {
     assert_eq!(stored, ids.len());
 }
 
-async fn answers_ping(store: &dyn NotificationStore) {
+async fn answers_ping(store: Arc<dyn NotificationStore>) {
+    let store = &*store;
     store.ping().await.unwrap();
 }
 
-macro_rules! contract_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = crate::support::sqlite().await;
-                    super::$name(&*db.store).await;
-                }
-            )*
-        }
-        mod mongo {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let store = crate::support::mongo().await;
-                    super::$name(&*store).await;
-                }
-            )*
-        }
-    };
-}
-
-contract_tests!(
+on_stores!(store: [sqlite, mongo] [
     insert_returns_what_was_created,
     lists_newest_first_within_the_limit,
     pages_back_with_before,
@@ -239,7 +228,7 @@ contract_tests!(
     bulk_insert_reaches_each_user,
     concurrent_inserts_each_get_their_own,
     answers_ping,
-);
+]);
 
 /// The original application's documents, as jenssegers/laravel-mongodb writes them: an integer
 /// `user_id` (the model casts it), BSON dates, no `read_at` until read.

@@ -1,0 +1,124 @@
+//! Where the stores meet the hub, the one module that knows both.
+//!
+//! - Feeding: the hub is the [`FeedSink`] the stores' feeds report to. A committed notification
+//!   becomes one `new-notification` event for its user's streams, serialised once.
+//! - Opening a stream: subscribe to the hub first, then (on resume) replay from the store what
+//!   was committed after the client's last id, then live events, dropping those the replay
+//!   already sent. Subscribing before reading is what makes the switch-over gap-free: anything
+//!   committed after the replay's read is queued in the subscription meanwhile.
+//!
+//! `serve.rs` hands the hub to the store's feed; `stream.rs` turns what [`open`] yields into SSE.
+
+use std::sync::Arc;
+
+use app::Notification;
+use futures::stream::{self, Stream, StreamExt};
+use serde_json::json;
+
+use crate::hub::{Event, Hub, Pushed, TooManyStreams};
+use crate::metrics;
+use crate::model::{NotificationId, Position, UserId};
+use crate::store::{FeedSink, NotificationStore, ReadChange, Replay, StoreError};
+
+/// The most missed notifications a resume replays; past that, the client refetches the list.
+pub const MAX_REPLAY: usize = 500;
+
+impl FeedSink for Hub {
+    fn committed(&self, position: Position, notification: &Notification) {
+        // A document another program wrote with an id Belfry cannot serve belongs to no stream.
+        let Ok(user) = UserId::parse(&notification.user_id) else {
+            tracing::warn!(id = %notification.id, "skipping a notification with an invalid user_id");
+            return;
+        };
+        match pushed(position, notification) {
+            Some(pushed) => self.publish(&user, Event::New(pushed)),
+            None => tracing::error!(id = %notification.id, "cannot serialise a notification"),
+        }
+    }
+
+    fn read(&self, user: &UserId, change: &ReadChange) {
+        let event = match change {
+            ReadChange::Ids { ids, unread_count } => {
+                let ids: Vec<String> = ids.iter().map(|id| id.to_hex()).collect();
+                json!({ "ids": ids, "unread_count": unread_count })
+            }
+            ReadChange::All { unread_count } => {
+                json!({ "all": true, "unread_count": unread_count })
+            }
+        };
+        self.publish(user, Event::Read(Arc::from(event.to_string())));
+    }
+}
+
+fn pushed(position: Position, notification: &Notification) -> Option<Arc<Pushed>> {
+    let json = serde_json::to_string(notification).ok()?;
+    Some(Arc::new(Pushed {
+        position,
+        id: notification.id.clone(),
+        json,
+    }))
+}
+
+/// What an open stream is told, in order.
+#[derive(Debug)]
+pub enum StreamEvent {
+    /// A notification or a change of read state, replayed or live.
+    Hub(Event),
+    /// The resume could not replay (`unknown_id`, `too_far_behind`): refetch the list.
+    Resync(&'static str),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    TooManyStreams(#[from] TooManyStreams),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Opens a stream for `user`: what was missed since `resume_from` (if given), then live events.
+pub async fn open(
+    hub: &Arc<Hub>,
+    store: &dyn NotificationStore,
+    user: &UserId,
+    resume_from: Option<NotificationId>,
+) -> Result<impl Stream<Item = StreamEvent> + use<>, OpenError> {
+    let mut subscription = hub.subscribe(user)?;
+    let (opening, floor) = match resume_from {
+        Some(id) => replay(store, user, id).await?,
+        None => (Vec::new(), None),
+    };
+    let live =
+        stream::poll_fn(move |cx| subscription.events.poll_recv(cx)).filter_map(move |event| {
+            std::future::ready(match event {
+                // At or below the last replayed position: the replay sent it already.
+                Event::New(pushed) if floor.is_some_and(|floor| pushed.position <= floor) => None,
+                event => Some(StreamEvent::Hub(event)),
+            })
+        });
+    Ok(stream::iter(opening).chain(live))
+}
+
+/// The events a resume starts with, and the position below which live events are duplicates.
+async fn replay(
+    store: &dyn NotificationStore,
+    user: &UserId,
+    from: NotificationId,
+) -> Result<(Vec<StreamEvent>, Option<Position>), StoreError> {
+    let reason = match store.replay(user, from, MAX_REPLAY).await? {
+        Replay::After { cursor, missed } => {
+            metrics::replayed(missed.len() as u64);
+            let floor = missed.last().map_or(cursor, |(position, _)| *position);
+            let events = missed
+                .iter()
+                .filter_map(|(position, n)| pushed(*position, n))
+                .map(|pushed| StreamEvent::Hub(Event::New(pushed)))
+                .collect();
+            return Ok((events, Some(floor)));
+        }
+        Replay::Unknown => "unknown_id",
+        Replay::TooFar => "too_far_behind",
+    };
+    metrics::resynced();
+    Ok((vec![StreamEvent::Resync(reason)], None))
+}

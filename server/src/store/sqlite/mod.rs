@@ -1,0 +1,264 @@
+//! The embedded default store: one SQLite file in WAL mode, created on first start.
+//!
+//! - `schema.rs`: the tables, and how a row reads as a notification;
+//! - `commit.rs`: inserts, group-committed;
+//! - `feed.rs`: the tail that reports new rows in commit order;
+//! - here: the store itself, the reads and the read-state writes.
+
+mod commit;
+mod feed;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use app::Notification;
+use async_trait::async_trait;
+use chrono::Utc;
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{FeedSink, MarkRead, NotificationStore, Page, Replay, StoreError};
+use crate::model::{NewNotification, NotificationId, Position, UserId};
+use commit::GroupCommit;
+use schema::{open_connection, row_to_notification, row_with_position, COLUMNS};
+
+pub struct SqliteStore {
+    path: PathBuf,
+    // A std Mutex, not tokio's: the connection is only ever used inside `spawn_blocking`,
+    // never held across an `.await`. One connection serves reads and writes; SQLite runs
+    // one writer at a time anyway, and the queries are index look-ups of a few rows.
+    conn: Arc<Mutex<Connection>>,
+    /// Inserts waiting for the next group commit.
+    commits: GroupCommit,
+    /// Wakes the feed right after this process commits, so in-process writes reach streams
+    /// without waiting for the next tail tick.
+    written: Arc<Notify>,
+    /// Set when a write failed for want of a writable file (read-only, disk full); while set,
+    /// `ping` proves writability with a real write instead of a read, so /healthz says 503
+    /// until writes work again.
+    write_failing: AtomicBool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let owned = path.to_path_buf();
+        let conn = tokio::task::spawn_blocking(move || open_connection(&owned))
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))??;
+        Ok(Self {
+            path: path.to_path_buf(),
+            conn: Arc::new(Mutex::new(conn)),
+            commits: GroupCommit::default(),
+            written: Arc::new(Notify::new()),
+            write_failing: AtomicBool::new(false),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Remembers whether the last write reached the file (see `write_failing`).
+    fn note_write<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        match &result {
+            Ok(_) => self.write_failing.store(false, Ordering::Relaxed),
+            Err(StoreError::Unavailable(_)) => self.write_failing.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Runs `work` on the connection in the blocking pool.
+    async fn with_conn<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        run_blocking(&self.conn, work).await
+    }
+
+    /// Notified after each commit of this process's.
+    fn written(&self) -> &Notify {
+        &self.written
+    }
+}
+
+/// Runs `work` on `conn` in the blocking pool.
+async fn run_blocking<T, F>(conn: &Arc<Mutex<Connection>>, work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+{
+    let conn = Arc::clone(conn);
+    tokio::task::spawn_blocking(move || {
+        let mut conn = conn
+            .lock()
+            .map_err(|_| StoreError::Other("the connection lock is poisoned".into()))?;
+        work(&mut conn).map_err(store_error)
+    })
+    .await
+    .map_err(|e| StoreError::Other(e.to_string()))?
+}
+
+fn store_error(err: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::*;
+    match err.sqlite_error_code() {
+        Some(
+            DatabaseBusy | DatabaseLocked | CannotOpen | ReadOnly | SystemIoFailure | DiskFull,
+        ) => StoreError::Unavailable(err.to_string()),
+        _ => StoreError::Other(err.to_string()),
+    }
+}
+
+#[async_trait]
+impl NotificationStore for SqliteStore {
+    async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError> {
+        let created = self.commits.insert(&self.conn, batch).await;
+        if created.is_ok() {
+            self.written.notify_one();
+        }
+        self.note_write(created)
+    }
+
+    async fn list(&self, user: &UserId, page: Page) -> Result<Vec<Notification>, StoreError> {
+        let user = user.to_string();
+        self.with_conn(move |conn| {
+            // "Before" compares hex strings: same length, lower case, so byte order is id order.
+            let before = page.before.map(NotificationId::to_hex);
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM notifications
+                 WHERE user_id = ?1 AND (?2 IS NULL OR id < ?2)
+                 ORDER BY id DESC LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![user, before, page.limit], row_to_notification)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError> {
+        let user = user.to_string();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL",
+                [user],
+                |row| row.get::<_, u64>(0),
+            )
+        })
+        .await
+    }
+
+    async fn mark_read(&self, user: &UserId, id: NotificationId) -> Result<MarkRead, StoreError> {
+        let user = user.to_string();
+        let marked = self
+            .with_conn(move |conn| {
+                let read_at: Option<Option<i64>> = conn
+                    .query_row(
+                        "SELECT read_at FROM notifications WHERE id = ?1 AND user_id = ?2",
+                        params![id.to_hex(), user],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                Ok(match read_at {
+                    None => MarkRead::NotFound,
+                    Some(Some(_)) => MarkRead::AlreadyRead,
+                    Some(None) => {
+                        let changed = conn.execute(
+                            "UPDATE notifications SET read_at = ?1
+                         WHERE id = ?2 AND user_id = ?3 AND read_at IS NULL",
+                            params![Utc::now().timestamp_millis(), id.to_hex(), user],
+                        )?;
+                        if changed == 1 {
+                            MarkRead::Marked
+                        } else {
+                            MarkRead::AlreadyRead
+                        }
+                    }
+                })
+            })
+            .await;
+        self.note_write(marked)
+    }
+
+    async fn mark_all_read(&self, user: &UserId) -> Result<u64, StoreError> {
+        let user = user.to_string();
+        let changed = self
+            .with_conn(move |conn| {
+                let changed = conn.execute(
+                    "UPDATE notifications SET read_at = ?1 WHERE user_id = ?2 AND read_at IS NULL",
+                    params![Utc::now().timestamp_millis(), user],
+                )?;
+                Ok(changed as u64)
+            })
+            .await;
+        self.note_write(changed)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        if !self.write_failing.load(Ordering::Relaxed) {
+            return self
+                .with_conn(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+                .await;
+        }
+        let probe = self
+            .with_conn(|conn| {
+                conn.execute(
+                    "INSERT OR REPLACE INTO belfry_probe (id, at) VALUES (1, ?1)",
+                    [Utc::now().timestamp_millis()],
+                )
+            })
+            .await;
+        self.note_write(probe)
+            .map(drop)
+            .map_err(|err| StoreError::ReadOnly(err.to_string()))
+    }
+
+    async fn replay(
+        &self,
+        user: &UserId,
+        after: NotificationId,
+        limit: usize,
+    ) -> Result<Replay, StoreError> {
+        let user = user.to_string();
+        self.with_conn(move |conn| {
+            let cursor: Option<i64> = conn
+                .query_row(
+                    "SELECT seq FROM notifications WHERE id = ?1 AND user_id = ?2",
+                    params![after.to_hex(), user],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(seq) = cursor else {
+                return Ok(Replay::Unknown);
+            };
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT seq, {COLUMNS} FROM notifications
+                 WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ))?;
+            let missed = stmt
+                .query_map(params![user, seq, limit + 1], row_with_position)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(if missed.len() > limit {
+                Replay::TooFar
+            } else {
+                Replay::After {
+                    cursor: Position { seq, id: after },
+                    missed,
+                }
+            })
+        })
+        .await
+    }
+
+    fn start_feed(
+        self: Arc<Self>,
+        sink: Arc<dyn FeedSink>,
+        shutdown: CancellationToken,
+    ) -> JoinHandle<()> {
+        tokio::spawn(feed::run(self, sink, shutdown))
+    }
+}

@@ -1,0 +1,86 @@
+//! The SQLite file's tables and how a row becomes a [`Notification`]: what every connection
+//! (the store's, the feed's, `belfry send` in another process) agrees on.
+//!
+//! `seq` (an AUTOINCREMENT rowid) records commit order: SQLite admits one writer at a time and
+//! assigns the rowid inside the write transaction, so a higher `seq` was always committed later.
+//! The public `_id` is an ObjectId, as on MongoDB, so ids look and sort alike on both stores.
+
+use std::path::Path;
+
+use app::Notification;
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+use super::store_error;
+use crate::model::{NotificationId, Position};
+use crate::store::{rfc3339, StoreError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS notifications (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT    NOT NULL UNIQUE,
+    user_id    TEXT    NOT NULL,
+    message    TEXT    NOT NULL,
+    link       TEXT,
+    read_at    INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications (user_id, id DESC);
+CREATE INDEX IF NOT EXISTS notifications_unread ON notifications (user_id) WHERE read_at IS NULL;
+CREATE INDEX IF NOT EXISTS notifications_replay ON notifications (user_id, seq);
+CREATE TABLE IF NOT EXISTS belfry_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+";
+
+/// The columns a [`Notification`] is read from, in the order [`notification_at`] expects.
+pub const COLUMNS: &str = "id, user_id, message, link, read_at, created_at";
+
+/// Opens (creating if need be) the file and its schema, in WAL mode with full sync.
+pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+        })?;
+    }
+    let conn = Connection::open(path).map_err(store_error)?;
+    // WAL lets readers (the feed's connection, another `belfry` process) run beside the
+    // writer; FULL sync because a notification once acknowledged must survive a power cut.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(store_error)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(store_error)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(store_error)?;
+    conn.execute_batch(SCHEMA).map_err(store_error)?;
+    Ok(conn)
+}
+
+fn millis_to_rfc3339(millis: i64) -> String {
+    rfc3339(DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or_default())
+}
+
+/// Reads the `COLUMNS` of a row, starting at column `first`.
+fn notification_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Notification> {
+    Ok(Notification {
+        id: row.get(first)?,
+        user_id: row.get(first + 1)?,
+        message: row.get(first + 2)?,
+        link: row.get(first + 3)?,
+        read_at: row.get::<_, Option<i64>>(first + 4)?.map(millis_to_rfc3339),
+        created_at: millis_to_rfc3339(row.get(first + 5)?),
+    })
+}
+
+/// `COLUMNS`
+pub fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
+    notification_at(row, 0)
+}
+
+/// `seq, COLUMNS…`
+pub fn row_with_position(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Position, Notification)> {
+    let seq: i64 = row.get(0)?;
+    let notification = notification_at(row, 1)?;
+    let id = NotificationId::parse(&notification.id).map_err(|msg| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, msg.into())
+    })?;
+    Ok((Position { seq, id }, notification))
+}

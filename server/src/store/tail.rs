@@ -1,0 +1,49 @@
+//! The loop both polling feeds share (SQLite's tail, MongoDB's without change streams): poll on
+//! an interval, or at once when woken, until shutdown; a failed poll is counted, logged and
+//! tried again on the next tick, so a database that is away for a while stops nothing for good.
+
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::StoreError;
+use crate::metrics;
+
+/// One poll of a feed: read what was committed since the last one and report it.
+pub trait Tail {
+    /// Named in the log when a poll fails.
+    const NAME: &'static str;
+
+    async fn poll(&mut self) -> Result<(), StoreError>;
+}
+
+/// Polls `tail` every `interval`, and whenever `wake` is notified, until `shutdown`.
+pub async fn follow<T: Tail>(
+    tail: &mut T,
+    interval: Duration,
+    wake: Option<&Notify>,
+    shutdown: &CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // (A notification that arrives while a poll runs is kept by `Notify` as a permit, so
+        // this wakes at once for it.)
+        let woken = async {
+            match wake {
+                Some(wake) => wake.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = woken => {}
+            _ = tick.tick() => {}
+        }
+        if let Err(err) = tail.poll().await {
+            metrics::database_error();
+            tracing::warn!(%err, feed = T::NAME, "the feed could not read; retrying next tick");
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The feed's contract, with a plain list as its sink (no hub, no SSE): every committed row is
+//! reported once, in position order, whoever wrote it (this store, another connection to the
+//! same database, `belfry send` in another process).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::Notification;
+use belfry::config::DatabaseUrl;
+use belfry::model::{Position, UserId};
+use belfry::store::{FeedSink, NotificationStore, ReadChange};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::live::PATIENCE;
+
+#[derive(Default)]
+struct Recorder {
+    reported: Mutex<Vec<(Position, String)>>,
+    changed: Notify,
+}
+
+impl FeedSink for Recorder {
+    fn committed(&self, position: Position, notification: &Notification) {
+        let mut reported = self.reported.lock().unwrap();
+        reported.push((position, notification.id.clone()));
+        self.changed.notify_waiters();
+    }
+
+    fn read(&self, _: &UserId, _: &ReadChange) {}
+}
+
+impl Recorder {
+    /// Waits up to `wait` for `check` to hold of what was reported; says whether it did.
+    async fn holds_within(
+        &self,
+        wait: Duration,
+        check: impl Fn(&[(Position, String)]) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if check(&self.reported.lock().unwrap()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    fn has(&self, id: &str) -> impl Fn(&[(Position, String)]) -> bool + '_ {
+        let id = id.to_owned();
+        move |reported| reported.iter().any(|(_, seen)| *seen == id)
+    }
+}
+
+/// `belfry send` in a process of its own; returns the notification's id.
+fn send_from_another_process(database: &str, user: &str, message: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_belfry"))
+        .args([
+            "send",
+            "--database",
+            database,
+            "--user",
+            user,
+            "--message",
+            message,
+        ])
+        .output()
+        .expect("belfry send runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent: Notification = serde_json::from_slice(&out.stdout).expect("belfry send prints JSON");
+    sent.id
+}
+
+/// `batches` inserts of `size` notifications each, one after the other; their ids.
+async fn write_batches(
+    store: &dyn NotificationStore,
+    label: &str,
+    batches: usize,
+    size: usize,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..batches {
+        let batch: Vec<_> = (0..size)
+            .map(|j| super::new(&format!("u{}", (i + j) % 3), &format!("{label} {i}.{j}")))
+            .collect();
+        let created = store.insert(&batch).await.unwrap();
+        ids.extend(created.into_iter().map(|n| n.id));
+    }
+    ids
+}
+
+async fn reports_every_commit_once_in_position_order(database: String) {
+    let url: DatabaseUrl = database.parse().unwrap();
+    let store = belfry::store::open(&url, "notifications").await.unwrap();
+    let other = belfry::store::open(&url, "notifications").await.unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let shutdown = CancellationToken::new();
+    let feed = Arc::clone(&store).start_feed(recorder.clone(), shutdown.clone());
+
+    // A feed reports what is committed after it started: write markers until one arrives.
+    let mut started = false;
+    for attempt in 0..20 {
+        let marker = store
+            .insert(&[super::new("marker", &format!("m{attempt}"))])
+            .await
+            .unwrap();
+        if recorder
+            .holds_within(Duration::from_secs(1), recorder.has(&marker[0].id))
+            .await
+        {
+            started = true;
+            break;
+        }
+    }
+    assert!(started, "the feed reports a marker within 20 attempts");
+    let before = recorder.reported.lock().unwrap().len();
+
+    // Three writers at once: this store, another connection, and (meanwhile) another process.
+    let mine = write_batches(&*store, "mine", 20, 1);
+    let theirs = write_batches(&*other, "theirs", 10, 2);
+    let process = {
+        let database = database.clone();
+        tokio::task::spawn_blocking(move || {
+            (0..3)
+                .map(|i| send_from_another_process(&database, "u1", &format!("process {i}")))
+                .collect::<Vec<_>>()
+        })
+    };
+    let (mine, theirs) = futures::join!(mine, theirs);
+    let process = process.await.unwrap();
+    let written: Vec<String> = mine.into_iter().chain(theirs).chain(process).collect();
+
+    let all_in = |reported: &[(Position, String)]| {
+        written
+            .iter()
+            .all(|id| reported.iter().any(|(_, seen)| seen == id))
+    };
+    assert!(
+        recorder.holds_within(PATIENCE, all_in).await,
+        "every write is reported"
+    );
+    shutdown.cancel();
+    feed.await.unwrap();
+
+    let reported = recorder.reported.lock().unwrap().clone();
+    let mut times: HashMap<&str, usize> = HashMap::new();
+    for (_, id) in &reported[before..] {
+        *times.entry(id.as_str()).or_default() += 1;
+    }
+    for id in &written {
+        assert_eq!(times.get(id.as_str()), Some(&1), "{id} is reported once");
+    }
+    assert_eq!(
+        reported.len() - before,
+        written.len(),
+        "nothing else is reported"
+    );
+    for pair in reported.windows(2) {
+        assert!(pair[0].0 < pair[1].0, "positions increase: {pair:?}");
+    }
+}
+
+on_stores!(database: [sqlite, mongo, mongo_standalone] [
+    reports_every_commit_once_in_position_order,
+]);
