@@ -1,8 +1,8 @@
 //! Who is asking: user tokens (HS256 JWT), the service key of the publish API, and the CSRF
 //! guard of the state-changing user routes.
 //!
-//! A user token is taken from `Authorization: Bearer …`, else from the `belfry_token` cookie,
-//! and, on the stream route only, from `?token=` (an `EventSource` cannot set headers). Tokens
+//! A user token is taken from `Authorization: Bearer …`, else (on the stream route only, as an
+//! `EventSource` cannot set headers) from `?token=`, else from the `belfry_token` cookie. Tokens
 //! are never logged: the request log records the path without its query string.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,12 +20,33 @@ use crate::model::UserId;
 
 pub const TOKEN_COOKIE: &str = "belfry_token";
 
+/// The latest expiry Belfry signs or honours: the year 9999, within every clock's range.
+const MAX_EXP: u64 = 253_402_300_799;
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
+    /// A string, or an integer (what PHP JWT libraries mint from an integer user id), read as
+    /// its decimal form, as the publish API reads `user_id`.
+    #[serde(deserialize_with = "string_or_integer")]
     sub: String,
     exp: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     iat: Option<u64>,
+}
+
+fn string_or_integer<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Subject {
+        Text(String),
+        Signed(i64),
+        Unsigned(u64),
+    }
+    Ok(match Subject::deserialize(de)? {
+        Subject::Text(text) => text,
+        Subject::Signed(n) => n.to_string(),
+        Subject::Unsigned(n) => n.to_string(),
+    })
 }
 
 /// Signs and verifies user tokens with shared HS256 secrets.
@@ -63,7 +84,9 @@ impl TokenKeys {
     /// [`TokenKeys::from_list`] refuses it).
     pub fn rotating(secrets: &[&[u8]]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // `sub` is required by `Claims` itself, which also reads a numeric one (the validation
+        // would refuse a `sub` that is not a string).
+        validation.set_required_spec_claims(&["exp"]);
         // A few seconds for clocks that disagree between the host application and Belfry.
         validation.leeway = 5;
         Self {
@@ -83,9 +106,13 @@ impl TokenKeys {
         ttl: Duration,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = unix_now();
+        let exp = now
+            .checked_add(ttl.as_secs())
+            .filter(|exp| *exp <= MAX_EXP)
+            .ok_or(ErrorKind::InvalidClaimFormat("exp".to_owned()))?;
         let claims = Claims {
             sub: user.to_string(),
-            exp: now + ttl.as_secs(),
+            exp,
             iat: Some(now),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -116,8 +143,15 @@ impl TokenKeys {
                 "the token's subject is not a valid user id",
             )
         })?;
+        // A token may say it lasts for ever; the stream it opens then lasts as long as the
+        // server (`MAX_EXP` is far beyond any uptime, and fits every clock's range).
         let until = UNIX_EPOCH
-            + Duration::from_secs(data.claims.exp.saturating_add(self.validation.leeway));
+            + Duration::from_secs(
+                data.claims
+                    .exp
+                    .saturating_add(self.validation.leeway)
+                    .min(MAX_EXP),
+            );
         Ok((user, until))
     }
 }
@@ -152,18 +186,20 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, AppError> {
         })
 }
 
-/// Finds the caller's token: the header first, then the cookie, then (if allowed) the query.
+/// Finds the caller's token. An explicit token wins over the ambient cookie: the header first,
+/// then (on the stream only) `?token=`, then the cookie. So an embedded bell that passes its
+/// token is never shadowed by a stale `belfry_token` cookie of the same origin.
 fn find_token(parts: &Parts, allow_query: bool) -> Result<String, AppError> {
     if let Some(token) = bearer(parts)? {
         return Ok(token.to_owned());
-    }
-    if let Some(cookie) = CookieJar::from_headers(&parts.headers).get(TOKEN_COOKIE) {
-        return Ok(cookie.value().to_owned());
     }
     if allow_query {
         if let Ok(Query(TokenQuery { token: Some(token) })) = Query::try_from_uri(&parts.uri) {
             return Ok(token);
         }
+    }
+    if let Some(cookie) = CookieJar::from_headers(&parts.headers).get(TOKEN_COOKIE) {
+        return Ok(cookie.value().to_owned());
     }
     Err(unauthorized("missing_token", "a user token is required"))
 }

@@ -14,7 +14,7 @@ pub fn token(args: &TokenArgs) -> Result<(), String> {
     let keys = TokenKeys::from_list(&args.jwt_secret).map_err(|_| "--jwt-secret is empty")?;
     let token = keys
         .mint(&user, Duration::from_secs(args.ttl_secs))
-        .map_err(|e| format!("cannot sign the token: {e}"))?;
+        .map_err(|_| "--ttl-secs: the token would expire after the year 9999".to_owned())?;
     println!("{token}");
     Ok(())
 }

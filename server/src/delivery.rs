@@ -22,6 +22,9 @@ use crate::store::{FeedSink, NotificationStore, ReadChange, Replay, StoreError};
 
 /// The most missed notifications a resume replays; past that, the client refetches the list.
 pub const MAX_REPLAY: usize = 500;
+/// The most bytes of serialised notifications a resume holds before it is sent: 500 of the
+/// longest notifications would be about 5 MiB for one reconnecting tab.
+pub const MAX_REPLAY_BYTES: usize = 1024 * 1024;
 
 impl FeedSink for Hub {
     fn committed(&self, position: Position, notification: &Notification) {
@@ -107,14 +110,24 @@ async fn replay(
 ) -> Result<(Vec<StreamEvent>, Option<Position>), StoreError> {
     let reason = match store.replay(user, from, MAX_REPLAY).await? {
         Replay::After { cursor, missed } => {
-            metrics::replayed(missed.len() as u64);
             let floor = missed.last().map_or(cursor, |(position, _)| *position);
-            let events = missed
-                .iter()
-                .filter_map(|(position, n)| pushed(*position, n))
-                .map(|pushed| StreamEvent::Hub(Event::New(pushed)))
-                .collect();
-            return Ok((events, Some(floor)));
+            let mut bytes = 0;
+            let mut events = Vec::with_capacity(missed.len());
+            for (position, n) in &missed {
+                let Some(pushed) = pushed(*position, n) else {
+                    continue;
+                };
+                bytes += pushed.json.len();
+                if bytes > MAX_REPLAY_BYTES {
+                    break;
+                }
+                events.push(StreamEvent::Hub(Event::New(pushed)));
+            }
+            if bytes <= MAX_REPLAY_BYTES {
+                metrics::replayed(events.len() as u64);
+                return Ok((events, Some(floor)));
+            }
+            "too_far_behind"
         }
         Replay::Unknown => "unknown_id",
         Replay::TooFar => "too_far_behind",

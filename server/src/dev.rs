@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Form, Json, Router};
@@ -26,10 +26,38 @@ struct SignIn {
     user: String,
 }
 
+/// The demo routes are plain form posts (the demo page works without scripts), so the CSRF
+/// guard of the API (a JSON content type) does not fit them. Instead a request another site's
+/// page made is refused: the browser says so in `Sec-Fetch-Site`, or, in older browsers, in an
+/// `Origin` that is not this server. Requests without either (curl) are not a browser's.
+fn refuse_cross_site(headers: &HeaderMap) -> Result<(), AppError> {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return match site.as_bytes() {
+            b"same-origin" | b"none" => Ok(()),
+            _ => Err(AppError::CsrfRejected),
+        };
+    }
+    let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST))
+    else {
+        return Ok(());
+    };
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest);
+    match origin_host {
+        Some(origin_host) if origin_host.as_bytes() == host.as_bytes() => Ok(()),
+        _ => Err(AppError::CsrfRejected),
+    }
+}
+
 async fn sign_in(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Form(form): Form<SignIn>,
 ) -> Result<Response, AppError> {
+    refuse_cross_site(&headers)?;
     let user = UserId::parse(&form.user).map_err(|m| AppError::invalid("user", m))?;
     let token = state
         .tokens
@@ -51,6 +79,7 @@ struct Send {
 
 /// A form post (redirects back) or the page's background JSON post (201).
 async fn send(State(state): State<AppState>, request: Request) -> Result<Response, AppError> {
+    refuse_cross_site(request.headers())?;
     let is_json = request
         .headers()
         .get(header::CONTENT_TYPE)

@@ -89,6 +89,17 @@ impl AppError {
     }
 }
 
+/// A query string that does not parse (`?limit=1&limit=2`, a repeated `last_event_id`, bytes
+/// that are not UTF-8) gets the contract's 400, not axum's plain-text one.
+impl From<axum::extract::rejection::QueryRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        Self::malformed(
+            format!("the query string cannot be read: {}", rejection.body_text()),
+            None,
+        )
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
         match err {

@@ -22,7 +22,7 @@ pub mod rate;
 pub mod serve;
 pub mod store;
 pub mod stream;
-mod transport;
+pub mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;

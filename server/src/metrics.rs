@@ -13,6 +13,7 @@ const REPLAYS: &str = "belfry_replayed_notifications_total";
 const RESYNCS: &str = "belfry_resyncs_total";
 const SLOW_CLOSES: &str = "belfry_slow_consumer_closes_total";
 const DB_ERRORS: &str = "belfry_database_errors_total";
+const SKIPPED: &str = "belfry_skipped_records_total";
 
 /// The process's recorder; installs it the first time.
 pub fn handle() -> PrometheusHandle {
@@ -45,9 +46,20 @@ fn describe() {
         "streams closed because their client stopped reading"
     );
     metrics::describe_counter!(DB_ERRORS, "failed database operations");
+    metrics::describe_counter!(
+        SKIPPED,
+        "rows or documents other programs wrote in a shape Belfry cannot serve, skipped"
+    );
     // Zeroes, so that every series exists before its first event.
     metrics::gauge!(OPEN_STREAMS).set(0.0);
-    for counter in [DELIVERIES, REPLAYS, RESYNCS, SLOW_CLOSES, DB_ERRORS] {
+    for counter in [
+        DELIVERIES,
+        REPLAYS,
+        RESYNCS,
+        SLOW_CLOSES,
+        DB_ERRORS,
+        SKIPPED,
+    ] {
         metrics::counter!(counter).absolute(0);
     }
 }
@@ -78,4 +90,8 @@ pub fn slow_consumer_closed() {
 
 pub fn database_error() {
     metrics::counter!(DB_ERRORS).increment(1);
+}
+
+pub fn skipped() {
+    metrics::counter!(SKIPPED).increment(1);
 }

@@ -127,6 +127,16 @@ fn cors(origins: &[String]) -> Result<CorsLayer, String> {
         .map(|o| o.trim())
         .filter(|o| !o.is_empty())
         .map(|o| {
+            if o == "*" {
+                // The bell sends the user's cookie or token: a browser refuses credentials to a
+                // wildcard origin, so `*` could only ever give a bell that never signs in.
+                return Err(
+                    "--allowed-origins: `*` is not allowed (the bell sends credentials, \
+                     which browsers refuse for a wildcard); list each origin, e.g. \
+                     https://app.example"
+                        .to_owned(),
+                );
+            }
             HeaderValue::from_str(o)
                 .map_err(|_| format!("--allowed-origins: {o:?} is not an origin"))
         })
@@ -169,6 +179,14 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
 pub struct Secrets {
     pub jwt_secret: String,
     pub service_key: Option<String>,
+    /// Which of the two `--dev` made up (and may print); configured ones are never printed.
+    generated: Generated,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Generated {
+    jwt_secret: bool,
+    service_key: bool,
 }
 
 impl Secrets {
@@ -181,10 +199,18 @@ impl Secrets {
             (Some(secret), dev) => Ok(Self {
                 jwt_secret: secret.clone(),
                 service_key: args.service_key.clone().or_else(|| dev.then(random_secret)),
+                generated: Generated {
+                    jwt_secret: false,
+                    service_key: dev && args.service_key.is_none(),
+                },
             }),
             (None, true) => Ok(Self {
                 jwt_secret: random_secret(),
                 service_key: Some(args.service_key.clone().unwrap_or_else(random_secret)),
+                generated: Generated {
+                    jwt_secret: true,
+                    service_key: args.service_key.is_none(),
+                },
             }),
             (None, false) => {
                 Err("--jwt-secret (or BELFRY_JWT_SECRET) is required; use --dev for a demo".into())
@@ -212,12 +238,24 @@ fn print_dev_banner(addr: SocketAddr, secrets: &Secrets) {
         .ok()
         .and_then(|keys| keys.mint(&demo_user, Duration::from_secs(24 * 3600)).ok())
         .unwrap_or_default();
-    let key = secrets.service_key.as_deref().unwrap_or_default();
+    const CONFIGURED: &str = "(configured; not printed)";
+    let key = match secrets.generated.service_key {
+        true => secrets.service_key.as_deref().unwrap_or_default(),
+        false => "<service key>",
+    };
+    let jwt = match secrets.generated.jwt_secret {
+        true => secrets.jwt_secret.as_str(),
+        false => CONFIGURED,
+    };
+    let key_line = match secrets.generated.service_key {
+        true => key,
+        false => CONFIGURED,
+    };
     println!(
         "\nBelfry dev mode: NOT FOR PRODUCTION\n\
          \x20 app          http://{addr}/\n\
          \x20 JWT secret   {jwt}\n\
-         \x20 service key  {key}\n\
+         \x20 service key  {key_line}\n\
          \x20 token (user 1, 24 h)\n\
          \x20   {token}\n\n\
          Send user 1 a notification:\n\
@@ -225,6 +263,5 @@ fn print_dev_banner(addr: SocketAddr, secrets: &Secrets) {
          -H 'Content-Type: application/json' -d '{{\"user_id\":\"1\",\"message\":\"Hello from curl\",\"link\":\"/\"}}'\n\
          List user 1's notifications:\n\
          \x20 curl http://{addr}/notifications -H 'Authorization: Bearer {token}'\n",
-        jwt = secrets.jwt_secret,
     );
 }

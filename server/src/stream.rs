@@ -7,6 +7,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderMap;
@@ -37,8 +38,9 @@ pub async fn stream(
     State(state): State<AppState>,
     StreamUser(user, token_expiry): StreamUser,
     headers: HeaderMap,
-    Query(params): Query<StreamParams>,
+    params: Result<Query<StreamParams>, QueryRejection>,
 ) -> Result<impl IntoResponse, AppError> {
+    let Query(params) = params?;
     let header = headers
         .get("last-event-id")
         .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned());

@@ -8,18 +8,13 @@ use axum::http::{Request, StatusCode};
 use belfry::store::NotificationStore;
 use http_body_util::BodyExt;
 use support::*;
-use tower::ServiceExt;
 
 async fn page(router: &axum::Router, cookie: Option<&str>) -> (StatusCode, String) {
     let mut request = Request::get("/");
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
     }
-    let response = router
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let response = respond(router, request.body(Body::empty()).unwrap()).await;
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8(bytes.to_vec()).unwrap())

@@ -8,9 +8,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::live::{TestServer, PATIENCE};
+use support::live::{closed_by_server, TestServer, PATIENCE};
 use support::*;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 struct Raw {
@@ -209,15 +209,6 @@ async fn a_hang_up_unsubscribes_the_stream() {
 }
 
 /// Reads until the server closes the connection; fails the test if it does not within PATIENCE.
-async fn closed_by_server(mut socket: impl AsyncRead + Unpin) -> Vec<u8> {
-    let mut answer = Vec::new();
-    tokio::time::timeout(PATIENCE, socket.read_to_end(&mut answer))
-        .await
-        .expect("the server closed the connection in time")
-        .ok();
-    answer
-}
-
 /// A connection that sends nothing, and a stream request whose headers never end, are both cut
 /// off at the header deadline.
 #[tokio::test]

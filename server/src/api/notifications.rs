@@ -1,6 +1,7 @@
 //! The user routes: a signed-in user reads and marks their own notifications, and only those.
 
 use app::Notification;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -58,9 +59,9 @@ pub fn parse_page(limit: Option<&str>, before: Option<&str>) -> Result<Page, App
 pub async fn list(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    Query(params): Query<ListParams>,
+    params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Vec<Notification>>, AppError> {
-    let page = params.page()?;
+    let page = params?.page()?;
     Ok(Json(state.store.list(&user, page).await?))
 }
 

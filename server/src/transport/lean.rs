@@ -15,9 +15,10 @@
 //! The response is close-delimited (`Connection: close`, no chunked encoding), which HTTP/1.1
 //! allows and every EventSource implementation reads.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
+use axum::http::header::{self, HeaderName};
 use axum::http::{Request, Response, Version};
 use http_body_util::BodyExt;
 use rand::Rng;
@@ -32,7 +33,7 @@ use crate::stream;
 const METHOD: &[u8] = b"GET ";
 const PEEK: usize = METHOD.len() + stream::PATH.len() + 1;
 /// Largest request head accepted (a token in the query string fits many times over).
-const MAX_HEAD: usize = 16 * 1024;
+pub const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
 /// A client that does not take a frame within this long is disconnected (it resumes with
 /// `Last-Event-ID`). The hub closes a stream whose queue is full long before that; this is for
@@ -76,8 +77,12 @@ pub async fn serve(mut socket: TcpStream, router: axum::Router, header_read_time
     }
 }
 
-enum HeadError {
+/// Why no request came of a connection's head.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HeadError {
+    /// Not a request this transport serves (answered 400).
     Malformed,
+    /// The client hung up first.
     Closed,
 }
 
@@ -85,9 +90,6 @@ enum HeadError {
 async fn read_head(socket: &mut TcpStream) -> Result<Request<Body>, HeadError> {
     let mut buffer = Vec::with_capacity(1024);
     loop {
-        if buffer.len() >= MAX_HEAD {
-            return Err(HeadError::Malformed);
-        }
         if socket
             .read_buf(&mut buffer)
             .await
@@ -96,17 +98,35 @@ async fn read_head(socket: &mut TcpStream) -> Result<Request<Body>, HeadError> {
         {
             return Err(HeadError::Closed);
         }
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Request::new(&mut headers);
-        match parsed.parse(&buffer) {
-            Ok(httparse::Status::Complete(_)) => return to_request(&parsed),
-            Ok(httparse::Status::Partial) => continue,
-            Err(_) => return Err(HeadError::Malformed),
+        if let Some(request) = parse_head(&buffer)? {
+            return Ok(request);
         }
     }
 }
 
+/// The request head at the start of `buffer`: `Ok(None)` while it is incomplete (and within
+/// the limits), an error once it cannot become a stream request Belfry serves. Whatever follows
+/// the head (a pipelined request, say) is ignored: a stream connection carries one request.
+pub fn parse_head(buffer: &[u8]) -> Result<Option<Request<Body>>, HeadError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    match parsed.parse(buffer) {
+        Ok(httparse::Status::Complete(_)) => to_request(&parsed).map(Some),
+        Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD => Ok(None),
+        Ok(httparse::Status::Partial) | Err(_) => Err(HeadError::Malformed),
+    }
+}
+
 fn to_request(parsed: &httparse::Request<'_, '_>) -> Result<Request<Body>, HeadError> {
+    // A stream request has no body, and this transport reads none: one announced (a length, or
+    // an encoding, let alone both) is refused rather than left unread on the connection.
+    let has_body = parsed.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("transfer-encoding")
+            || (h.name.eq_ignore_ascii_case("content-length") && h.value != b"0")
+    });
+    if has_body {
+        return Err(HeadError::Malformed);
+    }
     let mut request = Request::builder()
         .method(parsed.method.unwrap_or_default())
         .uri(parsed.path.unwrap_or_default())
@@ -123,13 +143,21 @@ fn to_request(parsed: &httparse::Request<'_, '_>) -> Result<Request<Body>, HeadE
         .map_err(|_| HeadError::Malformed)
 }
 
+/// Headers about the message's framing, which this transport writes itself.
+const FRAMING: [HeaderName; 4] = [
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+    header::DATE,
+];
+
 /// Writes the head, then the body: frame by frame for a stream (watching for the client hanging
 /// up meanwhile), or whole with its length for anything else (an error, say).
 async fn write_response(socket: &mut TcpStream, response: Response<Body>) -> std::io::Result<()> {
     let (parts, mut body) = response.into_parts();
     let is_stream = parts
         .headers
-        .get(axum::http::header::CONTENT_TYPE)
+        .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     let mut head = format!(
         "HTTP/1.1 {} {}\r\n",
@@ -138,12 +166,21 @@ async fn write_response(socket: &mut TcpStream, response: Response<Body>) -> std
     )
     .into_bytes();
     for (name, value) in &parts.headers {
+        // The framing is this transport's own (close-delimited, or one length it computes
+        // below): a length or encoding the router set would contradict it, and two
+        // `Content-Length`s make strict clients and proxies refuse the answer.
+        if FRAMING.contains(name) {
+            continue;
+        }
         head.extend_from_slice(name.as_str().as_bytes());
         head.extend_from_slice(b": ");
         head.extend_from_slice(value.as_bytes());
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(b"connection: close\r\n");
+    head.extend_from_slice(
+        format!("date: {}\r\n", httpdate::fmt_http_date(SystemTime::now())).as_bytes(),
+    );
     drop(parts);
 
     if !is_stream {

@@ -168,6 +168,19 @@ pub fn state(store: Arc<dyn NotificationStore>) -> AppState {
     }
 }
 
+/// The router's response to one request (no socket), its body unread.
+pub async fn respond(
+    router: &axum::Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> axum::response::Response {
+    use tower::ServiceExt;
+    router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible router")
+}
+
 /// Sends one request through the router (no socket) and returns the status and JSON body
 /// (`Value::Null` when the body is empty).
 pub async fn call(
@@ -175,13 +188,8 @@ pub async fn call(
     request: axum::http::Request<axum::body::Body>,
 ) -> (axum::http::StatusCode, serde_json::Value) {
     use http_body_util::BodyExt;
-    use tower::ServiceExt;
 
-    let response = router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("infallible router");
+    let response = respond(router, request).await;
     let status = response.status();
     let bytes = response
         .into_body()

@@ -40,6 +40,7 @@ use crate::model::{NotificationId, Position};
 use crate::store::{FeedSink, StoreError};
 
 const TOKEN_SAVE_INTERVAL: Duration = Duration::from_secs(1);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Server error codes after which the resume token cannot be used again.
@@ -67,29 +68,44 @@ impl FeedFloor {
 }
 
 pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: CancellationToken) {
-    match store.supports_change_streams().await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::info!("no change streams on this MongoDB (standalone); tailing by query");
-            return poll::run(store, sink, shutdown).await;
+    // Which feed depends on the server, so ask until it answers (it may be starting, or away):
+    // guessing would leave a standalone server with a change stream it refuses for ever.
+    let mut backoff = FIRST_BACKOFF;
+    let change_streams = loop {
+        match store.supports_change_streams().await {
+            Ok(answer) => break answer,
+            Err(err) => {
+                metrics::database_error();
+                tracing::warn!(%err, retry_in = ?backoff, "cannot ask the database about change streams yet");
+            }
         }
-        Err(err) => {
-            // Unknown yet (the database may still be starting): the change stream's own retry
-            // loop will tell, and a standalone server refuses it with a clear error.
-            tracing::warn!(%err, "cannot ask the database about change streams yet");
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(backoff) => {}
         }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    };
+    if !change_streams {
+        tracing::info!("no change streams on this MongoDB (standalone); tailing by query");
+        return poll::run(store, sink, shutdown).await;
     }
     let mut feed = Feed {
         store,
         sink,
         start: Start::Unknown,
+        opened: false,
     };
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = FIRST_BACKOFF;
     loop {
         match feed.follow(&shutdown).await {
             Ok(()) => break,
             Err(err) => {
                 metrics::database_error();
+                // A stream that was open and then failed is a new outage: start over from the
+                // first, short wait, not from where the last outage's backoff ended.
+                if std::mem::take(&mut feed.opened) {
+                    backoff = FIRST_BACKOFF;
+                }
                 tracing::warn!(%err, retry_in = ?backoff, "the change stream stopped; resuming");
             }
         }
@@ -118,6 +134,8 @@ struct Feed {
     store: Arc<MongoStore>,
     sink: Arc<dyn FeedSink>,
     start: Start,
+    /// Whether the change stream opened since the last failure.
+    opened: bool,
 }
 
 impl Feed {
@@ -135,6 +153,7 @@ impl Feed {
             }
             Err(err) => return Err(store_error(err)),
         };
+        self.opened = true;
         let mut save = tokio::time::interval(TOKEN_SAVE_INTERVAL);
         loop {
             tokio::select! {
@@ -198,6 +217,7 @@ impl Feed {
             return Ok(());
         };
         let Some(Bson::ObjectId(oid)) = document.get("_id") else {
+            metrics::skipped();
             tracing::warn!("skipping an inserted document whose _id is not an ObjectId");
             return Ok(());
         };

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::schema::{open_connection, row_with_position, COLUMNS};
 use super::{run_blocking, SqliteStore};
+use crate::metrics;
 use crate::store::tail::{self, Tail};
 use crate::store::{FeedSink, StoreError};
 
@@ -80,14 +81,24 @@ impl Tail for SqliteTail {
                 let mut stmt = c.prepare_cached(&format!(
                     "SELECT seq, {COLUMNS} FROM notifications WHERE seq > ?1 ORDER BY seq LIMIT ?2"
                 ))?;
-                let rows = stmt.query_map(params![after, TAIL_BATCH], row_with_position)?;
+                // Each row's `seq` apart from the rest, so a row that does not read as a
+                // notification is skipped (and counted) without stopping the feed.
+                let rows = stmt.query_map(params![after, TAIL_BATCH], |row| {
+                    Ok((row.get::<_, i64>(0)?, row_with_position(row)))
+                })?;
                 Ok((version, rows.collect::<rusqlite::Result<Vec<_>>>()?))
             })
             .await?;
             let full = rows.len() == TAIL_BATCH;
-            for (position, notification) in &rows {
-                self.sink.committed(*position, notification);
-                self.last_seq = position.seq;
+            for (seq, row) in rows {
+                match row {
+                    Ok((position, notification)) => self.sink.committed(position, &notification),
+                    Err(err) => {
+                        metrics::skipped();
+                        tracing::warn!(%err, seq, "the feed skips a row Belfry cannot read");
+                    }
+                }
+                self.last_seq = seq;
             }
             // A full batch may have more behind it: read on before remembering the version.
             if !full {

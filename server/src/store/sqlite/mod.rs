@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::{FeedSink, MarkRead, NotificationStore, Page, Replay, StoreError};
 use crate::model::{NewNotification, NotificationId, Position, UserId};
 use commit::GroupCommit;
-use schema::{open_connection, row_to_notification, row_with_position, COLUMNS};
+use schema::{open_connection, readable, row_to_notification, row_with_position, COLUMNS};
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -135,7 +135,7 @@ impl NotificationStore for SqliteStore {
                  ORDER BY id DESC LIMIT ?3"
             ))?;
             let rows = stmt.query_map(params![user, before, page.limit], row_to_notification)?;
-            rows.collect()
+            readable(rows)
         })
         .await
     }
@@ -239,9 +239,8 @@ impl NotificationStore for SqliteStore {
                 "SELECT seq, {COLUMNS} FROM notifications
                  WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
             ))?;
-            let missed = stmt
-                .query_map(params![user, seq, limit + 1], row_with_position)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let missed =
+                readable(stmt.query_map(params![user, seq, limit + 1], row_with_position)?)?;
             Ok(if missed.len() > limit {
                 Replay::TooFar
             } else {

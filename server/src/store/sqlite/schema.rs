@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 use super::store_error;
+use crate::metrics;
 use crate::model::{NotificationId, Position};
 use crate::store::{rfc3339, StoreError};
 
@@ -58,10 +59,16 @@ fn millis_to_rfc3339(millis: i64) -> String {
     rfc3339(DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or_default())
 }
 
-/// Reads the `COLUMNS` of a row, starting at column `first`.
+/// Reads the `COLUMNS` of a row, starting at column `first`. A row another program wrote with
+/// an `id` that is not an ObjectId, or a date that is not a number, is an error here (and
+/// skipped by the callers, see [`readable`]).
 fn notification_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Notification> {
+    let id: String = row.get(first)?;
+    NotificationId::parse(&id).map_err(|msg| {
+        rusqlite::Error::FromSqlConversionFailure(first, rusqlite::types::Type::Text, msg.into())
+    })?;
     Ok(Notification {
-        id: row.get(first)?,
+        id,
         user_id: row.get(first + 1)?,
         message: row.get(first + 2)?,
         link: row.get(first + 3)?,
@@ -83,4 +90,31 @@ pub fn row_with_position(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Position,
         rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, msg.into())
     })?;
     Ok((Position { seq, id }, notification))
+}
+
+/// The rows that read as notifications. A row that does not (another program wrote it in a
+/// shape Belfry cannot serve) is skipped with a warning and counted, so one bad row costs only
+/// itself: the list serves the rest, the feed carries on. Any other error is the query's.
+pub fn readable<T>(rows: impl Iterator<Item = rusqlite::Result<T>>) -> rusqlite::Result<Vec<T>> {
+    let mut out = Vec::new();
+    for row in rows {
+        match row {
+            Ok(row) => out.push(row),
+            Err(err) if is_unreadable(&err) => {
+                metrics::skipped();
+                tracing::warn!(%err, "skipping a notifications row Belfry cannot read");
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(out)
+}
+
+fn is_unreadable(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+    )
 }

@@ -145,3 +145,14 @@ impl Drop for TestServer {
         self.shutdown.cancel();
     }
 }
+
+/// Everything the server sends until it closes the connection (which it must within PATIENCE).
+pub async fn closed_by_server(mut socket: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, socket.read_to_end(&mut answer))
+        .await
+        .expect("the server closed the connection in time")
+        .ok();
+    answer
+}
