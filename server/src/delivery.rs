@@ -41,16 +41,37 @@ impl FeedSink for Hub {
 
     fn read(&self, user: &UserId, change: &ReadChange) {
         let event = match change {
-            ReadChange::Ids { ids, unread_count } => {
-                let ids: Vec<String> = ids.iter().map(|id| id.to_hex()).collect();
-                json!({ "ids": ids, "unread_count": unread_count })
-            }
+            ReadChange::Ids { ids, unread_count } => read_event(ids, *unread_count),
             ReadChange::All { unread_count } => {
-                json!({ "all": true, "unread_count": unread_count })
+                let json = json!({ "all": true, "unread_count": unread_count });
+                Event::Read(Arc::from(json.to_string()))
             }
         };
-        self.publish(user, Event::Read(Arc::from(event.to_string())));
+        self.publish(user, event);
     }
+
+    fn removed(&self, user: &UserId, ids: &[NotificationId], unread_count: u64) {
+        self.publish(user, removed_event(ids, unread_count));
+    }
+}
+
+/// `{ids, unread_count}`; or, once nothing is left unread, `{all: true, unread_count: 0}`, which
+/// says the same of every notification the tab holds, in a few bytes (a read-all of a long list
+/// would otherwise carry every id).
+fn read_event(ids: &[NotificationId], unread_count: u64) -> Event {
+    let json = if unread_count == 0 {
+        json!({ "all": true, "unread_count": 0 })
+    } else {
+        let ids: Vec<String> = ids.iter().map(|id| id.to_hex()).collect();
+        json!({ "ids": ids, "unread_count": unread_count })
+    };
+    Event::Read(Arc::from(json.to_string()))
+}
+
+fn removed_event(ids: &[NotificationId], unread_count: u64) -> Event {
+    let ids: Vec<String> = ids.iter().map(|id| id.to_hex()).collect();
+    let json = json!({ "ids": ids, "unread_count": unread_count });
+    Event::Removed(Arc::from(json.to_string()))
 }
 
 fn pushed(position: Position, notification: &Notification) -> Option<Arc<Pushed>> {
@@ -109,7 +130,11 @@ async fn replay(
     from: NotificationId,
 ) -> Result<(Vec<StreamEvent>, Option<Position>), StoreError> {
     let reason = match store.replay(user, from, MAX_REPLAY).await? {
-        Replay::After { cursor, missed } => {
+        Replay::After {
+            cursor,
+            missed,
+            changed,
+        } => {
             let floor = missed.last().map_or(cursor, |(position, _)| *position);
             let mut bytes = 0;
             let mut events = Vec::with_capacity(missed.len());
@@ -125,10 +150,22 @@ async fn replay(
             }
             if bytes <= MAX_REPLAY_BYTES {
                 metrics::replayed(events.len() as u64);
+                // Then the read state the client missed, as it is now.
+                if let Some(changed) = changed {
+                    if !changed.read.is_empty() {
+                        let event = read_event(&changed.read, changed.unread_count);
+                        events.push(StreamEvent::Hub(event));
+                    }
+                    if !changed.removed.is_empty() {
+                        let event = removed_event(&changed.removed, changed.unread_count);
+                        events.push(StreamEvent::Hub(event));
+                    }
+                }
                 return Ok((events, Some(floor)));
             }
             "too_far_behind"
         }
+        Replay::StateChanged => "state_changed",
         Replay::Unknown => "unknown_id",
         Replay::TooFar => "too_far_behind",
     };

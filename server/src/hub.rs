@@ -35,6 +35,8 @@ pub enum Event {
     New(Arc<Pushed>),
     /// Some or all of the user's notifications were marked read: the event's JSON.
     Read(Arc<str>),
+    /// Some of the user's notifications were deleted: the event's JSON.
+    Removed(Arc<str>),
 }
 
 #[derive(Debug)]

@@ -14,6 +14,7 @@ const RESYNCS: &str = "belfry_resyncs_total";
 const SLOW_CLOSES: &str = "belfry_slow_consumer_closes_total";
 const DB_ERRORS: &str = "belfry_database_errors_total";
 const SKIPPED: &str = "belfry_skipped_records_total";
+const FEED_REQUESTS: &str = "belfry_feed_database_requests_total";
 
 /// The process's recorder; installs it the first time.
 pub fn handle() -> PrometheusHandle {
@@ -46,6 +47,10 @@ fn describe() {
         "streams closed because their client stopped reading"
     );
     metrics::describe_counter!(DB_ERRORS, "failed database operations");
+    metrics::describe_counter!(
+        FEED_REQUESTS,
+        "requests the feed made to the database (change-stream batches, stamps, counts, polls)"
+    );
     metrics::describe_counter!(
         SKIPPED,
         "rows or documents other programs wrote in a shape Belfry cannot serve, skipped"
@@ -94,4 +99,8 @@ pub fn database_error() {
 
 pub fn skipped() {
     metrics::counter!(SKIPPED).increment(1);
+}
+
+pub fn feed_requests(count: u64) {
+    metrics::counter!(FEED_REQUESTS).increment(count);
 }

@@ -88,6 +88,9 @@ fn to_sse(event: StreamEvent) -> SseEvent {
         StreamEvent::Hub(Event::Read(json)) => {
             SseEvent::default().event("notification-read").data(&*json)
         }
+        StreamEvent::Hub(Event::Removed(json)) => SseEvent::default()
+            .event("notification-removed")
+            .data(&*json),
         StreamEvent::Resync(reason) => SseEvent::default()
             .event("resync")
             .data(json!({ "reason": reason }).to_string()),

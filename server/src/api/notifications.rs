@@ -87,11 +87,15 @@ pub async fn mark_read(
     let id = NotificationId::parse(&id).map_err(|msg| AppError::malformed(msg, Some("id")))?;
     match state.store.mark_read(&user, id).await? {
         MarkRead::Marked => {
-            let unread_count = state.store.unread_count(&user).await?;
-            let ids = vec![id];
-            state
-                .hub
-                .read(&user, &ReadChange::Ids { ids, unread_count });
+            // The store's feed tells every tab, on every instance; a store whose feed cannot
+            // see read state leaves it to this instance's streams.
+            if !state.store.feed_reports_read_state() {
+                let unread_count = state.store.unread_count(&user).await?;
+                let ids = vec![id];
+                state
+                    .hub
+                    .read(&user, &ReadChange::Ids { ids, unread_count });
+            }
             Ok(StatusCode::NO_CONTENT)
         }
         MarkRead::AlreadyRead => Ok(StatusCode::NO_CONTENT),
@@ -104,7 +108,8 @@ pub async fn mark_all_read(
     AuthUser(user): AuthUser,
     _csrf: CsrfGuard,
 ) -> Result<StatusCode, AppError> {
-    if state.store.mark_all_read(&user).await? > 0 {
+    let changed = state.store.mark_all_read(&user).await?;
+    if changed > 0 && !state.store.feed_reports_read_state() {
         let unread_count = state.store.unread_count(&user).await?;
         state.hub.read(&user, &ReadChange::All { unread_count });
     }

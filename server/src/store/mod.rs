@@ -52,11 +52,25 @@ pub enum Replay {
     Unknown,
     /// More than the replay limit was missed: cheaper for the client to refetch the list.
     TooFar,
-    /// Everything committed after `cursor` (the resumed-from notification), in commit order.
+    /// Everything committed after `cursor` (the resumed-from notification), in commit order,
+    /// and the read state that changed since then.
     After {
         cursor: Position,
         missed: Vec<(Position, Notification)>,
+        changed: Option<Changed>,
     },
+    /// The user's read state changed since the cursor in a way this store cannot replay
+    /// exactly: the client refetches the list.
+    StateChanged,
+}
+
+/// The read state changes a resume missed, coalesced: what became read, what was removed, and
+/// the unread count now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changed {
+    pub read: Vec<NotificationId>,
+    pub removed: Vec<NotificationId>,
+    pub unread_count: u64,
 }
 
 /// What a `mark_read` found.
@@ -95,6 +109,13 @@ pub trait NotificationStore: Send + Sync {
         limit: usize,
     ) -> Result<Replay, StoreError>;
 
+    /// Whether this store's feed reports changes of read state (a MongoDB without change
+    /// streams cannot see them): if not, the handler that made one tells its own instance's
+    /// streams, and only those.
+    fn feed_reports_read_state(&self) -> bool {
+        true
+    }
+
     /// Starts the task that reports every newly committed notification, whoever wrote it, to
     /// `sink` in commit order, until `shutdown`.
     fn start_feed(
@@ -104,7 +125,9 @@ pub trait NotificationStore: Send + Sync {
     ) -> JoinHandle<()>;
 }
 
-/// What a store's feed reports to. Called from the feed's one task, in commit order.
+/// What a store's feed reports to. Called from the feed's one task, in commit order: new
+/// notifications, and changes of read state and removals, whoever made them (this instance,
+/// another one, the host application writing the database itself).
 pub trait FeedSink: Send + Sync {
     /// `notification` was committed at `position`; every committed notification is reported
     /// once, in position order (a feed that resumes after an outage may report one again: the
@@ -113,6 +136,9 @@ pub trait FeedSink: Send + Sync {
 
     /// Some or all of `user`'s notifications were marked read; `unread_count` is what is left.
     fn read(&self, user: &UserId, change: &ReadChange);
+
+    /// Some of `user`'s notifications were deleted; `unread_count` is what is left.
+    fn removed(&self, user: &UserId, ids: &[NotificationId], unread_count: u64);
 }
 
 /// A change of read state, as a feed reports it.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use app::Notification;
 use belfry::config::DatabaseUrl;
-use belfry::model::{Position, UserId};
+use belfry::model::{NotificationId, Position, UserId};
 use belfry::store::{FeedSink, NotificationStore, ReadChange};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +18,15 @@ use crate::support::live::PATIENCE;
 #[derive(Default)]
 struct Recorder {
     reported: Mutex<Vec<(Position, String)>>,
+    changes: Mutex<Vec<Change>>,
     changed: Notify,
+}
+
+/// A change of read state as reported: the user, the ids, the unread count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Change {
+    Read(String, Vec<NotificationId>, u64),
+    Removed(String, Vec<NotificationId>, u64),
 }
 
 impl FeedSink for Recorder {
@@ -28,7 +36,25 @@ impl FeedSink for Recorder {
         self.changed.notify_waiters();
     }
 
-    fn read(&self, _: &UserId, _: &ReadChange) {}
+    fn read(&self, user: &UserId, change: &ReadChange) {
+        // Ids in id order: one `updateMany` is reported in whatever order the server wrote it.
+        let (mut ids, count) = match change {
+            ReadChange::Ids { ids, unread_count } => (ids.clone(), *unread_count),
+            ReadChange::All { unread_count } => (Vec::new(), *unread_count),
+        };
+        ids.sort();
+        self.changes
+            .lock()
+            .unwrap()
+            .push(Change::Read(user.to_string(), ids, count));
+        self.changed.notify_waiters();
+    }
+
+    fn removed(&self, user: &UserId, ids: &[NotificationId], unread_count: u64) {
+        let change = Change::Removed(user.to_string(), ids.to_vec(), unread_count);
+        self.changes.lock().unwrap().push(change);
+        self.changed.notify_waiters();
+    }
 }
 
 impl Recorder {
@@ -99,7 +125,17 @@ async fn write_batches(
     ids
 }
 
-async fn reports_every_commit_once_in_position_order(database: String) {
+/// Two stores on `database` (this one, and another connection), and this one's feed, started
+/// and known to report.
+struct Started {
+    store: Arc<dyn NotificationStore>,
+    other: Arc<dyn NotificationStore>,
+    recorder: Arc<Recorder>,
+    shutdown: CancellationToken,
+    feed: tokio::task::JoinHandle<()>,
+}
+
+async fn start(database: &str) -> Started {
     let url: DatabaseUrl = database.parse().unwrap();
     let store = belfry::store::open(&url, "notifications").await.unwrap();
     let other = belfry::store::open(&url, "notifications").await.unwrap();
@@ -123,6 +159,23 @@ async fn reports_every_commit_once_in_position_order(database: String) {
         }
     }
     assert!(started, "the feed reports a marker within 20 attempts");
+    Started {
+        store,
+        other,
+        recorder,
+        shutdown,
+        feed,
+    }
+}
+
+async fn reports_every_commit_once_in_position_order(database: String) {
+    let Started {
+        store,
+        other,
+        recorder,
+        shutdown,
+        feed,
+    } = start(&database).await;
     let before = recorder.reported.lock().unwrap().len();
 
     // Three writers at once: this store, another connection, and (meanwhile) another process.
@@ -170,6 +223,66 @@ async fn reports_every_commit_once_in_position_order(database: String) {
     }
 }
 
-on_stores!(database: [sqlite, mongo, mongo_standalone] [
-    reports_every_commit_once_in_position_order,
+/// Read state and removals are reported too, whoever made them (this store, another
+/// connection, a program deleting straight in the database), with the unread count after them.
+async fn reports_reads_and_removals_with_the_count(database: String) {
+    let started = start(&database).await;
+    let ids: Vec<NotificationId> = started
+        .store
+        .insert(&[
+            super::new("r", "a"),
+            super::new("r", "b"),
+            super::new("r", "c"),
+        ])
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| NotificationId::parse(&n.id).unwrap())
+        .collect();
+    let last = ids[2].to_hex();
+    assert!(
+        started
+            .recorder
+            .holds_within(PATIENCE, started.recorder.has(&last))
+            .await
+    );
+    let user = support_user("r");
+
+    let expect = async |change: Change| {
+        let seen = started
+            .recorder
+            .holds_within(PATIENCE, |_| {
+                started.recorder.changes.lock().unwrap().contains(&change)
+            })
+            .await;
+        assert!(
+            seen,
+            "reported: {change:?}, got {:?}",
+            started.recorder.changes.lock().unwrap()
+        );
+    };
+    started.store.mark_read(&user, ids[0]).await.unwrap();
+    expect(Change::Read("r".into(), vec![ids[0]], 2)).await;
+    started.other.mark_all_read(&user).await.unwrap();
+    expect(Change::Read("r".into(), vec![ids[1], ids[2]], 0)).await;
+    crate::support::direct::delete(&database, ids[2]).await;
+    expect(Change::Removed("r".into(), vec![ids[2]], 0)).await;
+    started.shutdown.cancel();
+    started.feed.await.unwrap();
+}
+
+fn support_user(id: &str) -> UserId {
+    crate::support::user(id)
+}
+
+on_stores!(database: [sqlite, mongo] [
+    reports_reads_and_removals_with_the_count,
 ]);
+
+mod all_stores {
+    use super::*;
+
+    on_stores!(database: [sqlite, mongo, mongo_standalone] [
+        reports_every_commit_once_in_position_order,
+    ]);
+}

@@ -29,15 +29,19 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use mongodb::bson::{self, doc, Bson, Document, Timestamp};
-use mongodb::change_stream::event::{ChangeStreamEvent, ResumeToken};
+use mongodb::change_stream::event::{ChangeStreamEvent, OperationType, ResumeToken};
+use mongodb::change_stream::ChangeStream;
 use mongodb::error::ErrorKind;
+use mongodb::options::{FullDocumentBeforeChangeType, FullDocumentType};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::doc::to_notification;
 use super::{poll, store_error, MongoStore};
 use crate::metrics;
-use crate::model::{NotificationId, Position};
-use crate::store::{FeedSink, StoreError};
+use crate::model::{NotificationId, Position, UserId};
+use crate::store::{FeedSink, NotificationStore, ReadChange, StoreError};
 
 const TOKEN_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -89,6 +93,8 @@ pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: Canc
         tracing::info!("no change streams on this MongoDB (standalone); tailing by query");
         return poll::run(store, sink, shutdown).await;
     }
+    store.change_streams.store(true, Ordering::Relaxed);
+    store.keep_pre_images().await;
     let mut feed = Feed {
         store,
         sink,
@@ -117,6 +123,88 @@ pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: Canc
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
     feed.save_token().await;
+}
+
+/// Operations the feed follows.
+const WATCHED: [&str; 4] = ["insert", "update", "replace", "delete"];
+/// Events handled as one batch at most.
+const MAX_BATCH: usize = 500;
+
+/// `first` and the events already queued behind it (what one `getMore` brought, up to
+/// `MAX_BATCH`), and the error that ended the stream, if one did.
+fn drain(
+    events: &mut mpsc::Receiver<Result<ChangeStreamEvent<Document>, mongodb::error::Error>>,
+    first: Option<Result<ChangeStreamEvent<Document>, mongodb::error::Error>>,
+) -> (Vec<ChangeStreamEvent<Document>>, Option<StoreError>) {
+    let mut batch = Vec::new();
+    let mut next = first;
+    loop {
+        match next {
+            Some(Ok(event)) => batch.push(event),
+            Some(Err(err)) => return (batch, Some(store_error(err))),
+            None if batch.is_empty() => {
+                let ended = StoreError::Unavailable("the change stream ended".into());
+                return (batch, Some(ended));
+            }
+            None => return (batch, None),
+        }
+        if batch.len() >= MAX_BATCH {
+            return (batch, None);
+        }
+        next = events.try_recv().ok();
+    }
+}
+
+/// A batch's changes of read state, by user, in the order each user's first change came.
+#[derive(Default)]
+struct Changes {
+    by_user: Vec<(UserId, UserChanges)>,
+}
+
+#[derive(Default)]
+struct UserChanges {
+    read: Vec<NotificationId>,
+    removed: Vec<NotificationId>,
+    /// The position of the user's last change.
+    seq: i64,
+}
+
+impl Changes {
+    /// Adds a read (or, with `removed`, a delete) of the document `key` names, whose owner
+    /// `document` tells. A delete tells no owner unless the collection keeps pre-images; such
+    /// a removal reaches the tabs when they next refetch.
+    fn add(
+        &mut self,
+        key: &Option<Document>,
+        document: Option<&Document>,
+        seq: Option<i64>,
+        removed: bool,
+    ) {
+        let id = key.as_ref().and_then(|k| k.get_object_id("_id").ok());
+        let owner = document.map(|d| to_notification(d).user_id);
+        let (Some(id), Some(Ok(user))) = (id, owner.as_deref().map(UserId::parse)) else {
+            if removed {
+                tracing::debug!("a deleted document's owner is unknown (no pre-image); not pushed");
+            } else {
+                metrics::skipped();
+                tracing::warn!("skipping a change to a document without a valid user_id or _id");
+            }
+            return;
+        };
+        let at = match self.by_user.iter().position(|(u, _)| *u == user) {
+            Some(at) => at,
+            None => {
+                self.by_user.push((user, UserChanges::default()));
+                self.by_user.len() - 1
+            }
+        };
+        let change = &mut self.by_user[at].1;
+        match removed {
+            true => change.removed.push(NotificationId::from(id)),
+            false => change.read.push(NotificationId::from(id)),
+        }
+        change.seq = change.seq.max(seq.unwrap_or_default());
+    }
 }
 
 /// Where the change stream (re)opens.
@@ -154,38 +242,51 @@ impl Feed {
             Err(err) => return Err(store_error(err)),
         };
         self.opened = true;
+        // A task of its own reads the stream into a queue, so the events that came in one
+        // `getMore` can be taken as one batch without waiting (or cancelling a `getMore`).
+        let (queue, mut events) = mpsc::channel(MAX_BATCH);
+        let _reader = AbortOnDropHandle::new(tokio::spawn(async move {
+            while let Some(next) = stream.next().await {
+                if queue.send(next).await.is_err() {
+                    return;
+                }
+            }
+        }));
         let mut save = tokio::time::interval(TOKEN_SAVE_INTERVAL);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
-                // (The stream's own token is read only after it returned an event: asking while a
-                // `getMore` is in flight would panic in the driver.)
                 _ = save.tick() => self.save_token().await,
-                next = stream.next() => match next {
-                    Some(Ok(event)) => {
-                        self.deliver(event).await?;
-                        if let Some(token) = stream.resume_token() {
-                            self.start = Start::Token(token);
-                        }
+                first = events.recv() => {
+                    metrics::feed_requests(1);
+                    let (batch, failed) = drain(&mut events, first);
+                    // The resume point is the last event's own token.
+                    let last = batch.last().map(|event| event.id.clone());
+                    self.deliver(batch).await?;
+                    if let Some(token) = last {
+                        self.start = Start::Token(token);
                     }
-                    Some(Err(err)) => return Err(store_error(err)),
-                    None => return Err(StoreError::Unavailable("the change stream ended".into())),
-                },
+                    if let Some(err) = failed {
+                        return Err(err);
+                    }
+                }
             }
         }
     }
 
     async fn open(
         &mut self,
-    ) -> Result<
-        mongodb::change_stream::ChangeStream<ChangeStreamEvent<Document>>,
-        mongodb::error::Error,
-    > {
+    ) -> Result<ChangeStream<ChangeStreamEvent<Document>>, mongodb::error::Error> {
         let watch = self
             .store
             .collection()
             .watch()
-            .pipeline([doc! { "$match": { "operationType": "insert" } }]);
+            .pipeline([doc! { "$match": { "operationType": { "$in": WATCHED.as_slice() } } }])
+            // Whose a changed document is: an update's document as it is now, or (for a delete,
+            // or an update of a document deleted since) as it was, where the collection keeps
+            // pre-images.
+            .full_document(FullDocumentType::UpdateLookup)
+            .full_document_before_change(FullDocumentBeforeChangeType::WhenAvailable);
         match &self.start {
             Start::Token(token) => watch.resume_after(token.clone()).await,
             Start::At(time) => watch.start_at_operation_time(*time).await,
@@ -211,20 +312,99 @@ impl Feed {
         }
     }
 
-    /// Records the insert's position in its document, then reports it.
-    async fn deliver(&self, event: ChangeStreamEvent<Document>) -> Result<(), StoreError> {
-        let (Some(time), Some(document)) = (event.cluster_time, event.full_document) else {
+    /// One batch of events: the inserts' positions recorded in their documents (one write for
+    /// the batch), the inserts reported in position order, then each user's changes of read
+    /// state, coalesced, with the unread count after them.
+    async fn deliver(&self, batch: Vec<ChangeStreamEvent<Document>>) -> Result<(), StoreError> {
+        let mut inserts = Vec::new();
+        let mut changes = Changes::default();
+        for event in batch {
+            let seq = event.cluster_time.map(seq_of);
+            match event.operation_type {
+                OperationType::Insert => {
+                    let (Some(seq), Some(document)) = (seq, event.full_document) else {
+                        continue;
+                    };
+                    let Some(Bson::ObjectId(oid)) = document.get("_id") else {
+                        metrics::skipped();
+                        tracing::warn!(
+                            "skipping an inserted document whose _id is not an ObjectId"
+                        );
+                        continue;
+                    };
+                    let position = Position {
+                        seq,
+                        id: NotificationId::from(*oid),
+                    };
+                    inserts.push((position, document));
+                }
+                OperationType::Update | OperationType::Replace => {
+                    let now_read = match (&event.update_description, &event.full_document) {
+                        (Some(update), _) => update
+                            .updated_fields
+                            .get("read_at")
+                            .is_some_and(|at| !matches!(at, Bson::Null)),
+                        (None, Some(document)) => document
+                            .get("read_at")
+                            .is_some_and(|at| !matches!(at, Bson::Null)),
+                        (None, None) => false,
+                    };
+                    if now_read {
+                        changes.add(
+                            &event.document_key,
+                            event.full_document.as_ref(),
+                            seq,
+                            false,
+                        );
+                    }
+                }
+                OperationType::Delete => {
+                    changes.add(
+                        &event.document_key,
+                        event.full_document_before_change.as_ref(),
+                        seq,
+                        true,
+                    );
+                }
+                _ => {}
+            }
+        }
+        // Documents inserted in one transaction share their cluster time: `_id` breaks the tie,
+        // as it does for resume and the floor.
+        inserts.sort_by_key(|(position, _)| *position);
+        self.store.stamp_all(&inserts).await?;
+        for (position, document) in &inserts {
+            self.sink.committed(*position, &to_notification(document));
+        }
+        self.report(changes).await
+    }
+
+    /// Marks each user whose read state changed (so a resume from before it resyncs), then
+    /// reports the changes with each user's unread count.
+    async fn report(&self, changes: Changes) -> Result<(), StoreError> {
+        if changes.by_user.is_empty() {
             return Ok(());
-        };
-        let Some(Bson::ObjectId(oid)) = document.get("_id") else {
-            metrics::skipped();
-            tracing::warn!("skipping an inserted document whose _id is not an ObjectId");
-            return Ok(());
-        };
-        let id = NotificationId::from(*oid);
-        let seq = self.store.stamp(id, seq_of(time)).await?;
-        self.sink
-            .committed(Position { seq, id }, &to_notification(&document));
+        }
+        let marks: Vec<(UserId, i64)> = changes
+            .by_user
+            .iter()
+            .map(|(user, change)| (user.clone(), change.seq))
+            .collect();
+        self.store.mark_changed(&marks).await?;
+        for (user, change) in changes.by_user {
+            metrics::feed_requests(1);
+            let unread_count = self.store.unread_count(&user).await?;
+            if !change.read.is_empty() {
+                let read = ReadChange::Ids {
+                    ids: change.read,
+                    unread_count,
+                };
+                self.sink.read(&user, &read);
+            }
+            if !change.removed.is_empty() {
+                self.sink.removed(&user, &change.removed, unread_count);
+            }
+        }
         Ok(())
     }
 

@@ -46,6 +46,8 @@ pub struct MongoStore {
     database: Database,
     collection: Collection<Document>,
     floor: FeedFloor,
+    /// Set once the feed follows a change stream (which reports read state).
+    change_streams: std::sync::atomic::AtomicBool,
 }
 
 impl MongoStore {
@@ -71,6 +73,7 @@ impl MongoStore {
             database,
             collection,
             floor: FeedFloor::default(),
+            change_streams: Default::default(),
         };
         store.ping().await?;
         let by_user = IndexModel::builder()
@@ -146,29 +149,97 @@ impl MongoStore {
             .map_err(store_error)
     }
 
-    /// Records `seq` as the document's position unless one is recorded already, and returns
-    /// the recorded one (another instance may have been first; the values agree anyway).
-    async fn stamp(&self, id: NotificationId, seq: i64) -> Result<i64, StoreError> {
-        let result = self
-            .collection
-            .update_one(
-                doc! { "_id": id.object_id(), SEQ_FIELD: { "$exists": false } },
-                doc! { "$set": { SEQ_FIELD: seq } },
-            )
-            .await
-            .map_err(store_error)?;
-        if result.matched_count == 1 {
-            return Ok(seq);
+    /// Asks the server to keep pre-images of the collection's changes, so a deleted document's
+    /// change event still says whose it was (the feed pushes `notification-removed` to that
+    /// user). Without them (an older server, or no right to `collMod`) deletes are not pushed.
+    async fn keep_pre_images(&self) {
+        const NAMESPACE_EXISTS: i32 = 48;
+        let created = self
+            .database
+            .create_collection(self.collection.name())
+            .await;
+        if let Err(err) = created {
+            let exists = matches!(&*err.kind, ErrorKind::Command(c) if c.code == NAMESPACE_EXISTS);
+            if !exists {
+                tracing::warn!(%err, "cannot create the collection; deletes are not pushed");
+                return;
+            }
         }
-        let recorded = self
-            .collection
-            .find_one(doc! { "_id": id.object_id() })
-            .projection(doc! { SEQ_FIELD: 1 })
+        let enabled = self
+            .database
+            .run_command(doc! {
+                "collMod": self.collection.name(),
+                "changeStreamPreAndPostImages": { "enabled": true },
+            })
+            .await;
+        match enabled {
+            Ok(_) => tracing::info!("the collection keeps pre-images: deletes are pushed"),
+            Err(err) => {
+                tracing::warn!(%err, "no pre-images (collMod refused); deletes are not pushed")
+            }
+        }
+    }
+
+    /// Records each insert's position in its document, unless one is recorded already (every
+    /// instance computes the same), in one `update` command for the whole batch.
+    async fn stamp_all(&self, inserts: &[(Position, Document)]) -> Result<(), StoreError> {
+        let updates: Vec<Document> = inserts
+            .iter()
+            .map(|(position, _)| {
+                doc! {
+                    "q": { "_id": position.id.object_id(), SEQ_FIELD: { "$exists": false } },
+                    "u": { "$set": { SEQ_FIELD: position.seq } },
+                }
+            })
+            .collect();
+        self.update_many_statements(self.collection.name(), updates)
+            .await
+    }
+
+    /// Records, for each user, the position of their latest change of read state (a resume
+    /// from before it cannot replay it, so it resyncs), in one `update` command.
+    async fn mark_changed(&self, marks: &[(UserId, i64)]) -> Result<(), StoreError> {
+        let updates: Vec<Document> = marks
+            .iter()
+            .map(|(user, seq)| {
+                doc! {
+                    "q": { "_id": self.changed_key(user) },
+                    "u": { "$max": { "seq": seq } },
+                    "upsert": true,
+                }
+            })
+            .collect();
+        self.update_many_statements(FEED_STATE_COLLECTION, updates)
+            .await
+    }
+
+    fn changed_key(&self, user: &UserId) -> String {
+        format!("{}:changed:{}", self.collection.name(), user)
+    }
+
+    /// Sends several update statements as one `update` command: one round trip.
+    async fn update_many_statements(
+        &self,
+        collection: &str,
+        updates: Vec<Document>,
+    ) -> Result<(), StoreError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        crate::metrics::feed_requests(1);
+        let reply = self
+            .database
+            .run_command(doc! { "update": collection, "updates": updates, "ordered": false })
             .await
             .map_err(store_error)?;
-        Ok(recorded
-            .and_then(|d| d.get_i64(SEQ_FIELD).ok())
-            .unwrap_or(seq))
+        match reply.get_array("writeErrors") {
+            Ok(errors) if !errors.is_empty() => Err(StoreError::Other(format!(
+                "{} of the feed's writes failed: {:?}",
+                errors.len(),
+                errors.first()
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -286,6 +357,14 @@ impl NotificationStore for MongoStore {
         if seq < self.floor.get() {
             return Ok(Replay::Unknown);
         }
+        let changed = self
+            .feed_state()
+            .find_one(doc! { "_id": self.changed_key(user) })
+            .await
+            .map_err(store_error)?;
+        if changed.and_then(|d| d.get_i64("seq").ok()) > Some(seq) {
+            return Ok(Replay::StateChanged);
+        }
         let oid = after.object_id();
         let filter = doc! {
             "user_id": user_filter(user),
@@ -313,7 +392,13 @@ impl NotificationStore for MongoStore {
         Ok(Replay::After {
             cursor: Position { seq, id: after },
             missed,
+            changed: None,
         })
+    }
+
+    fn feed_reports_read_state(&self) -> bool {
+        self.change_streams
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn start_feed(

@@ -5,18 +5,30 @@
 //! connection, in this process or another one, has committed, so the tail costs one cheap pragma
 //! per tick while nothing happens, and a query only when something did. An insert in this process
 //! also wakes it at once, so in-process writes do not wait for the tick.
+//!
+//! Read state and removals come from the change log the schema's triggers fill
+//! (`notification_changes`), read in the same snapshot as the new rows: each poll reports its
+//! new notifications, then one `read` and one `removed` per user with the unread count of that
+//! snapshot, so a badge never shows a count the list has not caught up with.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::collections::HashMap;
+
+use app::Notification;
 use rusqlite::{params, Connection};
 use tokio_util::sync::CancellationToken;
 
-use super::schema::{open_connection, row_with_position, COLUMNS};
+use super::schema::{
+    open_connection, row_to_change, row_with_position, ChangeRow, CHANGE_COLUMNS, COLUMNS,
+    UNREAD_COUNT,
+};
 use super::{run_blocking, SqliteStore};
 use crate::metrics;
+use crate::model::{NotificationId, Position, UserId};
 use crate::store::tail::{self, Tail};
-use crate::store::{FeedSink, StoreError};
+use crate::store::{FeedSink, ReadChange, StoreError};
 
 /// How often the feed asks whether another process committed.
 const TAIL_INTERVAL: Duration = Duration::from_millis(50);
@@ -28,6 +40,8 @@ struct SqliteTail {
     sink: Arc<dyn FeedSink>,
     /// The last row reported.
     last_seq: i64,
+    /// The last change-log row reported.
+    last_change: i64,
     /// `data_version` when the table was last read to its end.
     last_version: Option<i64>,
 }
@@ -45,12 +59,15 @@ pub async fn run(store: Arc<SqliteStore>, sink: Arc<dyn FeedSink>, shutdown: Can
         }
     };
     let start = run_blocking(&conn, |c| {
-        c.query_row("SELECT COALESCE(MAX(seq), 0) FROM notifications", [], |r| {
-            r.get(0)
-        })
+        c.query_row(
+            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM notifications),
+                    (SELECT COALESCE(MAX(seq), 0) FROM notification_changes)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     })
     .await;
-    let last_seq = match start {
+    let (last_seq, last_change) = match start {
         Ok(seq) => seq,
         Err(err) => {
             tracing::error!(%err, "the SQLite feed cannot read its starting point");
@@ -61,6 +78,7 @@ pub async fn run(store: Arc<SqliteStore>, sink: Arc<dyn FeedSink>, shutdown: Can
         conn,
         sink,
         last_seq,
+        last_change,
         last_version: None,
     };
     tail::follow(&mut tail, TAIL_INTERVAL, Some(store.written()), &shutdown).await;
@@ -71,26 +89,17 @@ impl Tail for SqliteTail {
 
     async fn poll(&mut self) -> Result<(), StoreError> {
         loop {
-            let after = self.last_seq;
+            let (after, after_change) = (self.last_seq, self.last_change);
             let seen = self.last_version;
-            let (version, rows) = run_blocking(&self.conn, move |c| {
-                let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-                if seen == Some(version) {
-                    return Ok((version, Vec::new()));
-                }
-                let mut stmt = c.prepare_cached(&format!(
-                    "SELECT seq, {COLUMNS} FROM notifications WHERE seq > ?1 ORDER BY seq LIMIT ?2"
-                ))?;
-                // Each row's `seq` apart from the rest, so a row that does not read as a
-                // notification is skipped (and counted) without stopping the feed.
-                let rows = stmt.query_map(params![after, TAIL_BATCH], |row| {
-                    Ok((row.get::<_, i64>(0)?, row_with_position(row)))
-                })?;
-                Ok((version, rows.collect::<rusqlite::Result<Vec<_>>>()?))
+            let polled = run_blocking(&self.conn, move |c| {
+                read_since(c, seen, after, after_change)
             })
             .await?;
-            let full = rows.len() == TAIL_BATCH;
-            for (seq, row) in rows {
+            let Some(polled) = polled else {
+                return Ok(());
+            };
+            let full = polled.rows.len() == TAIL_BATCH || polled.changes.len() == TAIL_BATCH;
+            for (seq, row) in polled.rows {
                 match row {
                     Ok((position, notification)) => self.sink.committed(position, &notification),
                     Err(err) => {
@@ -100,11 +109,116 @@ impl Tail for SqliteTail {
                 }
                 self.last_seq = seq;
             }
+            for change in &polled.changes {
+                self.last_change = change.seq;
+            }
+            report_changes(&*self.sink, polled.changes, &polled.counts);
             // A full batch may have more behind it: read on before remembering the version.
             if !full {
-                self.last_version = Some(version);
+                self.last_version = Some(polled.version);
                 return Ok(());
             }
+        }
+    }
+}
+
+/// What one poll read, in one snapshot.
+struct Polled {
+    version: i64,
+    rows: Vec<(i64, rusqlite::Result<(Position, Notification)>)>,
+    changes: Vec<ChangeRow>,
+    /// The unread count of each user a change concerns, in the same snapshot.
+    counts: HashMap<String, u64>,
+}
+
+/// New rows and changes since the last poll, or `None` if nothing committed since `seen`.
+fn read_since(
+    c: &mut Connection,
+    seen: Option<i64>,
+    after: i64,
+    after_change: i64,
+) -> rusqlite::Result<Option<Polled>> {
+    let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+    if seen == Some(version) {
+        return Ok(None);
+    }
+    // One read transaction: the rows, the changes and the counts agree with each other.
+    let tx = c.transaction()?;
+    let rows = {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT seq, {COLUMNS} FROM notifications WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))?;
+        // Each row's `seq` apart from the rest, so a row that does not read as a notification
+        // is skipped (and counted) without stopping the feed.
+        let rows = stmt.query_map(params![after, TAIL_BATCH], |row| {
+            Ok((row.get::<_, i64>(0)?, row_with_position(row)))
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let changes = {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM notification_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))?;
+        let changes = stmt.query_map(params![after_change, TAIL_BATCH], row_to_change)?;
+        changes.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let mut counts = HashMap::new();
+    for change in &changes {
+        if !counts.contains_key(&change.user_id) {
+            let count = tx.query_row(UNREAD_COUNT, [&change.user_id], |r| r.get(0))?;
+            counts.insert(change.user_id.clone(), count);
+        }
+    }
+    tx.commit()?;
+    Ok(Some(Polled {
+        version,
+        rows,
+        changes,
+        counts,
+    }))
+}
+
+/// Reports a poll's changes, one `read` and one `removed` per user, in the order each user's
+/// first change came.
+fn report_changes(sink: &dyn FeedSink, changes: Vec<ChangeRow>, counts: &HashMap<String, u64>) {
+    let mut by_user: Vec<(String, Vec<NotificationId>, Vec<NotificationId>)> = Vec::new();
+    for change in changes {
+        let Ok(id) = NotificationId::parse(&change.id) else {
+            continue;
+        };
+        let at = match by_user
+            .iter()
+            .position(|(user, ..)| *user == change.user_id)
+        {
+            Some(at) => at,
+            None => {
+                by_user.push((change.user_id, Vec::new(), Vec::new()));
+                by_user.len() - 1
+            }
+        };
+        let (_, read, removed) = &mut by_user[at];
+        if change.removed {
+            removed.push(id);
+        } else {
+            read.push(id);
+        }
+    }
+    for (user, read, removed) in by_user {
+        let Ok(user_id) = UserId::parse(&user) else {
+            continue;
+        };
+        let unread_count = counts.get(&user).copied().unwrap_or_default();
+        if !read.is_empty() {
+            sink.read(
+                &user_id,
+                &ReadChange::Ids {
+                    ids: read,
+                    unread_count,
+                },
+            );
+        }
+        if !removed.is_empty() {
+            sink.removed(&user_id, &removed, unread_count);
         }
     }
 }

@@ -21,10 +21,13 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{FeedSink, MarkRead, NotificationStore, Page, Replay, StoreError};
+use super::{Changed, FeedSink, MarkRead, NotificationStore, Page, Replay, StoreError};
 use crate::model::{NewNotification, NotificationId, Position, UserId};
 use commit::GroupCommit;
-use schema::{open_connection, readable, row_to_notification, row_with_position, COLUMNS};
+use schema::{
+    open_connection, readable, row_to_change, row_to_notification, row_with_position,
+    CHANGE_COLUMNS, COLUMNS, UNREAD_COUNT,
+};
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -142,14 +145,8 @@ impl NotificationStore for SqliteStore {
 
     async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError> {
         let user = user.to_string();
-        self.with_conn(move |conn| {
-            conn.query_row(
-                "SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL",
-                [user],
-                |row| row.get::<_, u64>(0),
-            )
-        })
-        .await
+        self.with_conn(move |conn| conn.query_row(UNREAD_COUNT, [user], |row| row.get::<_, u64>(0)))
+            .await
     }
 
     async fn mark_read(&self, user: &UserId, id: NotificationId) -> Result<MarkRead, StoreError> {
@@ -181,6 +178,9 @@ impl NotificationStore for SqliteStore {
                 })
             })
             .await;
+        if matches!(marked, Ok(MarkRead::Marked)) {
+            self.written.notify_one();
+        }
         self.note_write(marked)
     }
 
@@ -195,6 +195,9 @@ impl NotificationStore for SqliteStore {
                 Ok(changed as u64)
             })
             .await;
+        if matches!(changed, Ok(n) if n > 0) {
+            self.written.notify_one();
+        }
         self.note_write(changed)
     }
 
@@ -241,13 +244,39 @@ impl NotificationStore for SqliteStore {
             ))?;
             let missed =
                 readable(stmt.query_map(params![user, seq, limit + 1], row_with_position)?)?;
-            Ok(if missed.len() > limit {
-                Replay::TooFar
+            // Read state changed since the cursor: committed after it (see the change log).
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {CHANGE_COLUMNS} FROM notification_changes
+                 WHERE user_id = ?1 AND after >= ?2 ORDER BY seq LIMIT ?3"
+            ))?;
+            let changes = stmt
+                .query_map(params![user, seq, limit + 1], row_to_change)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            if missed.len() > limit || changes.len() > limit {
+                return Ok(Replay::TooFar);
+            }
+            let changed = if changes.is_empty() {
+                None
             } else {
-                Replay::After {
-                    cursor: Position { seq, id: after },
-                    missed,
+                let mut changed = Changed {
+                    unread_count: conn.query_row(UNREAD_COUNT, [&user], |r| r.get(0))?,
+                    ..Changed::default()
+                };
+                for change in changes {
+                    let Ok(id) = NotificationId::parse(&change.id) else {
+                        continue;
+                    };
+                    match change.removed {
+                        true => changed.removed.push(id),
+                        false => changed.read.push(id),
+                    }
                 }
+                Some(changed)
+            };
+            Ok(Replay::After {
+                cursor: Position { seq, id: after },
+                missed,
+                changed,
             })
         })
         .await

@@ -30,7 +30,36 @@ CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications (user_id, id D
 CREATE INDEX IF NOT EXISTS notifications_unread ON notifications (user_id) WHERE read_at IS NULL;
 CREATE INDEX IF NOT EXISTS notifications_replay ON notifications (user_id, seq);
 CREATE TABLE IF NOT EXISTS belfry_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+
+-- The change log: every notification marked read or deleted, by whatever wrote the file (the
+-- triggers see this process, another `belfry`, the sqlite3 shell alike). `after` is the
+-- highest notification `seq` handed out when the change committed (AUTOINCREMENT's mark, which
+-- a delete does not lower), which places it in commit order among the inserts: after the
+-- insert with that `seq`, before the next one.
+CREATE TABLE IF NOT EXISTS notification_changes (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id TEXT    NOT NULL,
+    kind    TEXT    NOT NULL CHECK (kind IN ('read', 'removed')),
+    id      TEXT    NOT NULL,
+    after   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notification_changes_replay ON notification_changes (user_id, after);
+CREATE TRIGGER IF NOT EXISTS notification_read AFTER UPDATE OF read_at ON notifications
+    WHEN OLD.read_at IS NULL AND NEW.read_at IS NOT NULL
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    VALUES (NEW.user_id, 'read', NEW.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
+END;
+CREATE TRIGGER IF NOT EXISTS notification_removed AFTER DELETE ON notifications
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    VALUES (OLD.user_id, 'removed', OLD.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
+END;
 ";
+
+/// Unread notifications of one user (the partial index `notifications_unread`).
+pub const UNREAD_COUNT: &str =
+    "SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL";
 
 /// The columns a [`Notification`] is read from, in the order [`notification_at`] expects.
 pub const COLUMNS: &str = "id, user_id, message, link, read_at, created_at";
@@ -117,4 +146,23 @@ fn is_unreadable(err: &rusqlite::Error) -> bool {
             | rusqlite::Error::InvalidColumnType(..)
             | rusqlite::Error::IntegralValueOutOfRange(..)
     )
+}
+
+/// A row of the change log: `(seq, user_id, kind, id)`.
+pub struct ChangeRow {
+    pub seq: i64,
+    pub user_id: String,
+    pub removed: bool,
+    pub id: String,
+}
+
+pub const CHANGE_COLUMNS: &str = "seq, user_id, kind, id";
+
+pub fn row_to_change(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
+    Ok(ChangeRow {
+        seq: row.get(0)?,
+        user_id: row.get(1)?,
+        removed: row.get::<_, String>(2)? == "removed",
+        id: row.get(3)?,
+    })
 }

@@ -1,0 +1,105 @@
+//! Every tab in step, on every instance: read state and removals travel the store's feed, so a
+//! change made on one instance, or by another program straight in the database, reaches a tab
+//! streaming from another instance, with the unread count; and a tab that reconnects across a
+//! change gets it (or a `resync`), never a stale badge.
+
+#[macro_use]
+mod support;
+
+use belfry::model::NotificationId;
+use serde_json::{json, Value};
+use support::live::{ServerProcess, SseClient, TestServer};
+use support::*;
+
+/// Instance A serves the tab (in this process); instance B, a process of its own on the same
+/// database, takes the user's requests.
+async fn a_change_anywhere_reaches_the_other_instance(database: String) {
+    let a = TestServer::start(&database).await;
+    let b = ServerProcess::spawn(&database, "127.0.0.1:0");
+    let mut tab = SseClient::open(&a.url, "alice").await;
+    let mut sent = Vec::new();
+    for message in ["one", "two", "three"] {
+        sent.push(support::live::publish_to(&b.url, "alice", message).await);
+    }
+    for n in &sent {
+        assert_eq!(tab.next_notification().await, *n);
+    }
+    let id = |i: usize| NotificationId::parse(&sent[i].id).unwrap();
+
+    // A read on the other instance.
+    assert_eq!(
+        mark(&b.url, &format!("/notifications/{}/read", sent[0].id)).await,
+        204
+    );
+    expect(
+        &mut tab,
+        "notification-read",
+        json!({"ids": [sent[0].id], "unread_count": 2}),
+    )
+    .await;
+    // The host application setting `read_at` itself, with an update-many.
+    direct::set_read(&database, &[id(1)]).await;
+    expect(
+        &mut tab,
+        "notification-read",
+        json!({"ids": [sent[1].id], "unread_count": 1}),
+    )
+    .await;
+    // The host application deleting one.
+    direct::delete(&database, id(2)).await;
+    expect(
+        &mut tab,
+        "notification-removed",
+        json!({"ids": [sent[2].id], "unread_count": 0}),
+    )
+    .await;
+    // Read-all on the other instance.
+    let four = support::live::publish_to(&b.url, "alice", "four").await;
+    assert_eq!(tab.next_notification().await, four);
+    assert_eq!(mark(&b.url, "/notifications/read-all").await, 204);
+    expect(
+        &mut tab,
+        "notification-read",
+        json!({"all": true, "unread_count": 0}),
+    )
+    .await;
+
+    // A tab that was away while a read happened gets it when it comes back.
+    let five = support::live::publish_to(&b.url, "alice", "five").await;
+    assert_eq!(tab.next_notification().await, five);
+    drop(tab);
+    assert_eq!(
+        mark(&b.url, &format!("/notifications/{}/read", five.id)).await,
+        204
+    );
+    let mut back = SseClient::resume(&a.url, "alice", &five.id).await;
+    let event = back.next().await.expect("an event");
+    match event.event.as_str() {
+        "notification-read" => assert_eq!(
+            serde_json::from_str::<Value>(&event.data).unwrap(),
+            json!({"all": true, "unread_count": 0})
+        ),
+        "resync" => assert!(event.data.contains("state_changed"), "{}", event.data),
+        other => panic!("a read or a resync, not {other}: {}", event.data),
+    }
+}
+
+async fn mark(base: &str, path: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(token("alice"))
+        .header("x-requested-with", "XMLHttpRequest")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn expect(tab: &mut SseClient, name: &str, data: Value) {
+    let event = tab.next().await.expect("the stream is open");
+    assert_eq!(event.event, name, "{}", event.data);
+    assert_eq!(serde_json::from_str::<Value>(&event.data).unwrap(), data);
+}
+
+on_stores!(database: [sqlite, mongo] [a_change_anywhere_reaches_the_other_instance]);
