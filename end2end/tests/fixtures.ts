@@ -113,6 +113,25 @@ export class Belfry {
     if (sent.status !== 0) throw new Error(`belfry send failed: ${sent.stderr}`);
   }
 
+  /** Deletes a notification straight in the database, as the host application would. */
+  deleteDirectly(id: string): void {
+    const script =
+      this.store === "sqlite"
+        ? [
+            "import sys, sqlite3",
+            "db = sqlite3.connect(sys.argv[1].removeprefix('sqlite://'))",
+            "db.execute('DELETE FROM notifications WHERE id = ?', (sys.argv[2],))",
+            "db.commit()",
+          ]
+        : [
+            "import sys, pymongo, bson",
+            "db = pymongo.MongoClient(sys.argv[1]).get_default_database()",
+            "db.notifications.delete_one({'_id': bson.ObjectId(sys.argv[2])})",
+          ];
+    const deleted = spawnSync(python, ["-c", script.join("\n"), this.database, id]);
+    if (deleted.status !== 0) throw new Error(`delete failed: ${deleted.stderr}`);
+  }
+
   /** Inserts a document into the MongoDB collection as the Laravel app does (integer user_id). */
   insertAsLaravel(userId: number, message: string): void {
     const script = [

@@ -266,3 +266,44 @@ async fn a_stream_ends_when_its_token_expires() {
     );
     assert!(started.elapsed() >= std::time::Duration::from_secs(1));
 }
+
+/// Two documents inserted in one MongoDB transaction share their cluster time. They are published
+/// in `_id` order, the order a resume uses, so a client resuming from the first gets the second
+/// (even though the transaction wrote the higher `_id` first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongo_a_transaction_is_published_in_the_order_resume_uses() {
+    use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
+
+    let uri = support::fresh_mongo_uri();
+    let server = TestServer::start(&uri).await;
+    let mut tab = SseClient::open(&server.url, "tx").await;
+    // The stream is live once a first notification arrives.
+    let first = server.publish_to("tx", "before").await;
+    assert_eq!(tab.next_notification().await, first);
+
+    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+    let collection = client
+        .default_database()
+        .unwrap()
+        .collection::<Document>("notifications");
+    let (a, b) = (ObjectId::new(), ObjectId::new());
+    let (higher, lower) = (a.max(b), a.min(b));
+    let mut session = client.start_session().await.unwrap();
+    session.start_transaction().await.unwrap();
+    for id in [higher, lower] {
+        let document = doc! { "_id": id, "user_id": "tx", "message": "in one transaction",
+        "read_at": null, "created_at": DateTime::now() };
+        collection
+            .insert_one(document)
+            .session(&mut session)
+            .await
+            .unwrap();
+    }
+    session.commit_transaction().await.unwrap();
+
+    let got = [tab.next_notification().await, tab.next_notification().await];
+    assert_eq!(got[0].id, lower.to_hex(), "published in _id order");
+    assert_eq!(got[1].id, higher.to_hex());
+    let mut resumed = SseClient::resume(&server.url, "tx", &got[0].id).await;
+    assert_eq!(resumed.next_notification().await, got[1]);
+}

@@ -71,8 +71,21 @@ impl Bell {
                 });
                 self.unread.set(unread_count);
             }
+            LiveEvent::Removed { ids, unread_count } => {
+                self.items
+                    .update(|items| items.retain(|n| !ids.contains(&n.id)));
+                self.unread.set(unread_count);
+            }
             LiveEvent::Resync => self.refresh(),
-            LiveEvent::Connected => self.link.set(Link::Live),
+            LiveEvent::Connected { resumed } => {
+                self.link.set(Link::Live);
+                // Opened with nothing to resume from (the embed, an empty server-rendered list,
+                // a stream that had no event yet): the server subscribed the stream before it
+                // answered, so a list fetched now holds everything the stream will not push.
+                if !resumed {
+                    self.refresh();
+                }
+            }
             LiveEvent::Reconnecting => self.link.set(Link::Reconnecting),
         }
     }

@@ -23,12 +23,32 @@ pub enum LiveEvent {
         all: bool,
         unread_count: u64,
     },
+    Removed {
+        ids: Vec<String>,
+        unread_count: u64,
+    },
     Resync,
-    Connected,
+    /// The stream is open; `resumed` when it was opened from a known last event (so nothing
+    /// between the bell's list and the stream was missed).
+    Connected {
+        resumed: bool,
+    },
     Reconnecting,
 }
 
 type Handler = Rc<dyn Fn(LiveEvent)>;
+
+/// The `ids` of a read or removed event.
+fn ids_of(body: &serde_json::Value) -> Vec<String> {
+    body["ids"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| id.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 struct State {
     client: BellClient,
@@ -97,8 +117,12 @@ impl Live {
             listeners.push(closure);
         };
         listen("open", self.clone(), |live, _| {
-            live.0.borrow_mut().attempt = 0;
-            live.emit(LiveEvent::Connected);
+            let resumed = {
+                let mut state = live.0.borrow_mut();
+                state.attempt = 0;
+                state.last_id.is_some()
+            };
+            live.emit(LiveEvent::Connected { resumed });
         });
         listen("new-notification", self.clone(), |live, event| {
             let Some(data) = event.data().as_string() else {
@@ -116,17 +140,21 @@ impl Live {
             let Ok(body) = serde_json::from_str::<serde_json::Value>(&data) else {
                 return;
             };
-            let ids = body["ids"]
-                .as_array()
-                .map(|ids| {
-                    ids.iter()
-                        .filter_map(|id| id.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
             live.emit(LiveEvent::Read {
-                ids,
+                ids: ids_of(&body),
                 all: body["all"].as_bool().unwrap_or(false),
+                unread_count: body["unread_count"].as_u64().unwrap_or(0),
+            });
+        });
+        listen("notification-removed", self.clone(), |live, event| {
+            let Some(data) = event.data().as_string() else {
+                return;
+            };
+            let Ok(body) = serde_json::from_str::<serde_json::Value>(&data) else {
+                return;
+            };
+            live.emit(LiveEvent::Removed {
+                ids: ids_of(&body),
                 unread_count: body["unread_count"].as_u64().unwrap_or(0),
             });
         });

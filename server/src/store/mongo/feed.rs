@@ -155,6 +155,37 @@ fn drain(
     }
 }
 
+/// How long a batch that ends inside a transaction waits for the transaction's other events.
+const TRANSACTION_WAIT: Duration = Duration::from_millis(20);
+
+/// Documents written in one transaction share their cluster time, and are published in `_id`
+/// order (the order resume uses), so all of them must be in one batch. The server sends them
+/// together; if the batch ends on a transaction's event, its remaining events are awaited a
+/// moment. (Writes outside transactions never wait.)
+async fn complete_transaction(
+    events: &mut mpsc::Receiver<Result<ChangeStreamEvent<Document>, mongodb::error::Error>>,
+    batch: &mut Vec<ChangeStreamEvent<Document>>,
+) -> Option<StoreError> {
+    while let Some(last) = batch.last() {
+        if last.txn_number.is_none() {
+            return None;
+        }
+        let time = last.cluster_time;
+        match tokio::time::timeout(TRANSACTION_WAIT, events.recv()).await {
+            Ok(Some(Ok(event))) => {
+                let same = event.cluster_time == time;
+                batch.push(event);
+                if !same {
+                    return None;
+                }
+            }
+            Ok(Some(Err(err))) => return Some(store_error(err)),
+            Ok(None) | Err(_) => return None,
+        }
+    }
+    None
+}
+
 /// A batch's changes of read state, by user, in the order each user's first change came.
 #[derive(Default)]
 struct Changes {
@@ -259,7 +290,10 @@ impl Feed {
                 _ = save.tick() => self.save_token().await,
                 first = events.recv() => {
                     metrics::feed_requests(1);
-                    let (batch, failed) = drain(&mut events, first);
+                    let (mut batch, mut failed) = drain(&mut events, first);
+                    if failed.is_none() {
+                        failed = complete_transaction(&mut events, &mut batch).await;
+                    }
                     // The resume point is the last event's own token.
                     let last = batch.last().map(|event| event.id.clone());
                     self.deliver(batch).await?;
