@@ -167,9 +167,8 @@ async fn complete_transaction(
     batch: &mut Vec<ChangeStreamEvent<Document>>,
 ) -> Option<StoreError> {
     while let Some(last) = batch.last() {
-        if last.txn_number.is_none() {
-            return None;
-        }
+        // Outside a transaction there is nothing to wait for.
+        last.txn_number?;
         let time = last.cluster_time;
         match tokio::time::timeout(TRANSACTION_WAIT, events.recv()).await {
             Ok(Some(Ok(event))) => {
