@@ -467,6 +467,7 @@ impl Feed {
         let Ok(token) = bson::to_bson(token) else {
             return;
         };
+        metrics::feed_requests(1);
         let saved = self
             .state()
             .update_one(

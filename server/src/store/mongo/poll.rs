@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::doc::to_notification;
 use super::{store_error, MongoStore, SEQ_FIELD};
+use crate::metrics;
 use crate::model::{NotificationId, Position};
 use crate::store::tail::{self, Tail};
 use crate::store::{FeedSink, StoreError};
@@ -61,6 +62,8 @@ impl Tail for Poller {
                 start
             }
         };
+        // The lease, the look for stamped documents, and what stamping took.
+        metrics::feed_requests(2);
         if self.hold_lease().await? {
             self.stamp_new().await?;
         }
@@ -154,15 +157,18 @@ impl Poller {
             .store
             .find_all(doc! { SEQ_FIELD: Bson::Null }, oldest_first)
             .await?;
+        metrics::feed_requests(1);
         if fresh.is_empty() {
             return Ok(());
         }
+        metrics::feed_requests(1);
         let mut next = self.highest_seq().await? + 1;
         for document in fresh {
             let Ok(oid) = document.get_object_id("_id") else {
                 continue;
             };
             // One at a time: a position is visible only after every smaller one is.
+            metrics::feed_requests(1);
             let stamped = self
                 .store
                 .collection()
