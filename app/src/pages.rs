@@ -30,8 +30,8 @@ pub fn HomePage() -> impl IntoView {
 fn HeaderBell(data: PageData) -> impl IntoView {
     match data.snapshot {
         Some(snapshot) => view! {
-            <span class="belfry-user">{format!("user {}", data.user.unwrap_or_default())}</span>
-            <NotificationBell client=BellClient::same_origin() initial=snapshot now_millis=data.now_millis/>
+            <span class="belfry-user">{format!("user {}", data.user.clone().unwrap_or_default())}</span>
+            <NotificationBell client=BellClient::same_origin_for(data.user) initial=snapshot now_millis=data.now_millis/>
         }
         .into_any(),
         None => view! { <span class="belfry-user">"Not signed in"</span> }.into_any(),

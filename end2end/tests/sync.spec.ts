@@ -55,3 +55,50 @@ test("read and removed elsewhere: a read by another program and a delete reach t
   await expect(bell).toHaveAccessibleName("Notifications, 1 unread");
   await expect(page.getByRole("menuitem", { name: /Stays/ })).toHaveCount(1);
 });
+
+/** `belfry_open_streams` from the server's /metrics. */
+async function openStreams(belfry: Belfry): Promise<number> {
+  const text = await (await fetch(`${belfry.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("belfry_open_streams "));
+  return Number(line?.split(" ")[1] ?? NaN);
+}
+
+test("tabs: ten tabs of one user share one stream; when the leading tab closes the others carry on, once; another user's tabs see only their own @both", async ({ browser, belfry }) => {
+  test.setTimeout(120_000);
+  // Plain HTTP/1.1, where a browser opens at most 6 connections to the server.
+  const context = await browser.newContext();
+  await signIn(context, belfry, "1");
+  const tabs: Page[] = [];
+  for (let i = 0; i < 10; i++) {
+    const tab = await context.newPage();
+    await openApp(tab, belfry);
+    tabs.push(tab);
+  }
+  await belfry.publish({ user_id: "1", message: "To every tab" });
+  for (const tab of tabs) {
+    await expect(tab.getByRole("menuitem", { name: /To every tab/ })).toHaveCount(1, { timeout: 15_000 });
+  }
+  await expect.poll(() => openStreams(belfry)).toBe(1);
+
+  await tabs[0].close();
+  await belfry.publish({ user_id: "1", message: "After the leader left" });
+  for (const tab of tabs.slice(1)) {
+    await expect(tab.getByRole("menuitem", { name: /After the leader left/ })).toHaveCount(1, { timeout: 15_000 });
+    await expect(tab.getByRole("menuitem", { name: /To every tab/ })).toHaveCount(1);
+  }
+  await expect.poll(() => openStreams(belfry)).toBe(1);
+
+  const other = await browser.newContext();
+  await signIn(other, belfry, "2");
+  const otherTabs = [await other.newPage(), await other.newPage()];
+  for (const tab of otherTabs) await openApp(tab, belfry);
+  await belfry.publish({ user_id: "2", message: "Only for user 2" });
+  for (const tab of otherTabs) {
+    await expect(tab.getByRole("menuitem", { name: /Only for user 2/ })).toHaveCount(1, { timeout: 15_000 });
+    await expect(tab.getByRole("menuitem", { name: /To every tab|After the leader left/ })).toHaveCount(0);
+  }
+  await expect(tabs[1].getByRole("menuitem", { name: /Only for user 2/ })).toHaveCount(0);
+  await expect.poll(() => openStreams(belfry)).toBe(2);
+  await other.close();
+  await context.close();
+});

@@ -6,8 +6,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use send_wrapper::SendWrapper;
 
-use super::live::{Live, LiveEvent};
+use super::live::LiveEvent;
 use super::logic::{mark_all_read, mark_read, merge};
+use super::shared;
 use super::{Bell, Link, PAGE};
 
 fn now_millis() -> i64 {
@@ -33,7 +34,7 @@ pub(super) fn start(bell: Bell, loaded: bool) {
     let newest = bell
         .items
         .with_untracked(|items| items.first().map(|n| n.id.clone()));
-    let live = Live::start(bell.client, newest, move |event| bell.on_live(event));
+    let live = shared::start(bell.client, newest, move |event| bell.on_live(event));
     let live = SendWrapper::new(live);
     on_cleanup(move || {
         live.stop();

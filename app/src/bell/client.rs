@@ -18,6 +18,9 @@ pub struct BellClient {
     pub token: RwSignal<Option<String>>,
     /// Fetched (with credentials) for a fresh token when the current one is refused.
     pub token_url: StoredValue<Option<String>>,
+    /// The signed-in user, when the page knows it (server-rendered pages do; with a token the
+    /// bell reads it from the token): the tabs of one user share one live connection.
+    pub user: StoredValue<Option<String>>,
 }
 
 impl BellClient {
@@ -25,11 +28,19 @@ impl BellClient {
         Self::new(String::new(), None, None)
     }
 
+    /// The page's own origin, signed in by its cookie as `user`.
+    pub fn same_origin_for(user: Option<String>) -> Self {
+        let client = Self::same_origin();
+        client.user.set_value(user);
+        client
+    }
+
     pub fn new(server: String, token: Option<String>, token_url: Option<String>) -> Self {
         Self {
             server: StoredValue::new(server.trim_end_matches('/').to_owned()),
             token: RwSignal::new(token),
             token_url: StoredValue::new(token_url),
+            user: StoredValue::new(None),
         }
     }
 

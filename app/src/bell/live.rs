@@ -16,6 +16,9 @@ use super::client::BellClient;
 use super::logic::backoff;
 use crate::Notification;
 
+/// What the live connection tells the bell. Serialisable, so the tab that holds the connection
+/// can hand each event to the other tabs (see `shared.rs`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum LiveEvent {
     New(Notification),
     Read {

@@ -7,6 +7,8 @@ pub mod client;
 #[cfg(feature = "browser")]
 mod live;
 pub mod logic;
+#[cfg(feature = "browser")]
+mod shared;
 
 use leptos::html;
 use leptos::prelude::*;

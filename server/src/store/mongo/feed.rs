@@ -94,7 +94,11 @@ pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: Canc
         return poll::run(store, sink, shutdown).await;
     }
     store.change_streams.store(true, Ordering::Relaxed);
-    store.keep_pre_images().await;
+    // Beside the feed, not before it: the feed records its starting point first.
+    tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.keep_pre_images().await }
+    });
     let mut feed = Feed {
         store,
         sink,

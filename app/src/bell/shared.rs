@@ -1,0 +1,226 @@
+//! One live connection per browser, shared by the tabs of one user on one server.
+//!
+//! Over HTTP/1.1 a browser opens at most 6 connections to a host: with a stream per tab, the
+//! 7th tab gets no bell and the 8th cannot even load the page. So one tab leads: it holds the
+//! `EventSource` and hands every event to the others over a `BroadcastChannel`. Who leads is
+//! settled by a Web Lock named for the user and server: the browser grants it to one tab, and
+//! to the next waiting tab the moment the leader's tab closes (or the bell unmounts), without
+//! any timeout of ours. The new leader opens the stream resuming from the last event it was
+//! handed, so nothing is lost, and the bell's merge by id drops what arrives twice.
+//!
+//! Chosen over a SharedWorker: Web Locks and `BroadcastChannel` exist wherever the bell runs
+//! (Chromium, Firefox, Safari ≥ 15.4), the worker would be a second bundle to build and serve,
+//! and a tab that leads is as good as a worker while it lives. A tab whose user is not known
+//! (an embed that only has a token URL yet) or a browser without these APIs keeps a connection
+//! of its own. REST calls stay per tab.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Promise, Reflect};
+use leptos::prelude::{GetUntracked, GetValue};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{BroadcastChannel, MessageEvent};
+
+use super::client::BellClient;
+use super::live::{Live, LiveEvent};
+
+type Handler = Rc<dyn Fn(LiveEvent)>;
+
+/// A tab's side of the live connection: its own, or a share of the browser's.
+pub enum Connection {
+    Own(Live),
+    Shared(Rc<Tab>),
+}
+
+impl Connection {
+    pub fn stop(&self) {
+        match self {
+            Self::Own(live) => live.stop(),
+            Self::Shared(tab) => tab.stop(),
+        }
+    }
+}
+
+/// Starts the tab's live connection: shared when it can be, its own otherwise.
+pub fn start(
+    client: BellClient,
+    last_id: Option<String>,
+    on_event: impl Fn(LiveEvent) + 'static,
+) -> Connection {
+    let shared = key(&client).and_then(|key| {
+        let locks = lock_manager()?;
+        let channel = BroadcastChannel::new(&key).ok()?;
+        Some((key, locks, channel))
+    });
+    let Some((key, locks, channel)) = shared else {
+        return Connection::Own(Live::start(client, last_id, on_event));
+    };
+    let tab = Rc::new(Tab {
+        client,
+        on_event: Rc::new(on_event),
+        channel,
+        last_id: RefCell::new(last_id),
+        live: RefCell::new(None),
+        release: RefCell::new(None),
+        listener: RefCell::new(None),
+        stopped: Cell::new(false),
+    });
+    tab.listen();
+    tab.clone().join(&locks, &key);
+    Connection::Shared(tab)
+}
+
+/// One name per server and user: the lock's and the channel's. Another user's tabs (or the
+/// same browser after a sign-out and in) never share a channel with this one.
+fn key(client: &BellClient) -> Option<String> {
+    let user = client
+        .user
+        .get_value()
+        .or_else(|| client.token.get_untracked().and_then(|t| subject(&t)))?;
+    let server = client.server.get_value();
+    Some(format!("belfry:{server}:{user}"))
+}
+
+/// The `sub` of a JWT, read without verifying it: only to name the channel (the server checks
+/// every token).
+fn subject(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let mut base64: String = payload
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while base64.len() % 4 != 0 {
+        base64.push('=');
+    }
+    let json = web_sys::window()?.atob(&base64).ok()?;
+    let claims: serde_json::Value = serde_json::from_str(&json).ok()?;
+    match &claims["sub"] {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `navigator.locks`, where the browser has it.
+fn lock_manager() -> Option<JsValue> {
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+    let locks = Reflect::get(&navigator, &"locks".into()).ok()?;
+    (!locks.is_undefined() && !locks.is_null()).then_some(locks)
+}
+
+/// `locks.request(name, options, callback)`.
+fn request_lock(locks: &JsValue, name: &str, if_available: bool, callback: JsValue) {
+    let options = Object::new();
+    let _ = Reflect::set(&options, &"ifAvailable".into(), &if_available.into());
+    let request = Reflect::get(locks, &"request".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok());
+    if let Some(request) = request {
+        let _ = request.call3(locks, &name.into(), &options, &callback);
+    }
+}
+
+pub struct Tab {
+    client: BellClient,
+    on_event: Handler,
+    channel: BroadcastChannel,
+    /// The last notification this tab saw, live or handed over: where it resumes if it leads.
+    last_id: RefCell<Option<String>>,
+    /// The connection, while this tab leads.
+    live: RefCell<Option<Live>>,
+    /// Resolving it gives the lock up.
+    release: RefCell<Option<Function>>,
+    listener: RefCell<Option<Closure<dyn FnMut(MessageEvent)>>>,
+    stopped: Cell<bool>,
+}
+
+impl Tab {
+    /// Takes the events the leading tab hands over.
+    fn listen(self: &Rc<Self>) {
+        let tab = Rc::clone(self);
+        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
+            let Some(text) = message.data().as_string() else {
+                return;
+            };
+            if let Ok(event) = serde_json::from_str::<LiveEvent>(&text) {
+                tab.saw(&event);
+                (tab.on_event)(event);
+            }
+        });
+        self.channel
+            .set_onmessage(Some(listener.as_ref().unchecked_ref()));
+        self.listener.replace(Some(listener));
+    }
+
+    fn saw(&self, event: &LiveEvent) {
+        if let LiveEvent::New(notification) = event {
+            self.last_id.replace(Some(notification.id.clone()));
+        }
+    }
+
+    /// Leads at once if no tab does; otherwise follows, and waits in line to lead.
+    fn join(self: Rc<Self>, locks: &JsValue, name: &str) {
+        let tab = Rc::clone(&self);
+        let queue = {
+            let locks = locks.clone();
+            let name = name.to_owned();
+            move |tab: Rc<Tab>| {
+                let lead = Closure::once_into_js(move |_lock: JsValue| tab.lead());
+                request_lock(&locks, &name, false, lead);
+            }
+        };
+        let first = Closure::once_into_js(move |lock: JsValue| -> JsValue {
+            if !lock.is_null() {
+                return tab.lead().into();
+            }
+            // Another tab leads. Its stream was open before this tab listened, so what this
+            // tab shows first (its rendered or fetched list) is refreshed now that it listens,
+            // as after any connection without a resume point.
+            (tab.on_event)(LiveEvent::Connected { resumed: false });
+            queue(Rc::clone(&tab));
+            JsValue::UNDEFINED
+        });
+        request_lock(locks, name, true, first);
+    }
+
+    /// Holds the connection for every tab until this one goes: the lock is held until the
+    /// returned promise settles, which `stop` (or the tab closing) does.
+    fn lead(self: Rc<Self>) -> Promise {
+        if self.stopped.get() {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        }
+        let tab = Rc::clone(&self);
+        let relay = move |event: LiveEvent| {
+            tab.saw(&event);
+            if let Ok(text) = serde_json::to_string(&event) {
+                let _ = tab.channel.post_message(&text.into());
+            }
+            (tab.on_event)(event);
+        };
+        let last_id = self.last_id.borrow().clone();
+        self.live
+            .replace(Some(Live::start(self.client, last_id, relay)));
+        Promise::new(&mut |resolve, _reject| {
+            self.release.replace(Some(resolve));
+        })
+    }
+
+    fn stop(&self) {
+        self.stopped.set(true);
+        if let Some(live) = self.live.take() {
+            live.stop();
+        }
+        if let Some(release) = self.release.take() {
+            let _ = release.call0(&JsValue::UNDEFINED);
+        }
+        self.channel.set_onmessage(None);
+        self.channel.close();
+        self.listener.take();
+    }
+}
