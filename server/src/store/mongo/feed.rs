@@ -22,6 +22,10 @@
 //! stamps, which are idempotent. Only when nothing usable is saved (the very first start, or an
 //! operation log that no longer reaches back to the token) does it start from now; it then
 //! records that point as `floor`, and a client resuming from before the floor is told to resync.
+//!
+//! About 400 lines in one file on purpose: the stream's life (where it starts, how it resumes
+//! after an outage, what each batch does) is one loop over one state; `batch.rs` and
+//! `feed_writes.rs` hold the parts that stand alone.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -37,6 +41,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
+use super::batch::{complete_transaction, drain, Changes, MAX_BATCH};
 use super::doc::to_notification;
 use super::{poll, store_error, MongoStore};
 use crate::metrics;
@@ -131,115 +136,6 @@ pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: Canc
 
 /// Operations the feed follows.
 const WATCHED: [&str; 4] = ["insert", "update", "replace", "delete"];
-/// Events handled as one batch at most.
-const MAX_BATCH: usize = 500;
-
-/// `first` and the events already queued behind it (what one `getMore` brought, up to
-/// `MAX_BATCH`), and the error that ended the stream, if one did.
-fn drain(
-    events: &mut mpsc::Receiver<Result<ChangeStreamEvent<Document>, mongodb::error::Error>>,
-    first: Option<Result<ChangeStreamEvent<Document>, mongodb::error::Error>>,
-) -> (Vec<ChangeStreamEvent<Document>>, Option<StoreError>) {
-    let mut batch = Vec::new();
-    let mut next = first;
-    loop {
-        match next {
-            Some(Ok(event)) => batch.push(event),
-            Some(Err(err)) => return (batch, Some(store_error(err))),
-            None if batch.is_empty() => {
-                let ended = StoreError::Unavailable("the change stream ended".into());
-                return (batch, Some(ended));
-            }
-            None => return (batch, None),
-        }
-        if batch.len() >= MAX_BATCH {
-            return (batch, None);
-        }
-        next = events.try_recv().ok();
-    }
-}
-
-/// How long a batch that ends inside a transaction waits for the transaction's other events.
-const TRANSACTION_WAIT: Duration = Duration::from_millis(20);
-
-/// Documents written in one transaction share their cluster time, and are published in `_id`
-/// order (the order resume uses), so all of them must be in one batch. The server sends them
-/// together; if the batch ends on a transaction's event, its remaining events are awaited a
-/// moment. (Writes outside transactions never wait.)
-async fn complete_transaction(
-    events: &mut mpsc::Receiver<Result<ChangeStreamEvent<Document>, mongodb::error::Error>>,
-    batch: &mut Vec<ChangeStreamEvent<Document>>,
-) -> Option<StoreError> {
-    while let Some(last) = batch.last() {
-        // Outside a transaction there is nothing to wait for.
-        last.txn_number?;
-        let time = last.cluster_time;
-        match tokio::time::timeout(TRANSACTION_WAIT, events.recv()).await {
-            Ok(Some(Ok(event))) => {
-                let same = event.cluster_time == time;
-                batch.push(event);
-                if !same {
-                    return None;
-                }
-            }
-            Ok(Some(Err(err))) => return Some(store_error(err)),
-            Ok(None) | Err(_) => return None,
-        }
-    }
-    None
-}
-
-/// A batch's changes of read state, by user, in the order each user's first change came.
-#[derive(Default)]
-struct Changes {
-    by_user: Vec<(UserId, UserChanges)>,
-}
-
-#[derive(Default)]
-struct UserChanges {
-    read: Vec<NotificationId>,
-    removed: Vec<NotificationId>,
-    /// The position of the user's last change.
-    seq: i64,
-}
-
-impl Changes {
-    /// Adds a read (or, with `removed`, a delete) of the document `key` names, whose owner
-    /// `document` tells. A delete tells no owner unless the collection keeps pre-images; such
-    /// a removal reaches the tabs when they next refetch.
-    fn add(
-        &mut self,
-        key: &Option<Document>,
-        document: Option<&Document>,
-        seq: Option<i64>,
-        removed: bool,
-    ) {
-        let id = key.as_ref().and_then(|k| k.get_object_id("_id").ok());
-        let owner = document.map(|d| to_notification(d).user_id);
-        let (Some(id), Some(Ok(user))) = (id, owner.as_deref().map(UserId::parse)) else {
-            if removed {
-                tracing::debug!("a deleted document's owner is unknown (no pre-image); not pushed");
-            } else {
-                metrics::skipped();
-                tracing::warn!("skipping a change to a document without a valid user_id or _id");
-            }
-            return;
-        };
-        let at = match self.by_user.iter().position(|(u, _)| *u == user) {
-            Some(at) => at,
-            None => {
-                self.by_user.push((user, UserChanges::default()));
-                self.by_user.len() - 1
-            }
-        };
-        let change = &mut self.by_user[at].1;
-        match removed {
-            true => change.removed.push(NotificationId::from(id)),
-            false => change.read.push(NotificationId::from(id)),
-        }
-        change.seq = change.seq.max(seq.unwrap_or_default());
-    }
-}
 
 /// Where the change stream (re)opens.
 enum Start {

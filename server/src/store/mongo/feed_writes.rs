@@ -1,0 +1,107 @@
+//! The writes the change-stream feed makes besides reading: asking for pre-images, stamping a
+//! batch's positions, marking users whose read state changed; each one command.
+
+use mongodb::bson::{doc, Document};
+use mongodb::error::ErrorKind;
+
+use super::{store_error, MongoStore, FEED_STATE_COLLECTION, SEQ_FIELD};
+use crate::model::{Position, UserId};
+use crate::store::StoreError;
+
+impl MongoStore {
+    /// Asks the server to keep pre-images of the collection's changes, so a deleted document's
+    /// change event still says whose it was (the feed pushes `notification-removed` to that
+    /// user). Without them (an older server, or no right to `collMod`) deletes are not pushed.
+    pub(super) async fn keep_pre_images(&self) {
+        const NAMESPACE_EXISTS: i32 = 48;
+        let created = self
+            .database
+            .create_collection(self.collection.name())
+            .await;
+        if let Err(err) = created {
+            let exists = matches!(&*err.kind, ErrorKind::Command(c) if c.code == NAMESPACE_EXISTS);
+            if !exists {
+                tracing::warn!(%err, "cannot create the collection; deletes are not pushed");
+                return;
+            }
+        }
+        let enabled = self
+            .database
+            .run_command(doc! {
+                "collMod": self.collection.name(),
+                "changeStreamPreAndPostImages": { "enabled": true },
+            })
+            .await;
+        match enabled {
+            Ok(_) => tracing::info!("the collection keeps pre-images: deletes are pushed"),
+            Err(err) => {
+                tracing::warn!(%err, "no pre-images (collMod refused); deletes are not pushed")
+            }
+        }
+    }
+
+    /// Records each insert's position in its document, unless one is recorded already (every
+    /// instance computes the same), in one `update` command for the whole batch.
+    pub(super) async fn stamp_all(
+        &self,
+        inserts: &[(Position, Document)],
+    ) -> Result<(), StoreError> {
+        let updates: Vec<Document> = inserts
+            .iter()
+            .map(|(position, _)| {
+                doc! {
+                    "q": { "_id": position.id.object_id(), SEQ_FIELD: { "$exists": false } },
+                    "u": { "$set": { SEQ_FIELD: position.seq } },
+                }
+            })
+            .collect();
+        self.update_many_statements(self.collection.name(), updates)
+            .await
+    }
+
+    /// Records, for each user, the position of their latest change of read state (a resume
+    /// from before it cannot replay it, so it resyncs), in one `update` command.
+    pub(super) async fn mark_changed(&self, marks: &[(UserId, i64)]) -> Result<(), StoreError> {
+        let updates: Vec<Document> = marks
+            .iter()
+            .map(|(user, seq)| {
+                doc! {
+                    "q": { "_id": self.changed_key(user) },
+                    "u": { "$max": { "seq": seq } },
+                    "upsert": true,
+                }
+            })
+            .collect();
+        self.update_many_statements(FEED_STATE_COLLECTION, updates)
+            .await
+    }
+
+    pub(super) fn changed_key(&self, user: &UserId) -> String {
+        format!("{}:changed:{}", self.collection.name(), user)
+    }
+
+    /// Sends several update statements as one `update` command: one round trip.
+    async fn update_many_statements(
+        &self,
+        collection: &str,
+        updates: Vec<Document>,
+    ) -> Result<(), StoreError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        crate::metrics::feed_requests(1);
+        let reply = self
+            .database
+            .run_command(doc! { "update": collection, "updates": updates, "ordered": false })
+            .await
+            .map_err(store_error)?;
+        match reply.get_array("writeErrors") {
+            Ok(errors) if !errors.is_empty() => Err(StoreError::Other(format!(
+                "{} of the feed's writes failed: {:?}",
+                errors.len(),
+                errors.first()
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
