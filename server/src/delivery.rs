@@ -30,6 +30,7 @@ impl FeedSink for Hub {
     fn committed(&self, position: Position, notification: &Notification) {
         // A document another program wrote with an id Belfry cannot serve belongs to no stream.
         let Ok(user) = UserId::parse(&notification.user_id) else {
+            metrics::skipped();
             tracing::warn!(id = %notification.id, "skipping a notification with an invalid user_id");
             return;
         };

@@ -103,3 +103,54 @@ async fn expect(tab: &mut SseClient, name: &str, data: Value) {
 }
 
 on_stores!(database: [sqlite, mongo] [a_change_anywhere_reaches_the_other_instance]);
+
+/// Documents the host wrote in a shape Belfry cannot serve (a `user_id` that is an object, a
+/// `read_at` that is a number) are skipped with a warning and counted; the feed carries on for
+/// everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongo_malformed_documents_are_skipped_and_the_feed_carries_on() {
+    use mongodb::bson::{doc, DateTime, Document};
+
+    let uri = support::fresh_mongo_uri();
+    let server = TestServer::start(&uri).await;
+    let mut tab = SseClient::open(&server.url, "alice").await;
+    let first = server.publish_to("alice", "first").await;
+    assert_eq!(tab.next_notification().await, first);
+
+    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+    let collection = client
+        .default_database()
+        .unwrap()
+        .collection::<Document>("notifications");
+    let odd_owner =
+        doc! { "user_id": { "not": "an id" }, "message": "whose?", "created_at": DateTime::now() };
+    collection.insert_one(odd_owner).await.unwrap();
+    let id = NotificationId::parse(&first.id).unwrap().object_id();
+    collection
+        .update_one(doc! { "_id": id }, doc! { "$set": { "read_at": 12345 } })
+        .await
+        .unwrap();
+
+    // Everyone else's notifications and read state still flow.
+    let second = server.publish_to("alice", "second").await;
+    assert_eq!(tab.next_notification().await, second);
+    assert_eq!(
+        mark(&server.url, &format!("/notifications/{}/read", second.id)).await,
+        204
+    );
+    let event = tab.next().await.expect("the stream is open");
+    // (`first`, whose `read_at` is a number, no longer counts as unread: nothing is left.)
+    assert_eq!(event.event, "notification-read", "{}", event.data);
+    assert_eq!(
+        serde_json::from_str::<Value>(&event.data).unwrap(),
+        json!({"all": true, "unread_count": 0})
+    );
+    let (_, metrics) = server.get("/metrics").await;
+    let skipped = metrics
+        .lines()
+        .find(|l| l.starts_with("belfry_skipped_records_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_default();
+    assert!(skipped >= 2.0, "{metrics}");
+}

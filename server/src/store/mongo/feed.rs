@@ -272,23 +272,27 @@ impl Feed {
                     inserts.push((position, document));
                 }
                 OperationType::Update | OperationType::Replace => {
-                    let now_read = match (&event.update_description, &event.full_document) {
-                        (Some(update), _) => update
-                            .updated_fields
-                            .get("read_at")
-                            .is_some_and(|at| !matches!(at, Bson::Null)),
-                        (None, Some(document)) => document
-                            .get("read_at")
-                            .is_some_and(|at| !matches!(at, Bson::Null)),
-                        (None, None) => false,
+                    let read_at = match (&event.update_description, &event.full_document) {
+                        (Some(update), _) => update.updated_fields.get("read_at"),
+                        (None, Some(document)) => document.get("read_at"),
+                        (None, None) => None,
                     };
-                    if now_read {
-                        changes.add(
-                            &event.document_key,
-                            event.full_document.as_ref(),
-                            seq,
-                            false,
-                        );
+                    match read_at {
+                        // Set to a date (or a date as text, as some writers store it): read.
+                        Some(Bson::DateTime(_) | Bson::String(_)) => {
+                            // Whose it is: the document as it is now, or as it was if it has
+                            // been deleted since (the pre-image).
+                            let owner = event
+                                .full_document
+                                .as_ref()
+                                .or(event.full_document_before_change.as_ref());
+                            changes.add(&event.document_key, owner, seq, false);
+                        }
+                        None | Some(Bson::Null) => {}
+                        Some(other) => {
+                            metrics::skipped();
+                            tracing::warn!(read_at = %other, "skipping an update whose read_at is not a date");
+                        }
                     }
                 }
                 OperationType::Delete => {
