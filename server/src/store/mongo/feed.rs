@@ -27,6 +27,7 @@
 //! after an outage, what each batch does) is one loop over one state; `batch.rs` and
 //! `feed_writes.rs` hold the parts that stand alone.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,20 +80,9 @@ impl FeedFloor {
 pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: CancellationToken) {
     // Which feed depends on the server, so ask until it answers (it may be starting, or away):
     // guessing would leave a standalone server with a change stream it refuses for ever.
-    let mut backoff = FIRST_BACKOFF;
-    let change_streams = loop {
-        match store.supports_change_streams().await {
-            Ok(answer) => break answer,
-            Err(err) => {
-                metrics::database_error();
-                tracing::warn!(%err, retry_in = ?backoff, "cannot ask the database about change streams yet");
-            }
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+    let probe = || store.supports_change_streams();
+    let Some(change_streams) = ask_until_answered(probe, &shutdown).await else {
+        return;
     };
     if !change_streams {
         tracing::info!("no change streams on this MongoDB (standalone); tailing by query");
@@ -110,7 +100,7 @@ pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: Canc
         start: Start::Unknown,
         opened: false,
     };
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::default();
     loop {
         match feed.follow(&shutdown).await {
             Ok(()) => break,
@@ -119,19 +109,56 @@ pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: Canc
                 // A stream that was open and then failed is a new outage: start over from the
                 // first, short wait, not from where the last outage's backoff ended.
                 if std::mem::take(&mut feed.opened) {
-                    backoff = FIRST_BACKOFF;
+                    backoff = Backoff::default();
                 }
-                tracing::warn!(%err, retry_in = ?backoff, "the change stream stopped; resuming");
+                tracing::warn!(%err, "the change stream stopped; resuming");
             }
         }
         // Back off while the database is away, but wake at once for shutdown.
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            () = tokio::time::sleep(backoff) => {}
+        if backoff.wait(&shutdown).await.is_none() {
+            break;
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
     feed.save_token().await;
+}
+
+/// Waits between retries: 100 ms, doubling up to 5 s.
+struct Backoff(Duration);
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self(FIRST_BACKOFF)
+    }
+}
+
+impl Backoff {
+    /// Waits the current step (`None` if shut down meanwhile) and doubles the next one.
+    async fn wait(&mut self, shutdown: &CancellationToken) -> Option<()> {
+        let step = self.0;
+        self.0 = (self.0 * 2).min(MAX_BACKOFF);
+        tokio::select! {
+            () = shutdown.cancelled() => None,
+            () = tokio::time::sleep(step) => Some(()),
+        }
+    }
+}
+
+/// Asks `probe` until it answers, backing off between failures; `None` on shutdown.
+async fn ask_until_answered<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
+    mut probe: impl FnMut() -> F,
+    shutdown: &CancellationToken,
+) -> Option<T> {
+    let mut backoff = Backoff::default();
+    loop {
+        match probe().await {
+            Ok(answer) => return Some(answer),
+            Err(err) => {
+                metrics::database_error();
+                tracing::warn!(%err, "cannot ask the database about change streams yet; asking again");
+            }
+        }
+        backoff.wait(shutdown).await?;
+    }
 }
 
 /// Operations the feed follows.
@@ -407,6 +434,24 @@ fn token_unusable(err: &mongodb::error::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A probe that fails at start (the database still starting) is asked again until it
+    /// answers: a standalone server then gets the polling feed, not a change stream it refuses.
+    #[tokio::test(start_paused = true)]
+    async fn the_probe_is_asked_until_it_answers() {
+        let calls = std::cell::Cell::new(0);
+        let probe = || {
+            calls.set(calls.get() + 1);
+            std::future::ready(if calls.get() < 4 {
+                Err("not yet")
+            } else {
+                Ok(false)
+            })
+        };
+        let shutdown = CancellationToken::new();
+        assert_eq!(ask_until_answered(probe, &shutdown).await, Some(false));
+        assert_eq!(calls.get(), 4);
+    }
 
     #[test]
     fn later_cluster_times_have_larger_positions() {
