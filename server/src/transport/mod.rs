@@ -32,6 +32,45 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// one-second SYN retransmit. The kernel caps it at `net.core.somaxconn`.
 const ACCEPT_BACKLOG: u32 = 4096;
 
+/// Serves a connection with hyper (HTTP/1.1 with keep-alive, or HTTP/2).
+async fn serve_hyper(
+    socket: TcpStream,
+    router: axum::Router,
+    http: Arc<ConnectionBuilder<TokioExecutor>>,
+    watcher: hyper_util::server::graceful::Watcher,
+    header_read_timeout: Duration,
+) {
+    // hyper's header-read deadline starts only once it knows the protocol, and finding
+    // out reads up to 24 bytes without one: a client that sends one byte (or the HTTP/2
+    // preface) and stalls would hold its socket for ever. So the connection's first
+    // request must begin within the deadline too, or the connection is dropped.
+    let first_request = Arc::new(AtomicBool::new(false));
+    let service = {
+        let first_request = Arc::clone(&first_request);
+        router.map_request(move |request: Request<_>| {
+            first_request.store(true, Ordering::Relaxed);
+            request
+        })
+    };
+    let service = TowerToHyperService::new(service);
+    let connection = http.serve_connection_with_upgrades(TokioIo::new(socket), service);
+    let connection = watcher.watch(connection.into_owned());
+    tokio::pin!(connection);
+    let ended = tokio::select! {
+        ended = &mut connection => ended,
+        () = tokio::time::sleep(header_read_timeout) => {
+            if !first_request.load(Ordering::Relaxed) {
+                tracing::debug!("no request within the header deadline; closing");
+                return;
+            }
+            connection.await
+        }
+    };
+    if let Err(err) = ended {
+        tracing::debug!(%err, "connection ended with an error");
+    }
+}
+
 /// Interval of HTTP/2 pings, and how long an answer may take before the connection is closed.
 const H2_KEEP_ALIVE: Duration = Duration::from_secs(20);
 /// How long the accept loop waits after the process ran out of files (or another resource).
@@ -152,35 +191,16 @@ pub async fn serve(
                 // Connected and sent nothing within the deadline: let it go.
                 Err(_) => return,
             }
-            // hyper's header-read deadline starts only once it knows the protocol, and finding
-            // out reads up to 24 bytes without one: a client that sends one byte (or the HTTP/2
-            // preface) and stalls would hold its socket for ever. So the connection's first
-            // request must begin within the deadline too, or the connection is dropped.
-            let first_request = Arc::new(AtomicBool::new(false));
-            let service = {
-                let first_request = Arc::clone(&first_request);
-                router.map_request(move |request: Request<_>| {
-                    first_request.store(true, Ordering::Relaxed);
-                    request
-                })
-            };
-            let service = TowerToHyperService::new(service);
-            let connection = http.serve_connection_with_upgrades(TokioIo::new(socket), service);
-            let connection = watcher.watch(connection.into_owned());
-            tokio::pin!(connection);
-            let ended = tokio::select! {
-                ended = &mut connection => ended,
-                () = tokio::time::sleep(header_read_timeout) => {
-                    if !first_request.load(Ordering::Relaxed) {
-                        tracing::debug!("no request within the header deadline; closing");
-                        return;
-                    }
-                    connection.await
-                }
-            };
-            if let Err(err) = ended {
-                tracing::debug!(%err, "connection ended with an error");
-            }
+            // On the heap, so that a lean stream's task (most connections) does not carry the
+            // room a hyper connection's state needs.
+            Box::pin(serve_hyper(
+                socket,
+                router,
+                http,
+                watcher,
+                header_read_timeout,
+            ))
+            .await;
         });
     }
     tasks.close();
