@@ -4,7 +4,8 @@
 //! - `resume.rs`: several writers and instances while clients hang up and resume at random;
 //! - `crash.rs`: a killed server (SIGKILL) and a stopped one (SIGTERM);
 //! - `database.rs`: the database restarted, away under load, or read-only;
-//! - `clients.rs`: clients that stop reading or send their request a byte at a time.
+//! - `clients.rs`: clients that stop reading or send their request a byte at a time;
+//! - `stamper.rs`: the standalone stamper paused past its lease.
 
 #[macro_use]
 #[path = "../support/mod.rs"]
@@ -14,3 +15,4 @@ mod clients;
 mod crash;
 mod database;
 mod resume;
+mod stamper;

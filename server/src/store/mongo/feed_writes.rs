@@ -81,7 +81,7 @@ impl MongoStore {
     }
 
     /// Sends several update statements as one `update` command: one round trip.
-    async fn update_many_statements(
+    pub(super) async fn update_many_statements(
         &self,
         collection: &str,
         updates: Vec<Document>,

@@ -287,9 +287,15 @@ impl NotificationStore for MongoStore {
             .sort(doc! { SEQ_FIELD: 1, "_id": 1 })
             .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
             .build();
-        let docs = self.find_all(filter, options).await?;
+        let mut docs = self.find_all(filter, options).await?;
         if docs.len() > limit {
             return Ok(Replay::TooFar);
+        }
+        // Without change streams, only what the stamper made visible (see `poll.rs`).
+        if !self.feed_reports_read_state() {
+            if let Some(window) = poll::Window::of(self).await? {
+                docs.retain(|d| window.admits(d));
+            }
         }
         let missed = docs
             .iter()

@@ -1,20 +1,29 @@
 //! The feed for a MongoDB without change streams (a standalone `mongod`): an indexed tail query
 //! on a short interval, with the same guarantees as the change-stream feed.
 //!
+//! ## Who hands out positions
 //! Positions come from a counter instead of the operation log. One instance at a time, the
-//! holder of a lease in `belfry_feed`, gives each new document the next position, one document
-//! after the other, so positions are handed out in the order documents were found committed.
-//! Every instance (the holder too) then publishes what has a position beyond the last one it
-//! published, in position order: the same sequence on every instance, whoever wrote the
-//! documents. Queries: unstamped documents by the `belfry_seq` index (a missing field is indexed
-//! as null), stamped ones by the same index, each poll a couple of index look-ups.
+//! holder of a lease (the document `<collection>:stamper` in `belfry_feed`), gives new documents
+//! positions from a counter kept in that same document, and cannot collide with another:
+//! - the lease is judged by the database's clock (`hello`'s `localTime`), never an instance's;
+//! - taking it over raises its `generation`, as a compare-and-swap on the generation it read;
+//! - a stamping run reserves its positions (`$inc` of `next`), stamps the documents
+//!   (`belfry_seq` and `belfry_gen`, one command) and makes them visible (`$max` of `visible`);
+//!   the reservation and the `visible` write name the holder's generation, so an instance that
+//!   lost the lease (it paused, or its run outlived the lease) can no longer publish positions.
+//!   Stamps it still writes are above the lease's `floor` (what was visible when the lease
+//!   moved) with an older generation: void. Publishers skip them and the new holder stamps those
+//!   documents again.
+//!
+//! Every instance (the holder too) publishes, in position order, the stamped documents up to
+//! `visible` beyond the last one it published: the same sequence on every instance, whoever
+//! wrote the documents.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime};
-use mongodb::error::ErrorKind;
-use mongodb::options::{FindOptions, IndexOptions};
+use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
+use mongodb::options::{FindOptions, IndexOptions, ReturnDocument};
 use mongodb::IndexModel;
 use tokio_util::sync::CancellationToken;
 
@@ -29,13 +38,15 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a stamper's lease lasts without renewal (it renews on every poll).
 const LEASE: Duration = Duration::from_secs(5);
 const BATCH: i64 = 500;
-const DUPLICATE_KEY: i32 = 11000;
+/// The generation of a stamp, beside its position.
+const GEN_FIELD: &str = "belfry_gen";
 
 pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: CancellationToken) {
     let mut poller = Poller {
         store,
         sink,
         me: ObjectId::new(),
+        generation: None,
         last_published: None,
     };
     tail::follow(&mut poller, POLL_INTERVAL, None, &shutdown).await;
@@ -46,54 +57,104 @@ struct Poller {
     sink: Arc<dyn FeedSink>,
     /// This instance, as a lease holder.
     me: ObjectId,
+    /// The lease's generation while this instance holds it.
+    generation: Option<i64>,
     /// The position last reported; `None` until the first poll.
     last_published: Option<i64>,
+}
+
+/// The stamper's lease document.
+struct Lease {
+    holder: Option<ObjectId>,
+    generation: i64,
+    until: i64,
+    visible: i64,
+    floor: i64,
+}
+
+impl Lease {
+    fn read(document: &Document) -> Option<Self> {
+        Some(Self {
+            holder: document.get_object_id("holder").ok(),
+            generation: document.get_i64("generation").ok()?,
+            until: document
+                .get_datetime("until")
+                .map_or(0, |d| d.timestamp_millis()),
+            visible: document.get_i64("visible").ok()?,
+            floor: document.get_i64("floor").unwrap_or_default(),
+        })
+    }
+}
+
+/// What a stream may be replayed on a standalone server: positions up to `visible`, without the
+/// void stamps of a lapsed holder. `None` where no stamper runs (change streams).
+pub(super) struct Window {
+    visible: i64,
+    generation: i64,
+    floor: i64,
+}
+
+impl Window {
+    pub(super) async fn of(store: &MongoStore) -> Result<Option<Self>, StoreError> {
+        let key = format!("{}:stamper", store.collection().name());
+        let lease = store
+            .feed_state()
+            .find_one(doc! { "_id": key })
+            .await
+            .map_err(store_error)?;
+        Ok(lease.as_ref().and_then(Lease::read).map(|lease| Self {
+            visible: lease.visible,
+            generation: lease.generation,
+            floor: lease.floor,
+        }))
+    }
+
+    /// Whether a stamped document may be replayed: visible, and not void.
+    pub(super) fn admits(&self, document: &Document) -> bool {
+        let Ok(seq) = document.get_i64(SEQ_FIELD) else {
+            return false;
+        };
+        seq <= self.visible && !is_void(document, seq, self.generation, self.floor)
+    }
+}
+
+/// A lapsed holder's stamp: above the floor of a later generation.
+fn is_void(document: &Document, seq: i64, generation: i64, floor: i64) -> bool {
+    document
+        .get_i64(GEN_FIELD)
+        .is_ok_and(|stamped| stamped < generation && seq > floor)
 }
 
 impl Tail for Poller {
     const NAME: &'static str = "mongodb-poll";
 
     async fn poll(&mut self) -> Result<(), StoreError> {
-        let last = match self.last_published {
-            Some(last) => last,
-            None => {
-                let start = self.start().await?;
-                self.last_published = Some(start);
-                start
-            }
+        if self.last_published.is_none() {
+            self.start().await?;
+        }
+        let (mut lease, now) = self.lease().await?;
+        let held = self.hold(&lease, now).await?;
+        if let Some(generation) = held.filter(|g| *g != lease.generation) {
+            // Taken over just now: the lease is as this instance wrote it.
+            lease.generation = generation;
+            lease.floor = lease.visible;
+        }
+        let visible = match held {
+            Some(generation) => self.stamp(generation, &lease).await?.max(lease.visible),
+            None => lease.visible,
         };
-        // The lease, the look for stamped documents, and what stamping took.
-        metrics::feed_requests(2);
-        if self.hold_lease().await? {
-            self.stamp_new().await?;
-        }
-        let newly_stamped = FindOptions::builder()
-            .sort(doc! { SEQ_FIELD: 1 })
-            .limit(BATCH)
-            .build();
-        let stamped = self
-            .store
-            .find_all(doc! { SEQ_FIELD: { "$gt": last } }, newly_stamped)
-            .await?;
-        for document in &stamped {
-            let (Ok(seq), Ok(oid)) = (document.get_i64(SEQ_FIELD), document.get_object_id("_id"))
-            else {
-                continue;
-            };
-            let position = Position {
-                seq,
-                id: NotificationId::from(oid),
-            };
-            self.sink.committed(position, &to_notification(document));
-            self.last_published = Some(seq);
-        }
-        Ok(())
+        self.publish(visible, &lease).await
     }
 }
 
 impl Poller {
-    /// First poll: make the index, and report only what comes from now on.
-    async fn start(&self) -> Result<i64, StoreError> {
+    fn key(&self) -> String {
+        format!("{}:stamper", self.store.collection().name())
+    }
+
+    /// First poll: make the index and the lease, and report only what comes from now on.
+    async fn start(&mut self) -> Result<(), StoreError> {
+        metrics::feed_requests(1);
         self.store
             .collection()
             .create_index(
@@ -108,10 +169,37 @@ impl Poller {
             )
             .await
             .map_err(store_error)?;
-        self.highest_seq().await
+        let highest = self.highest_seq().await?;
+        // A new lease, or one an earlier version wrote (without a counter), starts past every
+        // stamp there is; a lease in use is left as it is.
+        let fresh = doc! {
+            "next": highest + 1, "visible": highest, "floor": highest, "generation": 0_i64,
+        };
+        metrics::feed_requests(2);
+        self.store
+            .feed_state()
+            .update_one(
+                doc! { "_id": self.key() },
+                doc! { "$setOnInsert": fresh.clone() },
+            )
+            .upsert(true)
+            .await
+            .map_err(store_error)?;
+        self.store
+            .feed_state()
+            .update_one(
+                doc! { "_id": self.key(), "next": { "$exists": false } },
+                doc! { "$set": fresh },
+            )
+            .await
+            .map_err(store_error)?;
+        let (lease, _) = self.lease().await?;
+        self.last_published = Some(lease.visible);
+        Ok(())
     }
 
     async fn highest_seq(&self) -> Result<i64, StoreError> {
+        metrics::feed_requests(1);
         let top = self
             .store
             .collection()
@@ -123,64 +211,175 @@ impl Poller {
         Ok(top.and_then(|d| d.get_i64(SEQ_FIELD).ok()).unwrap_or(0))
     }
 
-    /// Takes or renews the stamper's lease; `false` while another live instance holds it.
-    async fn hold_lease(&self) -> Result<bool, StoreError> {
-        let now = DateTime::now();
-        let until = DateTime::from_millis(now.timestamp_millis() + LEASE.as_millis() as i64);
-        let key = format!("{}:stamper", self.store.collection().name());
-        let taken = self
+    /// The lease as it stands, and the database's clock.
+    async fn lease(&self) -> Result<(Lease, i64), StoreError> {
+        metrics::feed_requests(2);
+        let document = self
+            .store
+            .feed_state()
+            .find_one(doc! { "_id": self.key() })
+            .await
+            .map_err(store_error)?;
+        let lease = document.as_ref().and_then(Lease::read).ok_or_else(|| {
+            StoreError::Other("the stamper's lease is missing or malformed".into())
+        })?;
+        let hello = self
+            .store
+            .database
+            .run_command(doc! { "hello": 1 })
+            .await
+            .map_err(store_error)?;
+        let now = hello
+            .get_datetime("localTime")
+            .map(|d| d.timestamp_millis())
+            .map_err(|_| StoreError::Other("the database reports no localTime".into()))?;
+        Ok((lease, now))
+    }
+
+    /// Renews the lease if this instance holds it, takes it over if it lapsed; the generation
+    /// this instance holds it with, or `None`.
+    async fn hold(&mut self, lease: &Lease, now: i64) -> Result<Option<i64>, StoreError> {
+        let until = DateTime::from_millis(now + LEASE.as_millis() as i64);
+        let key = self.key();
+        let (filter, update) = match self.generation {
+            Some(generation) if lease.holder == Some(self.me) && lease.generation == generation => {
+                (
+                    doc! { "_id": &key, "holder": self.me, "generation": generation },
+                    doc! { "$set": { "until": until } },
+                )
+            }
+            _ if lease.until < now => (
+                // Only from the state read: if anything moved meanwhile, someone else won.
+                doc! { "_id": &key, "generation": lease.generation, "visible": lease.visible },
+                doc! {
+                    "$set": { "holder": self.me, "until": until, "floor": lease.visible },
+                    "$inc": { "generation": 1_i64 },
+                },
+            ),
+            _ => {
+                self.generation = None;
+                return Ok(None);
+            }
+        };
+        metrics::feed_requests(1);
+        let held = self
+            .store
+            .feed_state()
+            .find_one_and_update(filter, update)
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(store_error)?;
+        self.generation = held.and_then(|d| d.get_i64("generation").ok());
+        Ok(self.generation)
+    }
+
+    /// Gives the documents without a (valid) position the next ones, in `_id` order, and makes
+    /// them visible; returns the highest visible position this run made.
+    async fn stamp(&mut self, generation: i64, lease: &Lease) -> Result<i64, StoreError> {
+        let oldest_first = FindOptions::builder()
+            .sort(doc! { "_id": 1 })
+            .projection(doc! { "_id": 1, SEQ_FIELD: 1, GEN_FIELD: 1 })
+            .limit(BATCH)
+            .build();
+        // New documents, and those a lapsed holder stamped after the lease moved (void).
+        let wanted = doc! { "$or": [
+            { SEQ_FIELD: Bson::Null },
+            { GEN_FIELD: { "$lt": generation }, SEQ_FIELD: { "$gt": lease.floor } },
+        ] };
+        metrics::feed_requests(1);
+        let fresh = self.store.find_all(wanted, oldest_first).await?;
+        if fresh.is_empty() {
+            return Ok(lease.visible);
+        }
+        // Reserve the positions, as the holder of this generation only.
+        metrics::feed_requests(1);
+        let reserved = self
+            .store
+            .feed_state()
+            .find_one_and_update(
+                doc! { "_id": self.key(), "holder": self.me, "generation": generation },
+                doc! { "$inc": { "next": fresh.len() as i64 } },
+            )
+            .return_document(ReturnDocument::Before)
+            .await
+            .map_err(store_error)?;
+        let Some(first) = reserved.and_then(|d| d.get_i64("next").ok()) else {
+            self.generation = None;
+            return Ok(lease.visible);
+        };
+        let updates: Vec<Document> = fresh
+            .iter()
+            .zip(first..)
+            .filter_map(|(document, seq)| {
+                let id = document.get_object_id("_id").ok()?;
+                // Only as found: a document stamped meanwhile keeps its stamp.
+                let as_found = doc! {
+                    "_id": id,
+                    SEQ_FIELD: document.get(SEQ_FIELD).cloned().unwrap_or(Bson::Null),
+                    GEN_FIELD: document.get(GEN_FIELD).cloned().unwrap_or(Bson::Null),
+                };
+                Some(doc! { "q": as_found, "u": { "$set": { SEQ_FIELD: seq, GEN_FIELD: generation } } })
+            })
+            .collect();
+        self.store
+            .update_many_statements(self.store.collection().name(), updates)
+            .await?;
+        let last = first + fresh.len() as i64 - 1;
+        metrics::feed_requests(1);
+        let committed = self
             .store
             .feed_state()
             .update_one(
-                doc! { "_id": key, "$or": [ { "holder": self.me }, { "until": { "$lt": now } } ] },
-                doc! { "$set": { "holder": self.me, "until": until } },
+                doc! { "_id": self.key(), "holder": self.me, "generation": generation },
+                doc! { "$max": { "visible": last } },
             )
-            .upsert(true)
-            .await;
-        match taken {
-            Ok(_) => Ok(true),
-            Err(err) if matches!(&*err.kind, ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) if e.code == DUPLICATE_KEY) => {
-                Ok(false)
-            }
-            Err(err) => Err(store_error(err)),
+            .await
+            .map_err(store_error)?;
+        if committed.matched_count == 0 {
+            self.generation = None;
+            return Ok(lease.visible);
         }
+        Ok(last)
     }
 
-    /// Gives each document without a position the next one, in the order found.
-    async fn stamp_new(&self) -> Result<(), StoreError> {
-        let oldest_first = FindOptions::builder()
-            .sort(doc! { "_id": 1 })
-            .projection(doc! { "_id": 1 })
-            .limit(BATCH)
-            .build();
-        let fresh = self
-            .store
-            .find_all(doc! { SEQ_FIELD: Bson::Null }, oldest_first)
-            .await?;
-        metrics::feed_requests(1);
-        if fresh.is_empty() {
+    /// Reports what is visible beyond the last reported position, in position order.
+    async fn publish(&mut self, visible: i64, lease: &Lease) -> Result<(), StoreError> {
+        let last = self.last_published.unwrap_or(visible);
+        if visible <= last {
             return Ok(());
         }
+        let in_order = FindOptions::builder()
+            .sort(doc! { SEQ_FIELD: 1 })
+            .limit(BATCH)
+            .build();
         metrics::feed_requests(1);
-        let mut next = self.highest_seq().await? + 1;
-        for document in fresh {
-            let Ok(oid) = document.get_object_id("_id") else {
+        let stamped = self
+            .store
+            .find_all(
+                doc! { SEQ_FIELD: { "$gt": last, "$lte": visible } },
+                in_order,
+            )
+            .await?;
+        let full = stamped.len() as i64 == BATCH;
+        for document in &stamped {
+            let (Ok(seq), Ok(oid)) = (document.get_i64(SEQ_FIELD), document.get_object_id("_id"))
+            else {
                 continue;
             };
-            // One at a time: a position is visible only after every smaller one is.
-            metrics::feed_requests(1);
-            let stamped = self
-                .store
-                .collection()
-                .update_one(
-                    doc! { "_id": oid, SEQ_FIELD: Bson::Null },
-                    doc! { "$set": { SEQ_FIELD: next } },
-                )
-                .await
-                .map_err(store_error)?;
-            if stamped.modified_count == 1 {
-                next += 1;
+            self.last_published = Some(seq);
+            // A lapsed holder's stamp: the document is stamped again, and reported then.
+            if is_void(document, seq, lease.generation, lease.floor) {
+                continue;
             }
+            let position = Position {
+                seq,
+                id: NotificationId::from(oid),
+            };
+            self.sink.committed(position, &to_notification(document));
+        }
+        if !full {
+            // Positions up to `visible` that no document holds are gaps, never filled later.
+            self.last_published = Some(visible);
         }
         Ok(())
     }
