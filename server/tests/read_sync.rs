@@ -109,7 +109,7 @@ on_stores!(database: [sqlite, mongo] [a_change_anywhere_reaches_the_other_instan
 /// everyone else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mongo_malformed_documents_are_skipped_and_the_feed_carries_on() {
-    use mongodb::bson::{doc, DateTime, Document};
+    use mongodb::bson::{doc, DateTime};
 
     let uri = support::fresh_mongo_uri();
     let server = TestServer::start(&uri).await;
@@ -117,11 +117,7 @@ async fn mongo_malformed_documents_are_skipped_and_the_feed_carries_on() {
     let first = server.publish_to("alice", "first").await;
     assert_eq!(tab.next_notification().await, first);
 
-    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
-    let collection = client
-        .default_database()
-        .unwrap()
-        .collection::<Document>("notifications");
+    let (_client, collection) = support::direct::mongo(&uri).await;
     let odd_owner =
         doc! { "user_id": { "not": "an id" }, "message": "whose?", "created_at": DateTime::now() };
     collection.insert_one(odd_owner).await.unwrap();

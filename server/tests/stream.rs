@@ -272,7 +272,7 @@ async fn a_stream_ends_when_its_token_expires() {
 /// (even though the transaction wrote the higher `_id` first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mongo_a_transaction_is_published_in_the_order_resume_uses() {
-    use mongodb::bson::{doc, oid::ObjectId, DateTime, Document};
+    use mongodb::bson::{doc, oid::ObjectId, DateTime};
 
     let uri = support::fresh_mongo_uri();
     let server = TestServer::start(&uri).await;
@@ -281,11 +281,7 @@ async fn mongo_a_transaction_is_published_in_the_order_resume_uses() {
     let first = server.publish_to("tx", "before").await;
     assert_eq!(tab.next_notification().await, first);
 
-    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
-    let collection = client
-        .default_database()
-        .unwrap()
-        .collection::<Document>("notifications");
+    let (client, collection) = support::direct::mongo(&uri).await;
     let (a, b) = (ObjectId::new(), ObjectId::new());
     let (higher, lower) = (a.max(b), a.min(b));
     let mut session = client.start_session().await.unwrap();

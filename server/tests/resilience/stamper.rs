@@ -56,11 +56,7 @@ async fn mongo_standalone_a_stamper_paused_mid_run_cannot_collide() {
     };
 
     // The backlog, then A paused as soon as its run has begun.
-    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
-    let collection = client
-        .default_database()
-        .unwrap()
-        .collection::<Document>("notifications");
+    let (_client, collection) = crate::support::direct::mongo(&uri).await;
     let backlog: Vec<Document> = (0..BACKLOG)
         .map(|i| doc! { "user_id": "s", "message": format!("n{i}"), "read_at": null, "created_at": DateTime::now() })
         .collect();

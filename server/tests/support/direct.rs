@@ -3,6 +3,19 @@
 
 use belfry::config::DatabaseUrl;
 use belfry::model::NotificationId;
+use mongodb::bson::{doc, DateTime, Document};
+
+/// A client of the host's own, on the URI's database, and its notifications collection.
+pub async fn mongo(uri: &str) -> (mongodb::Client, mongodb::Collection<Document>) {
+    let client = mongodb::Client::with_uri_str(uri)
+        .await
+        .expect("a MongoDB client");
+    let collection = client
+        .default_database()
+        .expect("the URI names a database")
+        .collection::<Document>("notifications");
+    (client, collection)
+}
 
 /// Sets `read_at` on `ids` as another program would: one update of many rows or documents.
 pub async fn set_read(database: &str, ids: &[NotificationId]) {
@@ -17,13 +30,12 @@ pub async fn set_read(database: &str, ids: &[NotificationId]) {
             conn.execute(&sql, []).unwrap();
         }
         DatabaseUrl::Mongo(uri) => {
-            let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
-            let db = client.default_database().unwrap();
+            let (_client, collection) = mongo(&uri).await;
             let oids: Vec<_> = ids.iter().map(|id| id.object_id()).collect();
-            db.collection::<mongodb::bson::Document>("notifications")
+            collection
                 .update_many(
-                    mongodb::bson::doc! { "_id": { "$in": oids } },
-                    mongodb::bson::doc! { "$set": { "read_at": mongodb::bson::DateTime::now() } },
+                    doc! { "_id": { "$in": oids } },
+                    doc! { "$set": { "read_at": DateTime::now() } },
                 )
                 .await
                 .unwrap();
@@ -40,10 +52,9 @@ pub async fn delete(database: &str, id: NotificationId) {
                 .unwrap();
         }
         DatabaseUrl::Mongo(uri) => {
-            let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
-            let db = client.default_database().unwrap();
-            db.collection::<mongodb::bson::Document>("notifications")
-                .delete_one(mongodb::bson::doc! { "_id": id.object_id() })
+            let (_client, collection) = mongo(&uri).await;
+            collection
+                .delete_one(doc! { "_id": id.object_id() })
                 .await
                 .unwrap();
         }
