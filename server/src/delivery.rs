@@ -43,10 +43,7 @@ impl FeedSink for Hub {
     fn read(&self, user: &UserId, change: &ReadChange) {
         let event = match change {
             ReadChange::Ids { ids, unread_count } => read_event(ids, *unread_count),
-            ReadChange::All { unread_count } => {
-                let json = json!({ "all": true, "unread_count": unread_count });
-                Event::Read(Arc::from(json.to_string()))
-            }
+            ReadChange::All { unread_count } => all_read_event(*unread_count),
         };
         self.publish(user, event);
     }
@@ -60,19 +57,25 @@ impl FeedSink for Hub {
 /// says the same of every notification the tab holds, in a few bytes (a read-all of a long list
 /// would otherwise carry every id).
 fn read_event(ids: &[NotificationId], unread_count: u64) -> Event {
-    let json = if unread_count == 0 {
-        json!({ "all": true, "unread_count": 0 })
-    } else {
-        let ids: Vec<String> = ids.iter().map(|id| id.to_hex()).collect();
-        json!({ "ids": ids, "unread_count": unread_count })
-    };
+    match unread_count {
+        0 => all_read_event(0),
+        _ => Event::Read(ids_json(ids, unread_count)),
+    }
+}
+
+fn all_read_event(unread_count: u64) -> Event {
+    let json = json!({ "all": true, "unread_count": unread_count });
     Event::Read(Arc::from(json.to_string()))
 }
 
 fn removed_event(ids: &[NotificationId], unread_count: u64) -> Event {
+    Event::Removed(ids_json(ids, unread_count))
+}
+
+/// The data of a read or removed event: `{ids, unread_count}`.
+fn ids_json(ids: &[NotificationId], unread_count: u64) -> Arc<str> {
     let ids: Vec<String> = ids.iter().map(|id| id.to_hex()).collect();
-    let json = json!({ "ids": ids, "unread_count": unread_count });
-    Event::Removed(Arc::from(json.to_string()))
+    Arc::from(json!({ "ids": ids, "unread_count": unread_count }).to_string())
 }
 
 fn pushed(position: Position, notification: &Notification) -> Option<Arc<Pushed>> {

@@ -41,6 +41,11 @@ pub enum LiveEvent {
 
 type Handler = Rc<dyn Fn(LiveEvent)>;
 
+/// An event's data as JSON, if it is.
+fn json_of(event: &MessageEvent) -> Option<serde_json::Value> {
+    serde_json::from_str(&event.data().as_string()?).ok()
+}
+
 /// The `ids` of a read or removed event.
 fn ids_of(body: &serde_json::Value) -> Vec<String> {
     body["ids"]
@@ -137,10 +142,7 @@ impl Live {
             }
         });
         listen("notification-read", self.clone(), |live, event| {
-            let Some(data) = event.data().as_string() else {
-                return;
-            };
-            let Ok(body) = serde_json::from_str::<serde_json::Value>(&data) else {
+            let Some(body) = json_of(&event) else {
                 return;
             };
             live.emit(LiveEvent::Read {
@@ -150,10 +152,7 @@ impl Live {
             });
         });
         listen("notification-removed", self.clone(), |live, event| {
-            let Some(data) = event.data().as_string() else {
-                return;
-            };
-            let Ok(body) = serde_json::from_str::<serde_json::Value>(&data) else {
+            let Some(body) = json_of(&event) else {
                 return;
             };
             live.emit(LiveEvent::Removed {
