@@ -141,6 +141,63 @@ pub trait FeedSink: Send + Sync {
     fn removed(&self, user: &UserId, ids: &[NotificationId], unread_count: u64);
 }
 
+/// Changes of read state gathered by user, in the order each user's first change came: what a
+/// feed reports, per batch, as one `read` and one `removed` per user.
+#[derive(Default)]
+pub(crate) struct ByUser(Vec<(UserId, UserChanges)>);
+
+#[derive(Default)]
+pub(crate) struct UserChanges {
+    read: Vec<NotificationId>,
+    removed: Vec<NotificationId>,
+    /// The position of the user's last change.
+    seq: i64,
+}
+
+impl ByUser {
+    pub(crate) fn add(&mut self, user: UserId, id: NotificationId, removed: bool, seq: i64) {
+        let at = match self.0.iter().position(|(u, _)| *u == user) {
+            Some(at) => at,
+            None => {
+                self.0.push((user, UserChanges::default()));
+                self.0.len() - 1
+            }
+        };
+        let change = &mut self.0[at].1;
+        match removed {
+            true => change.removed.push(id),
+            false => change.read.push(id),
+        }
+        change.seq = change.seq.max(seq);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Each user, with the position of their last change.
+    pub(crate) fn last_positions(&self) -> impl Iterator<Item = (&UserId, i64)> {
+        self.0.iter().map(|(user, change)| (user, change.seq))
+    }
+
+    /// Reports every user's changes to `sink`, with the unread count `count` gives for them.
+    pub(crate) fn report(self, sink: &dyn FeedSink, count: impl Fn(&UserId) -> u64) {
+        for (user, change) in self.0 {
+            let unread_count = count(&user);
+            if !change.read.is_empty() {
+                let read = ReadChange::Ids {
+                    ids: change.read,
+                    unread_count,
+                };
+                sink.read(&user, &read);
+            }
+            if !change.removed.is_empty() {
+                sink.removed(&user, &change.removed, unread_count);
+            }
+        }
+    }
+}
+
 /// A change of read state, as a feed reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReadChange {

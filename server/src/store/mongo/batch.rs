@@ -1,6 +1,6 @@
 //! A change stream's events taken in batches: what one `getMore` brought is handled as one
 //! batch (one stamping write, one count per user), a transaction's events never split across
-//! two, and a batch's changes of read state gathered by user.
+//! two, and a batch's changes of read state gathered by user (`store::ByUser`).
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use super::doc::to_notification;
 use super::store_error;
 use crate::metrics;
 use crate::model::{NotificationId, UserId};
-use crate::store::StoreError;
+use crate::store::{ByUser, StoreError};
 
 /// What the stream's reader queues: an event, or the error that ended the stream.
 pub type Queued = Result<ChangeStreamEvent<Document>, mongodb::error::Error>;
@@ -75,54 +75,31 @@ pub async fn complete_transaction(
     None
 }
 
-/// A batch's changes of read state, by user, in the order each user's first change came.
-#[derive(Default)]
-pub struct Changes {
-    pub by_user: Vec<(UserId, UserChanges)>,
-}
-
-#[derive(Default)]
-pub struct UserChanges {
-    pub read: Vec<NotificationId>,
-    pub removed: Vec<NotificationId>,
-    /// The position of the user's last change.
-    pub seq: i64,
-}
-
-impl Changes {
-    /// Adds a read (or, with `removed`, a delete) of the document `key` names, whose owner
-    /// `document` tells. A delete tells no owner unless the collection keeps pre-images; such
-    /// a removal reaches the tabs when they next refetch.
-    pub fn add(
-        &mut self,
-        key: &Option<Document>,
-        document: Option<&Document>,
-        seq: Option<i64>,
-        removed: bool,
-    ) {
-        let id = key.as_ref().and_then(|k| k.get_object_id("_id").ok());
-        let owner = document.map(|d| to_notification(d).user_id);
-        let (Some(id), Some(Ok(user))) = (id, owner.as_deref().map(UserId::parse)) else {
-            if removed {
-                tracing::debug!("a deleted document's owner is unknown (no pre-image); not pushed");
-            } else {
-                metrics::skipped();
-                tracing::warn!("skipping a change to a document without a valid user_id or _id");
-            }
-            return;
-        };
-        let at = match self.by_user.iter().position(|(u, _)| *u == user) {
-            Some(at) => at,
-            None => {
-                self.by_user.push((user, UserChanges::default()));
-                self.by_user.len() - 1
-            }
-        };
-        let change = &mut self.by_user[at].1;
-        match removed {
-            true => change.removed.push(NotificationId::from(id)),
-            false => change.read.push(NotificationId::from(id)),
+/// Adds to `changes` a read (or, with `removed`, a delete) of the document `key` names, whose
+/// owner `document` tells. A delete tells no owner unless the collection keeps pre-images; such
+/// a removal reaches the tabs when they next refetch.
+pub fn add_change(
+    changes: &mut ByUser,
+    key: &Option<Document>,
+    document: Option<&Document>,
+    seq: Option<i64>,
+    removed: bool,
+) {
+    let id = key.as_ref().and_then(|k| k.get_object_id("_id").ok());
+    let owner = document.map(|d| to_notification(d).user_id);
+    let (Some(id), Some(Ok(user))) = (id, owner.as_deref().map(UserId::parse)) else {
+        if removed {
+            tracing::debug!("a deleted document's owner is unknown (no pre-image); not pushed");
+        } else {
+            metrics::skipped();
+            tracing::warn!("skipping a change to a document without a valid user_id or _id");
         }
-        change.seq = change.seq.max(seq.unwrap_or_default());
-    }
+        return;
+    };
+    changes.add(
+        user,
+        NotificationId::from(id),
+        removed,
+        seq.unwrap_or_default(),
+    );
 }

@@ -27,6 +27,7 @@
 //! after an outage, what each batch does) is one loop over one state; `batch.rs` and
 //! `feed_writes.rs` hold the parts that stand alone.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -42,12 +43,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::batch::{complete_transaction, drain, Changes, MAX_BATCH};
+use super::batch::{add_change, complete_transaction, drain, MAX_BATCH};
 use super::doc::to_notification;
 use super::{poll, store_error, MongoStore};
 use crate::metrics;
 use crate::model::{NotificationId, Position, UserId};
-use crate::store::{FeedSink, NotificationStore, ReadChange, StoreError};
+use crate::store::{ByUser, FeedSink, NotificationStore, StoreError};
 
 const TOKEN_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -277,7 +278,7 @@ impl Feed {
     /// state, coalesced, with the unread count after them.
     async fn deliver(&self, batch: Vec<ChangeStreamEvent<Document>>) -> Result<(), StoreError> {
         let mut inserts = Vec::new();
-        let mut changes = Changes::default();
+        let mut changes = ByUser::default();
         for event in batch {
             let seq = event.cluster_time.map(seq_of);
             match event.operation_type {
@@ -313,7 +314,7 @@ impl Feed {
                                 .full_document
                                 .as_ref()
                                 .or(event.full_document_before_change.as_ref());
-                            changes.add(&event.document_key, owner, seq, false);
+                            add_change(&mut changes, &event.document_key, owner, seq, false);
                         }
                         None | Some(Bson::Null) => {}
                         Some(other) => {
@@ -323,7 +324,8 @@ impl Feed {
                     }
                 }
                 OperationType::Delete => {
-                    changes.add(
+                    add_change(
+                        &mut changes,
                         &event.document_key,
                         event.full_document_before_change.as_ref(),
                         seq,
@@ -345,30 +347,23 @@ impl Feed {
 
     /// Marks each user whose read state changed (so a resume from before it resyncs), then
     /// reports the changes with each user's unread count.
-    async fn report(&self, changes: Changes) -> Result<(), StoreError> {
-        if changes.by_user.is_empty() {
+    async fn report(&self, changes: ByUser) -> Result<(), StoreError> {
+        if changes.is_empty() {
             return Ok(());
         }
         let marks: Vec<(UserId, i64)> = changes
-            .by_user
-            .iter()
-            .map(|(user, change)| (user.clone(), change.seq))
+            .last_positions()
+            .map(|(user, seq)| (user.clone(), seq))
             .collect();
         self.store.mark_changed(&marks).await?;
-        for (user, change) in changes.by_user {
+        let mut counts = HashMap::new();
+        for (user, _) in &marks {
             metrics::feed_requests(1);
-            let unread_count = self.store.unread_count(&user).await?;
-            if !change.read.is_empty() {
-                let read = ReadChange::Ids {
-                    ids: change.read,
-                    unread_count,
-                };
-                self.sink.read(&user, &read);
-            }
-            if !change.removed.is_empty() {
-                self.sink.removed(&user, &change.removed, unread_count);
-            }
+            counts.insert(user.clone(), self.store.unread_count(user).await?);
         }
+        changes.report(&*self.sink, |user| {
+            counts.get(user).copied().unwrap_or_default()
+        });
         Ok(())
     }
 

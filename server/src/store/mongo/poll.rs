@@ -96,10 +96,9 @@ pub(super) struct Window {
 
 impl Window {
     pub(super) async fn of(store: &MongoStore) -> Result<Option<Self>, StoreError> {
-        let key = format!("{}:stamper", store.collection().name());
         let lease = store
             .feed_state()
-            .find_one(doc! { "_id": key })
+            .find_one(doc! { "_id": stamper_key(store) })
             .await
             .map_err(store_error)?;
         Ok(lease.as_ref().and_then(Lease::read).map(|lease| Self {
@@ -116,6 +115,11 @@ impl Window {
         };
         seq <= self.visible && !is_void(document, seq, self.generation, self.floor)
     }
+}
+
+/// The lease document's `_id` in `belfry_feed`.
+fn stamper_key(store: &MongoStore) -> String {
+    format!("{}:stamper", store.collection().name())
 }
 
 /// A lapsed holder's stamp: above the floor of a later generation.
@@ -149,7 +153,13 @@ impl Tail for Poller {
 
 impl Poller {
     fn key(&self) -> String {
-        format!("{}:stamper", self.store.collection().name())
+        stamper_key(&self.store)
+    }
+
+    /// The lease document, if this instance holds it with `generation`: the filter of every
+    /// write only a holder may make (the fence).
+    fn held_with(&self, generation: i64) -> Document {
+        doc! { "_id": self.key(), "holder": self.me, "generation": generation }
     }
 
     /// First poll: make the index and the lease, and report only what comes from now on.
@@ -244,7 +254,7 @@ impl Poller {
         let (filter, update) = match self.generation {
             Some(generation) if lease.holder == Some(self.me) && lease.generation == generation => {
                 (
-                    doc! { "_id": &key, "holder": self.me, "generation": generation },
+                    self.held_with(generation),
                     doc! { "$set": { "until": until } },
                 )
             }
@@ -297,7 +307,7 @@ impl Poller {
             .store
             .feed_state()
             .find_one_and_update(
-                doc! { "_id": self.key(), "holder": self.me, "generation": generation },
+                self.held_with(generation),
                 doc! { "$inc": { "next": fresh.len() as i64 } },
             )
             .return_document(ReturnDocument::Before)
@@ -330,7 +340,7 @@ impl Poller {
             .store
             .feed_state()
             .update_one(
-                doc! { "_id": self.key(), "holder": self.me, "generation": generation },
+                self.held_with(generation),
                 doc! { "$max": { "visible": last } },
             )
             .await

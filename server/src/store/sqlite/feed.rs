@@ -28,7 +28,7 @@ use super::{run_blocking, SqliteStore};
 use crate::metrics;
 use crate::model::{NotificationId, Position, UserId};
 use crate::store::tail::{self, Tail};
-use crate::store::{FeedSink, ReadChange, StoreError};
+use crate::store::{ByUser, FeedSink, StoreError};
 
 /// How often the feed asks whether another process committed.
 const TAIL_INTERVAL: Duration = Duration::from_millis(50);
@@ -178,47 +178,20 @@ fn read_since(
     }))
 }
 
-/// Reports a poll's changes, one `read` and one `removed` per user, in the order each user's
-/// first change came.
+/// Reports a poll's changes, one `read` and one `removed` per user, with the unread counts of
+/// the poll's snapshot.
 fn report_changes(sink: &dyn FeedSink, changes: Vec<ChangeRow>, counts: &HashMap<String, u64>) {
-    let mut by_user: Vec<(String, Vec<NotificationId>, Vec<NotificationId>)> = Vec::new();
+    let mut by_user = ByUser::default();
     for change in changes {
-        let Ok(id) = NotificationId::parse(&change.id) else {
+        let (Ok(user), Ok(id)) = (
+            UserId::parse(&change.user_id),
+            NotificationId::parse(&change.id),
+        ) else {
             continue;
         };
-        let at = match by_user
-            .iter()
-            .position(|(user, ..)| *user == change.user_id)
-        {
-            Some(at) => at,
-            None => {
-                by_user.push((change.user_id, Vec::new(), Vec::new()));
-                by_user.len() - 1
-            }
-        };
-        let (_, read, removed) = &mut by_user[at];
-        if change.removed {
-            removed.push(id);
-        } else {
-            read.push(id);
-        }
+        by_user.add(user, id, change.removed, change.seq);
     }
-    for (user, read, removed) in by_user {
-        let Ok(user_id) = UserId::parse(&user) else {
-            continue;
-        };
-        let unread_count = counts.get(&user).copied().unwrap_or_default();
-        if !read.is_empty() {
-            sink.read(
-                &user_id,
-                &ReadChange::Ids {
-                    ids: read,
-                    unread_count,
-                },
-            );
-        }
-        if !removed.is_empty() {
-            sink.removed(&user_id, &removed, unread_count);
-        }
-    }
+    by_user.report(sink, |user| {
+        counts.get(user.as_str()).copied().unwrap_or_default()
+    });
 }
