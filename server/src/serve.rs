@@ -22,6 +22,9 @@ use crate::model::UserId;
 use crate::transport::{self, SHUTDOWN_GRACE};
 use crate::{app, store, AppState};
 
+/// How long the server waits for its feed to fix its starting point before it serves.
+const FEED_START_WAIT: Duration = Duration::from_secs(15);
+
 /// A bound, ready server: the store is open, the feed runs, the socket listens.
 pub struct Server {
     listener: TcpListener,
@@ -46,7 +49,13 @@ impl Server {
         let hub = Hub::new(max_streams);
         let shutdown = CancellationToken::new();
         // The one place the store's feed meets the hub.
-        let feed = Arc::clone(&store).start_feed(Arc::clone(&hub) as _, shutdown.clone());
+        let mut feed = Arc::clone(&store).start_feed(Arc::clone(&hub) as _, shutdown.clone());
+        if !feed.started(FEED_START_WAIT).await {
+            tracing::warn!(
+                "the feed has not started within {FEED_START_WAIT:?}; serving anyway, and what is \
+                 published before it starts is not pushed live"
+            );
+        }
         let state = AppState {
             store,
             tokens: Arc::new(secrets.token_keys()?),
@@ -63,7 +72,7 @@ impl Server {
             listener,
             router,
             shutdown,
-            feed,
+            feed: feed.task,
             header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
         })
     }

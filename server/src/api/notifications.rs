@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{AuthUser, CsrfGuard};
 use crate::error::AppError;
 use crate::model::NotificationId;
-use crate::store::{FeedSink, MarkRead, Page, ReadChange};
+use crate::store::{MarkRead, Page};
 use crate::AppState;
 
 pub const DEFAULT_LIMIT: u32 = 10;
@@ -86,19 +86,8 @@ pub async fn mark_read(
 ) -> Result<StatusCode, AppError> {
     let id = NotificationId::parse(&id).map_err(|msg| AppError::malformed(msg, Some("id")))?;
     match state.store.mark_read(&user, id).await? {
-        MarkRead::Marked => {
-            // The store's feed tells every tab, on every instance; a store whose feed cannot
-            // see read state leaves it to this instance's streams.
-            if !state.store.feed_reports_read_state() {
-                let unread_count = state.store.unread_count(&user).await?;
-                let ids = vec![id];
-                state
-                    .hub
-                    .read(&user, &ReadChange::Ids { ids, unread_count });
-            }
-            Ok(StatusCode::NO_CONTENT)
-        }
-        MarkRead::AlreadyRead => Ok(StatusCode::NO_CONTENT),
+        // The store's feed tells every tab, on every instance.
+        MarkRead::Marked | MarkRead::AlreadyRead => Ok(StatusCode::NO_CONTENT),
         MarkRead::NotFound => Err(AppError::NotFound("no such notification")),
     }
 }
@@ -108,10 +97,6 @@ pub async fn mark_all_read(
     AuthUser(user): AuthUser,
     _csrf: CsrfGuard,
 ) -> Result<StatusCode, AppError> {
-    let changed = state.store.mark_all_read(&user).await?;
-    if changed > 0 && !state.store.feed_reports_read_state() {
-        let unread_count = state.store.unread_count(&user).await?;
-        state.hub.read(&user, &ReadChange::All { unread_count });
-    }
+    state.store.mark_all_read(&user).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,10 +15,13 @@ pub mod mongo;
 pub mod sqlite;
 mod tail;
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::Notification;
 use async_trait::async_trait;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -109,20 +112,53 @@ pub trait NotificationStore: Send + Sync {
         limit: usize,
     ) -> Result<Replay, StoreError>;
 
-    /// Whether this store's feed reports changes of read state (a MongoDB without change
-    /// streams cannot see them): if not, the handler that made one tells its own instance's
-    /// streams, and only those.
-    fn feed_reports_read_state(&self) -> bool {
-        true
-    }
-
     /// Starts the task that reports every newly committed notification, whoever wrote it, to
     /// `sink` in commit order, until `shutdown`.
     fn start_feed(
         self: Arc<Self>,
         sink: Arc<dyn FeedSink>,
         shutdown: CancellationToken,
-    ) -> JoinHandle<()>;
+    ) -> RunningFeed;
+}
+
+/// A feed's task, and word of when it has fixed its starting point: what is committed from
+/// then on is reported. A server answers requests only after that, so a notification published
+/// just after start is never missed.
+pub struct RunningFeed {
+    pub task: JoinHandle<()>,
+    started: oneshot::Receiver<()>,
+}
+
+impl RunningFeed {
+    /// Spawns `run`, which calls [`Started::now`] once its starting point is fixed.
+    pub fn spawn<F>(run: impl FnOnce(Started) -> F) -> Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (tell, started) = oneshot::channel();
+        let task = tokio::spawn(run(Started(Some(tell))));
+        Self { task, started }
+    }
+
+    /// Waits until the feed has started, at most `within`; whether it has.
+    pub async fn started(&mut self, within: Duration) -> bool {
+        matches!(
+            tokio::time::timeout(within, &mut self.started).await,
+            Ok(Ok(()))
+        )
+    }
+}
+
+/// Held by a feed until its starting point is fixed.
+pub struct Started(Option<oneshot::Sender<()>>);
+
+impl Started {
+    /// The feed's starting point is fixed (said once; later calls do nothing).
+    pub fn now(&mut self) {
+        if let Some(tell) = self.0.take() {
+            let _ = tell.send(());
+        }
+    }
 }
 
 /// What a store's feed reports to. Called from the feed's one task, in commit order: new
@@ -150,12 +186,27 @@ pub(crate) struct ByUser(Vec<(UserId, UserChanges)>);
 pub(crate) struct UserChanges {
     read: Vec<NotificationId>,
     removed: Vec<NotificationId>,
+    /// Every notification of the user was marked read.
+    all_read: bool,
     /// The position of the user's last change.
     seq: i64,
 }
 
 impl ByUser {
     pub(crate) fn add(&mut self, user: UserId, id: NotificationId, removed: bool, seq: i64) {
+        let change = self.of(user, seq);
+        match removed {
+            true => change.removed.push(id),
+            false => change.read.push(id),
+        }
+    }
+
+    /// Every notification of `user` was marked read.
+    pub(crate) fn add_all_read(&mut self, user: UserId, seq: i64) {
+        self.of(user, seq).all_read = true;
+    }
+
+    fn of(&mut self, user: UserId, seq: i64) -> &mut UserChanges {
         let at = match self.0.iter().position(|(u, _)| *u == user) {
             Some(at) => at,
             None => {
@@ -164,11 +215,8 @@ impl ByUser {
             }
         };
         let change = &mut self.0[at].1;
-        match removed {
-            true => change.removed.push(id),
-            false => change.read.push(id),
-        }
         change.seq = change.seq.max(seq);
+        change
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -184,7 +232,9 @@ impl ByUser {
     pub(crate) fn report(self, sink: &dyn FeedSink, count: impl Fn(&UserId) -> u64) {
         for (user, change) in self.0 {
             let unread_count = count(&user);
-            if !change.read.is_empty() {
+            if change.all_read {
+                sink.read(&user, &ReadChange::All { unread_count });
+            } else if !change.read.is_empty() {
                 let read = ReadChange::Ids {
                     ids: change.read,
                     unread_count,

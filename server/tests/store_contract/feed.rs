@@ -141,7 +141,9 @@ async fn start(database: &str) -> Started {
     let other = belfry::store::open(&url, "notifications").await.unwrap();
     let recorder = Arc::new(Recorder::default());
     let shutdown = CancellationToken::new();
-    let feed = Arc::clone(&store).start_feed(recorder.clone(), shutdown.clone());
+    let feed = Arc::clone(&store)
+        .start_feed(recorder.clone(), shutdown.clone())
+        .task;
 
     // A feed reports what is committed after it started: write markers until one arrives.
     let mut started = false;

@@ -27,7 +27,6 @@
 //! after an outage, what each batch does) is one loop over one state; `batch.rs` and
 //! `feed_writes.rs` hold the parts that stand alone.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -47,8 +46,8 @@ use super::batch::{add_change, complete_transaction, drain, MAX_BATCH};
 use super::doc::to_notification;
 use super::{poll, store_error, MongoStore};
 use crate::metrics;
-use crate::model::{NotificationId, Position, UserId};
-use crate::store::{ByUser, FeedSink, NotificationStore, StoreError};
+use crate::model::{NotificationId, Position};
+use crate::store::{ByUser, FeedSink, Started, StoreError};
 
 const TOKEN_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -78,18 +77,23 @@ impl FeedFloor {
     }
 }
 
-pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: CancellationToken) {
+pub async fn run(
+    store: Arc<MongoStore>,
+    sink: Arc<dyn FeedSink>,
+    shutdown: CancellationToken,
+    started: Started,
+) {
     // Which feed depends on the server, so ask until it answers (it may be starting, or away):
     // guessing would leave a standalone server with a change stream it refuses for ever.
     let probe = || store.supports_change_streams();
     let Some(change_streams) = ask_until_answered(probe, &shutdown).await else {
         return;
     };
+    store.standalone.store(!change_streams, Ordering::Relaxed);
     if !change_streams {
         tracing::info!("no change streams on this MongoDB (standalone); tailing by query");
-        return poll::run(store, sink, shutdown).await;
+        return poll::run(store, sink, shutdown, started).await;
     }
-    store.change_streams.store(true, Ordering::Relaxed);
     // Beside the feed, not before it: the feed records its starting point first.
     tokio::spawn({
         let store = Arc::clone(&store);
@@ -100,6 +104,7 @@ pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: Canc
         sink,
         start: Start::Unknown,
         opened: false,
+        started,
     };
     let mut backoff = Backoff::default();
     loop {
@@ -182,6 +187,7 @@ struct Feed {
     start: Start,
     /// Whether the change stream opened since the last failure.
     opened: bool,
+    started: Started,
 }
 
 impl Feed {
@@ -200,6 +206,7 @@ impl Feed {
             Err(err) => return Err(store_error(err)),
         };
         self.opened = true;
+        self.started.now();
         // A task of its own reads the stream into a queue, so the events that came in one
         // `getMore` can be taken as one batch without waiting (or cancelling a `getMore`).
         let (queue, mut events) = mpsc::channel(MAX_BATCH);
@@ -342,29 +349,7 @@ impl Feed {
         for (position, document) in &inserts {
             self.sink.committed(*position, &to_notification(document));
         }
-        self.report(changes).await
-    }
-
-    /// Marks each user whose read state changed (so a resume from before it resyncs), then
-    /// reports the changes with each user's unread count.
-    async fn report(&self, changes: ByUser) -> Result<(), StoreError> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let marks: Vec<(UserId, i64)> = changes
-            .last_positions()
-            .map(|(user, seq)| (user.clone(), seq))
-            .collect();
-        self.store.mark_changed(&marks).await?;
-        let mut counts = HashMap::new();
-        for (user, _) in &marks {
-            metrics::feed_requests(1);
-            counts.insert(user.clone(), self.store.unread_count(user).await?);
-        }
-        changes.report(&*self.sink, |user| {
-            counts.get(user).copied().unwrap_or_default()
-        });
-        Ok(())
+        self.store.report_changes(&*self.sink, changes).await
     }
 
     /// Reads the saved starting point and floor.

@@ -1,12 +1,15 @@
-//! The writes the change-stream feed makes besides reading: asking for pre-images, stamping a
-//! batch's positions, marking users whose read state changed; each one command.
+//! The writes the feeds make besides reading: asking for pre-images, stamping a batch's
+//! positions, marking users whose read state changed (then reporting those changes); each one
+//! command.
+
+use std::collections::HashMap;
 
 use mongodb::bson::{doc, Document};
 use mongodb::error::ErrorKind;
 
 use super::{store_error, MongoStore, FEED_STATE_COLLECTION, SEQ_FIELD};
 use crate::model::{Position, UserId};
-use crate::store::StoreError;
+use crate::store::{ByUser, FeedSink, NotificationStore, StoreError};
 
 impl MongoStore {
     /// Asks the server to keep pre-images of the collection's changes, so a deleted document's
@@ -74,6 +77,30 @@ impl MongoStore {
             .collect();
         self.update_many_statements(FEED_STATE_COLLECTION, updates)
             .await
+    }
+
+    /// Marks each user whose read state changed (so a resume from before it resyncs), then
+    /// reports the changes to `sink` with each user's unread count.
+    pub(super) async fn report_changes(
+        &self,
+        sink: &dyn FeedSink,
+        changes: ByUser,
+    ) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let marks: Vec<(UserId, i64)> = changes
+            .last_positions()
+            .map(|(user, seq)| (user.clone(), seq))
+            .collect();
+        self.mark_changed(&marks).await?;
+        let mut counts = HashMap::new();
+        for (user, _) in &marks {
+            crate::metrics::feed_requests(1);
+            counts.insert(user.clone(), self.unread_count(user).await?);
+        }
+        changes.report(sink, |user| counts.get(user).copied().unwrap_or_default());
+        Ok(())
     }
 
     pub(super) fn changed_key(&self, user: &UserId) -> String {

@@ -8,15 +8,18 @@
 //! - `doc.rs`: documents to notifications and back, the user filter;
 //! - `feed.rs`: the change-stream feed (a replica set or a sharded cluster), with `batch.rs`
 //!   (its events taken in batches) and `feed_writes.rs` (its few writes);
-//! - `poll.rs`: the polling feed for a standalone `mongod`, which has no change streams;
+//! - `poll.rs`: the polling feed for a standalone `mongod`, which has no change streams, with
+//!   `changes.rs` (the log of reads made through Belfry there);
 //! - here: the store itself, and what the two feeds share (their state collection, stamping).
 
 mod batch;
+mod changes;
 mod doc;
 mod feed;
 mod feed_writes;
 mod poll;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,11 +31,11 @@ use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document, Timestamp};
 use mongodb::error::ErrorKind;
 use mongodb::options::{ClientOptions, FindOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{FeedSink, MarkRead, NotificationStore, Page, Replay, StoreError};
+use super::{FeedSink, MarkRead, NotificationStore, Page, Replay, RunningFeed, StoreError};
 use crate::model::{NewNotification, NotificationId, Position, UserId};
+use changes::Read;
 use doc::{new_document, to_notification, user_filter};
 use feed::FeedFloor;
 
@@ -49,8 +52,9 @@ pub struct MongoStore {
     database: Database,
     collection: Collection<Document>,
     floor: FeedFloor,
-    /// Set once the feed follows a change stream (which reports read state).
-    change_streams: std::sync::atomic::AtomicBool,
+    /// A standalone server (no change streams): reads made here are also logged
+    /// (`changes.rs`), and resumes replay only what the stamper made visible (`poll.rs`).
+    standalone: AtomicBool,
 }
 
 impl MongoStore {
@@ -76,9 +80,11 @@ impl MongoStore {
             database,
             collection,
             floor: FeedFloor::default(),
-            change_streams: Default::default(),
+            standalone: AtomicBool::new(false),
         };
         store.ping().await?;
+        let change_streams = store.supports_change_streams().await.map_err(store_error)?;
+        store.standalone.store(!change_streams, Ordering::Relaxed);
         let by_user = IndexModel::builder()
             .keys(doc! { "user_id": 1, "_id": -1 })
             .options(
@@ -119,6 +125,10 @@ impl MongoStore {
         Ok(hello.contains_key("setName") || hello.get_str("msg") == Ok("isdbgrid"))
     }
 
+    fn is_standalone(&self) -> bool {
+        self.standalone.load(Ordering::Relaxed)
+    }
+
     fn floor(&self) -> &FeedFloor {
         &self.floor
     }
@@ -136,21 +146,30 @@ impl MongoStore {
             .map_err(|_| mongodb::error::Error::custom("the server reports no operation time"))
     }
 
-    /// Every document a query finds.
+    /// Every document a query of the notifications finds.
     async fn find_all(
         &self,
         filter: Document,
         options: FindOptions,
     ) -> Result<Vec<Document>, StoreError> {
-        self.collection
-            .find(filter)
-            .with_options(options)
-            .await
-            .map_err(store_error)?
-            .try_collect()
-            .await
-            .map_err(store_error)
+        find_in(&self.collection, filter, options).await
     }
+}
+
+/// Every document a query finds.
+async fn find_in(
+    collection: &Collection<Document>,
+    filter: Document,
+    options: FindOptions,
+) -> Result<Vec<Document>, StoreError> {
+    collection
+        .find(filter)
+        .with_options(options)
+        .await
+        .map_err(store_error)?
+        .try_collect()
+        .await
+        .map_err(store_error)
 }
 
 fn store_error(err: mongodb::error::Error) -> StoreError {
@@ -213,6 +232,9 @@ impl NotificationStore for MongoStore {
             .await
             .map_err(store_error)?;
         if result.matched_count == 1 {
+            if self.is_standalone() {
+                self.log_read(user, Read::One(id)).await?;
+            }
             return Ok(MarkRead::Marked);
         }
         let exists = self
@@ -237,6 +259,9 @@ impl NotificationStore for MongoStore {
             )
             .await
             .map_err(store_error)?;
+        if result.modified_count > 0 && self.is_standalone() {
+            self.log_read(user, Read::All).await?;
+        }
         Ok(result.modified_count)
     }
 
@@ -292,7 +317,7 @@ impl NotificationStore for MongoStore {
             return Ok(Replay::TooFar);
         }
         // Without change streams, only what the stamper made visible (see `poll.rs`).
-        if !self.feed_reports_read_state() {
+        if self.is_standalone() {
             if let Some(window) = poll::Window::of(self).await? {
                 docs.retain(|d| window.admits(d));
             }
@@ -312,16 +337,11 @@ impl NotificationStore for MongoStore {
         })
     }
 
-    fn feed_reports_read_state(&self) -> bool {
-        self.change_streams
-            .load(std::sync::atomic::Ordering::Relaxed)
-    }
-
     fn start_feed(
         self: Arc<Self>,
         sink: Arc<dyn FeedSink>,
         shutdown: CancellationToken,
-    ) -> JoinHandle<()> {
-        tokio::spawn(feed::run(self, sink, shutdown))
+    ) -> RunningFeed {
+        RunningFeed::spawn(|started| feed::run(self, sink, shutdown, started))
     }
 }

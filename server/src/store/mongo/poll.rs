@@ -18,21 +18,26 @@
 //! Every instance (the holder too) publishes, in position order, the stamped documents up to
 //! `visible` beyond the last one it published: the same sequence on every instance, whoever
 //! wrote the documents.
+//!
+//! Reads made through Belfry travel the same way: on a standalone server they are logged
+//! (`changes.rs`), the holder stamps the entries from the same counter, and every instance
+//! reports them after the batch's new notifications, by user, with the unread count.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
 use mongodb::options::{FindOptions, IndexOptions, ReturnDocument};
-use mongodb::IndexModel;
+use mongodb::{Collection, IndexModel};
 use tokio_util::sync::CancellationToken;
 
+use super::changes::add_entry;
 use super::doc::to_notification;
-use super::{store_error, MongoStore, SEQ_FIELD};
+use super::{find_in, store_error, MongoStore, SEQ_FIELD};
 use crate::metrics;
 use crate::model::{NotificationId, Position};
 use crate::store::tail::{self, Tail};
-use crate::store::{FeedSink, StoreError};
+use crate::store::{ByUser, FeedSink, Started, StoreError};
 
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a stamper's lease lasts without renewal (it renews on every poll).
@@ -41,13 +46,19 @@ const BATCH: i64 = 500;
 /// The generation of a stamp, beside its position.
 const GEN_FIELD: &str = "belfry_gen";
 
-pub async fn run(store: Arc<MongoStore>, sink: Arc<dyn FeedSink>, shutdown: CancellationToken) {
+pub async fn run(
+    store: Arc<MongoStore>,
+    sink: Arc<dyn FeedSink>,
+    shutdown: CancellationToken,
+    started: Started,
+) {
     let mut poller = Poller {
         store,
         sink,
         me: ObjectId::new(),
         generation: None,
         last_published: None,
+        started,
     };
     tail::follow(&mut poller, POLL_INTERVAL, None, &shutdown).await;
 }
@@ -61,6 +72,7 @@ struct Poller {
     generation: Option<i64>,
     /// The position last reported; `None` until the first poll.
     last_published: Option<i64>,
+    started: Started,
 }
 
 /// The stamper's lease document.
@@ -179,6 +191,8 @@ impl Poller {
             )
             .await
             .map_err(store_error)?;
+        metrics::feed_requests(1);
+        self.store.create_change_log().await?;
         let highest = self.highest_seq().await?;
         // A new lease, or one an earlier version wrote (without a counter), starts past every
         // stamp there is; a lease in use is left as it is.
@@ -205,6 +219,7 @@ impl Poller {
             .map_err(store_error)?;
         let (lease, _) = self.lease().await?;
         self.last_published = Some(lease.visible);
+        self.started.now();
         Ok(())
     }
 
@@ -283,22 +298,17 @@ impl Poller {
         Ok(self.generation)
     }
 
-    /// Gives the documents without a (valid) position the next ones, in `_id` order, and makes
-    /// them visible; returns the highest visible position this run made.
+    /// Gives the documents without a (valid) position the next ones, in `_id` order (new
+    /// notifications, then change log entries), and makes them visible; returns the highest
+    /// visible position this run made.
     async fn stamp(&mut self, generation: i64, lease: &Lease) -> Result<i64, StoreError> {
-        let oldest_first = FindOptions::builder()
-            .sort(doc! { "_id": 1 })
-            .projection(doc! { "_id": 1, SEQ_FIELD: 1, GEN_FIELD: 1 })
-            .limit(BATCH)
-            .build();
-        // New documents, and those a lapsed holder stamped after the lease moved (void).
-        let wanted = doc! { "$or": [
-            { SEQ_FIELD: Bson::Null },
-            { GEN_FIELD: { "$lt": generation }, SEQ_FIELD: { "$gt": lease.floor } },
-        ] };
-        metrics::feed_requests(1);
-        let fresh = self.store.find_all(wanted, oldest_first).await?;
-        if fresh.is_empty() {
+        let notifications = self.store.collection().clone();
+        let log = self.store.changes();
+        let fresh = unstamped(&notifications, doc! {}, generation, lease).await?;
+        let entries =
+            unstamped(&log, self.store.changes_of_collection(), generation, lease).await?;
+        let count = (fresh.len() + entries.len()) as i64;
+        if count == 0 {
             return Ok(lease.visible);
         }
         // Reserve the positions, as the holder of this generation only.
@@ -308,7 +318,7 @@ impl Poller {
             .feed_state()
             .find_one_and_update(
                 self.held_with(generation),
-                doc! { "$inc": { "next": fresh.len() as i64 } },
+                doc! { "$inc": { "next": count } },
             )
             .return_document(ReturnDocument::Before)
             .await
@@ -317,24 +327,17 @@ impl Poller {
             self.generation = None;
             return Ok(lease.visible);
         };
-        let updates: Vec<Document> = fresh
-            .iter()
-            .zip(first..)
-            .filter_map(|(document, seq)| {
-                let id = document.get_object_id("_id").ok()?;
-                // Only as found: a document stamped meanwhile keeps its stamp.
-                let as_found = doc! {
-                    "_id": id,
-                    SEQ_FIELD: document.get(SEQ_FIELD).cloned().unwrap_or(Bson::Null),
-                    GEN_FIELD: document.get(GEN_FIELD).cloned().unwrap_or(Bson::Null),
-                };
-                Some(doc! { "q": as_found, "u": { "$set": { SEQ_FIELD: seq, GEN_FIELD: generation } } })
-            })
-            .collect();
-        self.store
-            .update_many_statements(self.store.collection().name(), updates)
-            .await?;
-        let last = first + fresh.len() as i64 - 1;
+        let after_fresh = first + fresh.len() as i64;
+        for (collection, documents, from) in [
+            (&notifications, &fresh, first),
+            (&log, &entries, after_fresh),
+        ] {
+            let updates = stamp_statements(documents, from, generation);
+            self.store
+                .update_many_statements(collection.name(), updates)
+                .await?;
+        }
+        let last = first + count - 1;
         metrics::feed_requests(1);
         let committed = self
             .store
@@ -352,45 +355,106 @@ impl Poller {
         Ok(last)
     }
 
-    /// Reports what is visible beyond the last reported position, in position order.
+    /// Reports what is visible beyond the last reported position, in position order: new
+    /// notifications one by one, then the batch's reads, by user, with the unread count.
     async fn publish(&mut self, visible: i64, lease: &Lease) -> Result<(), StoreError> {
         let last = self.last_published.unwrap_or(visible);
         if visible <= last {
             return Ok(());
         }
-        let in_order = FindOptions::builder()
-            .sort(doc! { SEQ_FIELD: 1 })
-            .limit(BATCH)
-            .build();
-        metrics::feed_requests(1);
-        let stamped = self
-            .store
-            .find_all(
-                doc! { SEQ_FIELD: { "$gt": last, "$lte": visible } },
-                in_order,
-            )
-            .await?;
-        let full = stamped.len() as i64 == BATCH;
+        let window = doc! { SEQ_FIELD: { "$gt": last, "$lte": visible } };
+        let notifications = self.store.collection();
+        let stamped = in_position_order(notifications, window.clone()).await?;
+        let mut of_log = self.store.changes_of_collection();
+        of_log.extend(window);
+        let entries = in_position_order(&self.store.changes(), of_log).await?;
+        // What both reads cover in full: a batch cut at BATCH covers up to its last position.
+        let upto = [&stamped, &entries]
+            .into_iter()
+            .filter(|found| found.len() as i64 == BATCH)
+            .filter_map(|found| found.last()?.get_i64(SEQ_FIELD).ok())
+            .fold(visible, i64::min);
+        let valid = |document: &Document| {
+            let seq = document
+                .get_i64(SEQ_FIELD)
+                .ok()
+                .filter(|seq| *seq <= upto)?;
+            // A lapsed holder's stamp: the document is stamped again, and reported then.
+            (!is_void(document, seq, lease.generation, lease.floor)).then_some(seq)
+        };
         for document in &stamped {
-            let (Ok(seq), Ok(oid)) = (document.get_i64(SEQ_FIELD), document.get_object_id("_id"))
-            else {
+            let (Some(seq), Ok(oid)) = (valid(document), document.get_object_id("_id")) else {
                 continue;
             };
-            self.last_published = Some(seq);
-            // A lapsed holder's stamp: the document is stamped again, and reported then.
-            if is_void(document, seq, lease.generation, lease.floor) {
-                continue;
-            }
             let position = Position {
                 seq,
                 id: NotificationId::from(oid),
             };
             self.sink.committed(position, &to_notification(document));
         }
-        if !full {
-            // Positions up to `visible` that no document holds are gaps, never filled later.
-            self.last_published = Some(visible);
+        let mut changes = ByUser::default();
+        for entry in &entries {
+            if let Some(seq) = valid(entry) {
+                add_entry(&mut changes, entry, seq);
+            }
         }
-        Ok(())
+        // Positions up to `upto` that no document holds are gaps, never filled later.
+        self.last_published = Some(upto);
+        self.store.report_changes(&*self.sink, changes).await
     }
+}
+
+/// The documents of `collection` matching `filter` without a (valid) position: new ones, and
+/// those a lapsed holder stamped after the lease moved (void); oldest first, at most a batch.
+async fn unstamped(
+    collection: &Collection<Document>,
+    mut filter: Document,
+    generation: i64,
+    lease: &Lease,
+) -> Result<Vec<Document>, StoreError> {
+    filter.insert(
+        "$or",
+        vec![
+            doc! { SEQ_FIELD: Bson::Null },
+            doc! { GEN_FIELD: { "$lt": generation }, SEQ_FIELD: { "$gt": lease.floor } },
+        ],
+    );
+    let oldest_first = FindOptions::builder()
+        .sort(doc! { "_id": 1 })
+        .projection(doc! { "_id": 1, SEQ_FIELD: 1, GEN_FIELD: 1 })
+        .limit(BATCH)
+        .build();
+    metrics::feed_requests(1);
+    find_in(collection, filter, oldest_first).await
+}
+
+/// The statements giving `documents` the positions from `first` on, with `generation`; each
+/// only as found, so a document stamped meanwhile keeps its stamp.
+fn stamp_statements(documents: &[Document], first: i64, generation: i64) -> Vec<Document> {
+    documents
+        .iter()
+        .zip(first..)
+        .filter_map(|(document, seq)| {
+            let id = document.get_object_id("_id").ok()?;
+            let as_found = doc! {
+                "_id": id,
+                SEQ_FIELD: document.get(SEQ_FIELD).cloned().unwrap_or(Bson::Null),
+                GEN_FIELD: document.get(GEN_FIELD).cloned().unwrap_or(Bson::Null),
+            };
+            Some(doc! { "q": as_found, "u": { "$set": { SEQ_FIELD: seq, GEN_FIELD: generation } } })
+        })
+        .collect()
+}
+
+/// At most a batch of what `filter` finds, in position order.
+async fn in_position_order(
+    collection: &Collection<Document>,
+    filter: Document,
+) -> Result<Vec<Document>, StoreError> {
+    let in_order = FindOptions::builder()
+        .sort(doc! { SEQ_FIELD: 1 })
+        .limit(BATCH)
+        .build();
+    metrics::feed_requests(1);
+    find_in(collection, filter, in_order).await
 }

@@ -28,7 +28,7 @@ use super::{run_blocking, SqliteStore};
 use crate::metrics;
 use crate::model::{NotificationId, Position, UserId};
 use crate::store::tail::{self, Tail};
-use crate::store::{ByUser, FeedSink, StoreError};
+use crate::store::{ByUser, FeedSink, Started, StoreError};
 
 /// How often the feed asks whether another process committed.
 const TAIL_INTERVAL: Duration = Duration::from_millis(50);
@@ -46,7 +46,12 @@ struct SqliteTail {
     last_version: Option<i64>,
 }
 
-pub async fn run(store: Arc<SqliteStore>, sink: Arc<dyn FeedSink>, shutdown: CancellationToken) {
+pub async fn run(
+    store: Arc<SqliteStore>,
+    sink: Arc<dyn FeedSink>,
+    shutdown: CancellationToken,
+    mut started: Started,
+) {
     let path = store.path().to_path_buf();
     let opened = tokio::task::spawn_blocking(move || open_connection(&path))
         .await
@@ -74,6 +79,7 @@ pub async fn run(store: Arc<SqliteStore>, sink: Arc<dyn FeedSink>, shutdown: Can
             return;
         }
     };
+    started.now();
     let mut tail = SqliteTail {
         conn,
         sink,

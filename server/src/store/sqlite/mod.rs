@@ -18,10 +18,11 @@ use async_trait::async_trait;
 use chrono::Utc;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Changed, FeedSink, MarkRead, NotificationStore, Page, Replay, StoreError};
+use super::{
+    Changed, FeedSink, MarkRead, NotificationStore, Page, Replay, RunningFeed, StoreError,
+};
 use crate::model::{NewNotification, NotificationId, Position, UserId};
 use commit::GroupCommit;
 use schema::{
@@ -286,7 +287,7 @@ impl NotificationStore for SqliteStore {
         self: Arc<Self>,
         sink: Arc<dyn FeedSink>,
         shutdown: CancellationToken,
-    ) -> JoinHandle<()> {
-        tokio::spawn(feed::run(self, sink, shutdown))
+    ) -> RunningFeed {
+        RunningFeed::spawn(|started| feed::run(self, sink, shutdown, started))
     }
 }

@@ -1,0 +1,107 @@
+//! The change log of a standalone server: how a read made through Belfry reaches every instance
+//! when MongoDB has no change streams.
+//!
+//! A standalone `mongod` tells nobody that a document changed. So on such a server, Belfry's own
+//! writes of read state (`mark_read`, `mark_all_read`, on any instance) also add an entry to
+//! `belfry_changes`, after the write itself. The stamper (`poll.rs`) gives entries positions from
+//! the same counter as new notifications, so every instance reports them in one order with the
+//! inserts. Entries expire after a day (a TTL index): a resume is judged by the user's
+//! `changed` mark in `belfry_feed`, not by the entries, so nothing depends on keeping them.
+//!
+//! What it cannot see: the host application setting `read_at` or deleting documents straight in
+//! a standalone database. Its tabs learn of that when they next refetch. With change streams
+//! (a replica set, as MongoDB recommends for production) every write is seen (`feed.rs`).
+
+use chrono::Utc;
+use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, IndexModel};
+
+use super::{store_error, MongoStore, SEQ_FIELD};
+use crate::model::{NotificationId, UserId};
+use crate::store::{ByUser, StoreError};
+
+const CHANGES_COLLECTION: &str = "belfry_changes";
+/// How long an entry is kept: far longer than any stamper takes to order it.
+const KEEP_SECS: i64 = 24 * 60 * 60;
+
+/// What a change log entry says was read.
+pub enum Read {
+    One(NotificationId),
+    All,
+}
+
+impl MongoStore {
+    pub(super) fn changes(&self) -> Collection<Document> {
+        self.database.collection(CHANGES_COLLECTION)
+    }
+
+    /// The entries of this store's collection: the filter every query of the log starts from.
+    pub(super) fn changes_of_collection(&self) -> Document {
+        doc! { "collection": self.collection.name() }
+    }
+
+    /// The log's indexes: entries by position, and their expiry.
+    pub(super) async fn create_change_log(&self) -> Result<(), StoreError> {
+        let by_position = IndexModel::builder()
+            .keys(doc! { "collection": 1, SEQ_FIELD: 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("belfry_changes_seq".to_owned())
+                    .build(),
+            )
+            .build();
+        let expiry = IndexModel::builder()
+            .keys(doc! { "at": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("belfry_changes_ttl".to_owned())
+                    .expire_after(std::time::Duration::from_secs(KEEP_SECS as u64))
+                    .build(),
+            )
+            .build();
+        self.changes()
+            .create_indexes([by_position, expiry])
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+
+    /// Logs that `user` read something, for the stamper to order (a standalone server only).
+    pub(super) async fn log_read(&self, user: &UserId, read: Read) -> Result<(), StoreError> {
+        let mut entry = self.changes_of_collection();
+        entry.insert("user_id", user.as_str());
+        entry.insert("at", BsonDateTime::from_chrono(Utc::now()));
+        match read {
+            Read::One(id) => entry.insert("ids", vec![id.object_id()]),
+            Read::All => entry.insert("all", true),
+        };
+        self.changes()
+            .insert_one(entry)
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+}
+
+/// Adds a stamped entry at `seq` to `changes`; an entry Belfry did not write as it should is
+/// skipped with a warning.
+pub(super) fn add_entry(changes: &mut ByUser, entry: &Document, seq: i64) {
+    let Some(user) = entry
+        .get_str("user_id")
+        .ok()
+        .and_then(|u| UserId::parse(u).ok())
+    else {
+        crate::metrics::skipped();
+        tracing::warn!("skipping a change log entry without a valid user_id");
+        return;
+    };
+    if entry.get_bool("all").unwrap_or(false) {
+        changes.add_all_read(user, seq);
+        return;
+    }
+    let ids = entry.get_array("ids").map(Vec::as_slice).unwrap_or(&[]);
+    for id in ids.iter().filter_map(|id| id.as_object_id()) {
+        changes.add(user.clone(), NotificationId::from(id), false, seq);
+    }
+}
