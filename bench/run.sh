@@ -108,7 +108,28 @@ run_server() {
   esac
 }
 
-servers=(belfry-sqlite belfry-mongodb node-better-sse python-sse-starlette)
+# Two instances on one MongoDB (SecantusDB), the streams spread over both, the publishes to the
+# first: each instance's feed sees every notification, so this measures what a second instance
+# costs the database (the feed's requests per notification).
+two_instances() {
+  local database="mongodb://127.0.0.1:$secantus_port/bench$RANDOM$RANDOM" urls=() server_pids=()
+  for n in 1 2; do
+    start "$work/belfry-mongodb-2x.$n.log" "$target_dir/release/belfry" serve --addr 127.0.0.1:0 \
+      --database "$database" --jwt-secret "$secret" --service-key "$key" --publish-rate 1000000
+    urls+=("$url")
+    server_pids+=("$pid")
+  done
+  say "belfry-mongodb-2x: broadcast"
+  if ! "$bench" broadcast --server "${urls[0]}" --also "${urls[1]}" --pid "${server_pids[0]}" \
+    --database-pid "$secantus_pid" --label belfry-mongodb-2x --streams "$broadcast" --rounds 1 \
+    >>"$results" 2>"$work/scenario.err"; then
+    failed+=("belfry-mongodb-2x broadcast: $(tail -1 "$work/scenario.err")")
+  fi
+  tail -5 "$work/scenario.err" >&2
+  for pid in "${server_pids[@]}"; do stop; done # (stop stops $pid)
+}
+
+servers=(belfry-sqlite belfry-mongodb belfry-mongodb-2x node-better-sse python-sse-starlette)
 results=bench/results.jsonl
 if [ $# -gt 0 ]; then
   servers=("$@")
@@ -139,6 +160,10 @@ scenario() {
 failed=()
 
 for server in "${servers[@]}"; do
+  if [ "$server" = belfry-mongodb-2x ]; then
+    two_instances
+    continue
+  fi
   scenario "$server" connect --streams "$connect"
   # SecantusDB (a Python server) stores notifications far slower than 1,000/s: its sweeps
   # start at a rate it can take, so they show where it stops rather than one overload.

@@ -29,6 +29,8 @@ pub struct Received {
 /// A server speaking the contract, and the secrets to talk to it.
 pub struct Target {
     pub server: String,
+    /// Where the fleet's streams go, round-robin: `server`, and any other instance beside it.
+    pub stream_servers: Vec<String>,
     jwt_secret: String,
     service_key: String,
     clients: Vec<reqwest::Client>,
@@ -46,8 +48,10 @@ impl Target {
                     .map_err(|e| format!("cannot build an HTTP client: {e}"))
             })
             .collect::<Result<_, _>>()?;
+        let server = server.trim_end_matches('/').to_owned();
         Ok(Self {
-            server: server.trim_end_matches('/').to_owned(),
+            stream_servers: vec![server.clone()],
+            server,
             jwt_secret: jwt_secret.to_owned(),
             service_key: service_key.to_owned(),
             clients,
@@ -64,16 +68,21 @@ impl Target {
         format!("bench-{n}")
     }
 
+    /// Spreads the streams over `server` and `others` (instances on the same database).
+    pub fn with_stream_servers(mut self, others: &[String]) -> Self {
+        let others = others.iter().map(|s| s.trim_end_matches('/').to_owned());
+        self.stream_servers.extend(others);
+        self
+    }
+
     /// Opens stream `n` (for user `user(n)`); returns once the response headers are in, so
     /// the server holds the stream.
     pub async fn open_stream(&self, n: usize) -> Result<reqwest::Response, String> {
         let token = token::mint(&self.jwt_secret, &Self::user(n))?;
+        let server = &self.stream_servers[n % self.stream_servers.len()];
         let response = self
             .client(n)
-            .get(format!(
-                "{}/notifications/stream?token={token}",
-                self.server
-            ))
+            .get(format!("{server}/notifications/stream?token={token}"))
             .send()
             .await
             .map_err(|e| format!("stream request: {e}"))?;
@@ -112,6 +121,30 @@ impl Target {
                 false
             }
         }
+    }
+
+    /// The feed's database requests so far, summed over the stream servers, from their
+    /// `/metrics`; `None` if one does not report them (the peers).
+    pub async fn feed_requests(&self) -> Option<f64> {
+        let mut total = 0.0;
+        for server in &self.stream_servers {
+            let text = self.clients[0]
+                .get(format!("{server}/metrics"))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            total += text
+                .lines()
+                .find(|l| l.starts_with("belfry_feed_database_requests_total"))?
+                .rsplit(' ')
+                .next()?
+                .parse::<f64>()
+                .ok()?;
+        }
+        Some(total)
     }
 
     /// One `GET /notifications` with a user token; true on 200 with a full body.

@@ -68,6 +68,10 @@ enum Command {
         streams: usize,
         #[arg(long, default_value_t = 3)]
         rounds: u64,
+        /// Further instances on the same database: the streams are spread over them and
+        /// `--server` (which takes the publishes), round-robin.
+        #[arg(long)]
+        also: Vec<String>,
     },
     /// Streams opening and closing continuously beside idle ones.
     Churn {
@@ -167,7 +171,13 @@ async fn main() -> Result<(), String> {
             server,
             streams,
             rounds,
-        } => delivery::broadcast(&server.bench()?, streams, rounds).await,
+            also,
+        } => {
+            let mut bench = server.bench()?;
+            let target = Target::new(&server.server, &server.jwt_secret, &server.service_key)?;
+            bench.target = Arc::new(target.with_stream_servers(&also));
+            delivery::broadcast(&bench, streams, rounds).await
+        }
         Command::Churn {
             server,
             base,

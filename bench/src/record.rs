@@ -51,6 +51,13 @@ pub enum Record {
         lost: u64,
         duplicated: u64,
         cpu: Cpu,
+        /// Servers the streams were spread over (one before this field existed).
+        #[serde(default = "one")]
+        instances: usize,
+        /// The feed's database requests per notification, per instance (`/metrics`), where
+        /// the server reports them.
+        #[serde(default)]
+        feed_requests: Option<f64>,
     },
     /// Streams opening and closing continuously beside a fleet of idle ones.
     Churn {
@@ -77,6 +84,10 @@ pub enum Record {
         latency: Latency,
         cpu: Cpu,
     },
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Record {

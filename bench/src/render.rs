@@ -351,7 +351,7 @@ fn delivery_section(records: &[Record], targets: &[&str], out: &mut String) {
 
 fn broadcast_section(records: &[Record], out: &mut String) {
     out.push_str("\n## Broadcast\n\nOne notification to every stream's user, sent as concurrent bulk publishes of 1,000 recipients (the contract's maximum); time from the first publish until the last stream has it.\n\n");
-    out.push_str("| server | streams | publishes | all acknowledged (ms) | last stream has it (ms) | p50 / p99 / p99.9 / max (ms) | missing after 90 s | dup | CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    out.push_str("| server | instances | streams | publishes | all acknowledged (ms) | last stream has it (ms) | p50 / p99 / p99.9 / max (ms) | missing after 90 s | dup | feed DB requests per notification, per instance | CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for r in records {
         if let Record::Broadcast {
             target,
@@ -363,11 +363,14 @@ fn broadcast_section(records: &[Record], out: &mut String) {
             lost,
             duplicated,
             cpu: c,
+            instances,
+            feed_requests,
         } = r
         {
+            let feed = feed_requests.map_or("—".to_owned(), |f| format!("{f:.4}"));
             let _ = writeln!(
                 out,
-                "| {target} | {streams} | {requests} | {acknowledged_ms:.1} | {complete_ms:.1} | {} | {lost} | {duplicated} | {} |",
+                "| {target} | {instances} | {streams} | {requests} | {acknowledged_ms:.1} | {complete_ms:.1} | {} | {lost} | {duplicated} | {feed} | {} |",
                 quantiles(latency),
                 cpu(c)
             );

@@ -258,6 +258,7 @@ pub async fn broadcast(bench: &Bench, streams: usize, rounds: u64) -> Result<(),
     for round in 0..rounds {
         let seq = u64::MAX - round;
         let users: Vec<String> = (0..streams).map(Target::user).collect();
+        let feed_before = bench.target.feed_requests().await;
         let meter = bench.cpu_meter()?;
         let start = Instant::now();
         let mut publishes = JoinSet::new();
@@ -298,6 +299,10 @@ pub async fn broadcast(bench: &Bench, streams: usize, rounds: u64) -> Result<(),
             .map(|at| at.saturating_duration_since(start).as_secs_f64() * 1000.0)
             .fold(0.0, f64::max);
         let cpu = meter.stop()?;
+        let instances = bench.target.stream_servers.len();
+        let feed_requests = feed_before
+            .zip(bench.target.feed_requests().await)
+            .map(|(before, after)| (after - before) / streams as f64 / instances as f64);
         let record = Record::Broadcast {
             target: bench.label.clone(),
             streams,
@@ -308,9 +313,11 @@ pub async fn broadcast(bench: &Bench, streams: usize, rounds: u64) -> Result<(),
             lost: streams as u64 - delivered,
             duplicated,
             cpu,
+            instances,
+            feed_requests,
         };
         eprintln!(
-            "{}: broadcast to {streams} streams in {requests} publishes ({failed} refused, the last acknowledged after {acknowledged_ms:.1} ms): last one received after {:.1} ms, {} lost",
+            "{}: broadcast to {streams} streams on {instances} instance(s) in {requests} publishes ({failed} refused, the last acknowledged after {acknowledged_ms:.1} ms): last one received after {:.1} ms, {} lost, feed requests per notification per instance: {feed_requests:?}",
             bench.label,
             last.as_secs_f64() * 1000.0,
             streams as u64 - delivered
