@@ -131,8 +131,10 @@ two_instances() {
 
 servers=(belfry-sqlite belfry-mongodb belfry-mongodb-2x node-better-sse python-sse-starlette)
 results=bench/results.jsonl
+rerun=
 if [ $# -gt 0 ]; then
   servers=("$@")
+  rerun="$*"
   # Keep the other servers' results of the last run.
   for server in "${servers[@]}"; do
     grep -v "\"target\":\"$server\"" "$results" >"$work/kept" || true
@@ -179,15 +181,18 @@ for server in "${servers[@]}"; do
 done
 
 say "writing docs/BENCHMARKS.md"
+cp bench/run-info.md "$work/run-info.before"
 peer_version() { node -p "require('./bench/peers/node/node_modules/$1/package.json').version"; }
 pip_version() { .venv/bin/pip show "$1" | awk '/^Version:/ { print $2 }'; }
 {
-  echo "- Belfry $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server bench/src bench/peers bench/run.sh || echo ' (with uncommitted changes)'), release build; run $(date -u '+%Y-%m-%d %H:%M UTC')${BENCH_QUICK:+ — QUICK MODE, small sizes: not the reference figures}"
+  echo "- Belfry $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server bench/src bench/peers bench/run.sh || echo ' (with uncommitted changes)'), release build; run $(date -u '+%Y-%m-%d %H:%M UTC')${BENCH_QUICK:+ — QUICK MODE, small sizes: not the reference figures}${rerun:+; this run measured only $rerun, the other rows are kept from the run before}"
   echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r); open files per process: $(ulimit -Hn)"
   echo "- $(rustc --version); Node.js $(node --version) with express $(peer_version express), better-sse $(peer_version better-sse), jsonwebtoken $(peer_version jsonwebtoken); $(.venv/bin/python --version) with uvicorn $(pip_version uvicorn), starlette $(pip_version starlette), sse-starlette $(pip_version sse-starlette), PyJWT $(pip_version PyJWT); SecantusDB $(pip_version SecantusDB) (in memory) for MongoDB"
   for failure in "${failed[@]}"; do
     echo "- **Scenario failed**: $failure"
   done
+  # The run the kept rows come from.
+  [ -n "$rerun" ] && sed -n '1s/^- /- Kept rows: /p' "$work/run-info.before"
 } >bench/run-info.md
 render
 say "done: docs/BENCHMARKS.md"
