@@ -117,10 +117,14 @@ impl From<StoreError> for AppError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// A stable code: `malformed`, `invalid`, `missing_token`, `not_found`, …
     error: &'a str,
+    /// For a person.
     message: String,
+    /// The field at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod hub;
 pub mod metrics;
 pub mod model;
+pub mod openapi;
 mod pages;
 pub mod rate;
 pub mod serve;
@@ -29,13 +30,15 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::Request;
-use axum::Router;
+use axum::{Extension, Router};
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{ServiceKey, TokenKeys};
 use crate::hub::Hub;
@@ -97,9 +100,9 @@ pub fn catch_panics(
 
 /// The whole HTTP surface: API routes, then the Leptos pages, then static files.
 pub fn app(state: AppState) -> Router {
+    metrics::handle();
     let leptos_options = state.leptos_options.clone();
     let pages = generate_route_list(app::App);
-    let metrics = metrics::handle();
     let page_source = pages::page_source(state.clone(), state.dev);
     let dev_routes = if state.dev {
         dev::routes()
@@ -107,14 +110,21 @@ pub fn app(state: AppState) -> Router {
         Router::new()
     };
     // Everything but the stream (which is meant to stay open) gets a deadline.
-    let stream = Router::new().route(stream::PATH, axum::routing::get(stream::stream));
+    let (stream, stream_doc) = OpenApiRouter::new()
+        .routes(routes!(stream::stream))
+        .split_for_parts();
+    let (api, mut document) = api::routes().split_for_parts();
+    document.merge(stream_doc);
+    let api = match openapi::Document::of(&document) {
+        Ok(document) => api.layer(Extension(document)),
+        Err(err) => {
+            tracing::error!(%err, "cannot serialise the OpenAPI document; /openapi.json fails");
+            api
+        }
+    };
     Router::new()
-        .merge(api::routes())
+        .merge(api)
         .merge(dev_routes)
-        .route(
-            "/metrics",
-            axum::routing::get(move || std::future::ready(metrics.render())),
-        )
         .leptos_routes_with_context(
             &state,
             pages,

@@ -16,6 +16,17 @@ const DB_ERRORS: &str = "belfry_database_errors_total";
 const SKIPPED: &str = "belfry_skipped_records_total";
 const FEED_REQUESTS: &str = "belfry_feed_database_requests_total";
 
+/// The metrics in Prometheus' text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)),
+)]
+pub async fn export() -> String {
+    handle().render()
+}
+
 /// The process's recorder; installs it the first time.
 pub fn handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -64,6 +75,7 @@ fn describe() {
         SLOW_CLOSES,
         DB_ERRORS,
         SKIPPED,
+        FEED_REQUESTS,
     ] {
         metrics::counter!(counter).absolute(0);
     }

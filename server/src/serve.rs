@@ -37,6 +37,8 @@ pub struct Server {
 impl Server {
     /// Opens the store, binds the address (port 0 picks a free one) and starts the feed.
     pub async fn start(args: &ServeArgs, secrets: &Secrets) -> Result<Self, String> {
+        // The metrics recorder before anything counts (the feed starts counting before `app`).
+        crate::metrics::handle();
         let store = store::open(&args.db.database, &args.db.collection)
             .await
             .map_err(|e| format!("cannot open the database: {e}"))?;

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::auth::StreamUser;
 use crate::delivery::{self, OpenError, StreamEvent};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::hub::Event;
 use crate::model::NotificationId;
 use crate::AppState;
@@ -34,6 +34,25 @@ pub struct StreamParams {
     last_event_id: Option<String>,
 }
 
+/// The user's live events: `new-notification`, `notification-read`, `notification-removed`,
+/// `resync` (see docs/API.md).
+#[utoipa::path(
+    get,
+    path = "/notifications/stream",
+    tag = "user",
+    params(
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this `_id`"),
+        ("last_event_id" = Option<String>, Query, description = "The same, for a new EventSource"),
+    ),
+    responses(
+        (status = 200, description = "Server-Sent Events, until the client leaves, the token expires or the server shuts down", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A malformed resume id", body = ErrorBody),
+        (status = 401, description = "No valid user token", body = ErrorBody),
+        (status = 429, description = "The user has `--max-streams-per-user` open", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("user_token" = []), ("token_query" = []), ("token_cookie" = [])),
+)]
 pub async fn stream(
     State(state): State<AppState>,
     StreamUser(user, token_expiry): StreamUser,

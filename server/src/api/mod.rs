@@ -1,29 +1,29 @@
-//! The HTTP API of the contract: the user routes, the publish route and the health check.
+//! The HTTP API of the contract: the user routes, the publish route, health, metrics and the
+//! OpenAPI document. Each route is registered from its annotated handler, so the router and the
+//! document are one list (`openapi.rs`).
 
 mod body;
 mod health;
 pub mod notifications;
 pub mod publish;
 
-use axum::routing::{get, post};
-use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::AppState;
+use crate::{metrics, openapi, AppState};
 
 pub use body::MAX_BODY_BYTES;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/notifications", get(notifications::list))
-        .route(
-            "/notifications/unread-count",
-            get(notifications::unread_count),
-        )
-        .route("/notifications/{id}/read", post(notifications::mark_read))
-        .route(
-            "/notifications/read-all",
-            post(notifications::mark_all_read),
-        )
-        .route("/api/notifications", post(publish::publish))
-        .route("/healthz", get(health::health))
+/// Every API route but the stream (which `app` keeps apart from the request deadline).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::Base::openapi())
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::unread_count))
+        .routes(routes!(notifications::mark_read))
+        .routes(routes!(notifications::mark_all_read))
+        .routes(routes!(publish::publish))
+        .routes(routes!(health::health))
+        .routes(routes!(metrics::export))
+        .routes(routes!(openapi::document))
 }

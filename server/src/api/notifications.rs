@@ -8,7 +8,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthUser, CsrfGuard};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::model::NotificationId;
 use crate::store::{MarkRead, Page};
 use crate::AppState;
@@ -56,6 +56,23 @@ pub fn parse_page(limit: Option<&str>, before: Option<&str>) -> Result<Page, App
     Ok(Page { limit, before })
 }
 
+/// The user's notifications, newest first.
+#[utoipa::path(
+    get,
+    path = "/notifications",
+    tag = "user",
+    params(
+        ("limit" = Option<u32>, Query, description = "1..=100; default 10", minimum = 1, maximum = 100),
+        ("before" = Option<String>, Query, description = "An `_id`: the page older than it"),
+    ),
+    responses(
+        (status = 200, description = "Newest first", body = [Notification]),
+        (status = 400, description = "A malformed `limit` or `before`", body = ErrorBody),
+        (status = 401, description = "No valid user token", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("user_token" = []), ("token_cookie" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -65,11 +82,23 @@ pub async fn list(
     Ok(Json(state.store.list(&user, page).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UnreadCount {
     unread_count: u64,
 }
 
+/// How many of the user's notifications are unread.
+#[utoipa::path(
+    get,
+    path = "/notifications/unread-count",
+    tag = "user",
+    responses(
+        (status = 200, description = "The count", body = UnreadCount),
+        (status = 401, description = "No valid user token", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("user_token" = []), ("token_cookie" = [])),
+)]
 pub async fn unread_count(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -78,6 +107,22 @@ pub async fn unread_count(
     Ok(Json(UnreadCount { unread_count }))
 }
 
+/// Marks one notification read; every tab of the user is told through the stream.
+#[utoipa::path(
+    post,
+    path = "/notifications/{id}/read",
+    tag = "user",
+    params(("id" = String, Path, description = "The notification's `_id`")),
+    responses(
+        (status = 204, description = "Read (also when it was read already)"),
+        (status = 400, description = "A malformed id", body = ErrorBody),
+        (status = 401, description = "No valid user token", body = ErrorBody),
+        (status = 403, description = "Neither `Content-Type: application/json` nor `X-Requested-With` (CSRF guard)", body = ErrorBody),
+        (status = 404, description = "Not one of this user's notifications", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("user_token" = []), ("token_cookie" = [])),
+)]
 pub async fn mark_read(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -92,6 +137,19 @@ pub async fn mark_read(
     }
 }
 
+/// Marks every notification of the user read.
+#[utoipa::path(
+    post,
+    path = "/notifications/read-all",
+    tag = "user",
+    responses(
+        (status = 204, description = "All read"),
+        (status = 401, description = "No valid user token", body = ErrorBody),
+        (status = 403, description = "Neither `Content-Type: application/json` nor `X-Requested-With` (CSRF guard)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("user_token" = []), ("token_cookie" = [])),
+)]
 pub async fn mark_all_read(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -9,10 +9,48 @@ use serde_json::{Map, Value};
 
 use super::body::JsonBody;
 use crate::auth::Service;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::model::{Link, Message, NewNotification, UserId, MAX_RECIPIENTS};
 use crate::AppState;
 
+/// The body's shape, for the OpenAPI document. `parse_publish` reads the JSON field by field
+/// instead of deserialising this, so that an error names the field at fault.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PublishRequest {
+    /// One recipient (a string, or an integer taken as its decimal form). Exactly one of
+    /// `user_id` and `user_ids`.
+    #[schema(value_type = Option<String>, example = "42")]
+    user_id: Option<String>,
+    /// Up to 1,000 recipients; duplicates are dropped.
+    #[schema(value_type = Option<Vec<String>>, max_items = 1000)]
+    user_ids: Option<Vec<String>>,
+    /// 1..=2000 characters after trimming; plain text.
+    #[schema(example = "Order #7 shipped")]
+    message: String,
+    /// A path starting with one `/`, or an http(s) URL of at most 2048 characters.
+    #[schema(example = "/orders/7")]
+    link: Option<String>,
+}
+
+/// Creates a notification for each recipient; all or none.
+#[utoipa::path(
+    post,
+    path = "/api/notifications",
+    tag = "host",
+    request_body = PublishRequest,
+    responses(
+        (status = 201, description = "Created, in recipient order", body = [Notification]),
+        (status = 400, description = "The body is not a JSON object", body = ErrorBody),
+        (status = 401, description = "No valid service key", body = ErrorBody),
+        (status = 404, description = "The server was started without a service key", body = ErrorBody),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorBody),
+        (status = 422, description = "A value breaks a rule; `field` names it", body = ErrorBody),
+        (status = 429, description = "Over `--publish-rate`", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("service_key" = [])),
+)]
 pub async fn publish(
     State(state): State<AppState>,
     _service: Service,
