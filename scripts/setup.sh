@@ -17,9 +17,26 @@ WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 
-rustup target list --installed | grep -qx wasm32-unknown-unknown || {
+# rust-toolchain.toml pins the toolchain the build is verified with, and rustup installs it on
+# first use. A machine that cannot download toolchains, but whose stable toolchain is that very
+# version, gets it under the pinned name too (rustup's `toolchain link` refuses version names, so
+# a symlink in rustup's toolchain directory, which rustup then lists as installed). This must
+# come before any cargo or rustup command in this directory.
+pinned=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
+toolchains="${RUSTUP_HOME:-$HOME/.rustup}/toolchains"
+if ! (cd / && rustup toolchain list) | grep -q "^$pinned-"; then
+  stable_sysroot=$(cd / && rustc +stable --print sysroot 2>/dev/null || true)
+  stable_version=$(cd / && rustc +stable --version 2>/dev/null | cut -d' ' -f2 || true)
+  if [ -n "$stable_sysroot" ] && [ "$stable_version" = "$pinned" ]; then
+    say "the installed stable toolchain is $pinned, the pinned one: naming it so"
+    ln -s "$stable_sysroot" "$toolchains/$pinned-$(basename "$stable_sysroot" | sed 's/^stable-//')"
+  fi
+fi
+
+# (rust-toolchain.toml lists the target: rustup adds it with a toolchain it installs itself.)
+rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || {
   say "adding the wasm32-unknown-unknown target"
-  rustup target add wasm32-unknown-unknown
+  (cd / && rustup target add --toolchain stable wasm32-unknown-unknown)
 }
 
 if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
