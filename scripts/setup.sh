@@ -58,10 +58,17 @@ fi
 
 [ "$what" = build ] && exit 0
 
-if [ ! -x /usr/bin/chromium ]; then
-  say "installing Debian's chromium"
+# Debian's packages: the browser, and what the deployment journey runs (nginx in front, a
+# certificate made with openssl, the systemd unit checked with systemd-analyze).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian's ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if ! .venv/bin/pip show SecantusDB 2>/dev/null | grep -q "^Version: $SECANTUS_VERSION$"; then

@@ -31,7 +31,7 @@ export function signToken(userId: string, ttlSecs = 600): string {
   return `${unsigned}.${createHmac("sha256", JWT_SECRET).update(unsigned).digest("base64url")}`;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createNetServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
@@ -95,6 +95,15 @@ export class Belfry {
     this.child?.kill("SIGTERM");
   }
 
+  /** SIGTERM, as a service manager stops it, and waits until it has exited. */
+  async stopAndWait(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  }
+
   token(userId: string, ttlSecs?: number): string {
     return signToken(userId, ttlSecs);
   }
@@ -156,7 +165,7 @@ export interface HostSite {
   tokensMinted(): number;
 }
 
-async function startHostSite(): Promise<{ server: Server; site: HostSite }> {
+export async function startHostSite(): Promise<{ server: Server; site: HostSite }> {
   const page = readFileSync(path.join(repo, "examples", "embed.html"));
   let minted = 0;
   let port = 0;
@@ -209,12 +218,16 @@ export const test = base.extend<{ store: Store; host: HostSite; belfry: Belfry }
 });
 
 /** Signs `userId` in on `belfry` for the page's browser context (the `belfry_token` cookie). */
-export async function signIn(context: import("@playwright/test").BrowserContext, belfry: Belfry, userId: string) {
+export async function signIn(
+  context: import("@playwright/test").BrowserContext,
+  belfry: Pick<Belfry, "url" | "token">,
+  userId: string,
+) {
   await context.addCookies([{ name: "belfry_token", value: belfry.token(userId), url: belfry.url }]);
 }
 
 /** Opens `/` and waits until the bell is hydrated (it reacts to a click). */
-export async function openApp(page: import("@playwright/test").Page, belfry: Belfry) {
+export async function openApp(page: import("@playwright/test").Page, belfry: Pick<Belfry, "url">) {
   await page.goto(belfry.url);
   const bell = page.getByRole("button", { name: /^Notifications, / });
   await expect(async () => {

@@ -1,6 +1,6 @@
-//! No dangling links in the project's Markdown: every relative link names a file that exists,
-//! and every `#anchor` (in the same page or another) names a heading of that page, as GitHub
-//! renders it.
+//! The project's Markdown stays true: no dangling links (every relative link names a file that
+//! exists, every `#anchor` a heading of that page, as GitHub renders it), and docs/DEPLOY.md
+//! shows the very files the deployment journey runs.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -126,4 +126,17 @@ fn slugs_are_githubs() {
     assert_eq!(slug(" `GET /notifications`"), "get-notifications");
     let text = "[a](x.md#b) `[c](d)` [e](#f)\n```\n[g](h)\n```\n";
     assert_eq!(links(text), ["x.md#b", "#f"]);
+}
+
+#[test]
+fn deploy_md_shows_the_files_the_deployment_journey_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let page = std::fs::read_to_string(root.join("docs/DEPLOY.md")).unwrap();
+    for file in ["deploy/nginx.conf", "deploy/belfry@.service"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(
+            page.contains(&text),
+            "docs/DEPLOY.md no longer shows {file} as it is"
+        );
+    }
 }
