@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the embeddable bell's bundle into target/site/embed/ (run after `cargo leptos build`,
-# which empties target/site): the `embed` crate to WASM, wasm-bindgen for the JS glue, and in
-# release wasm-opt for size.
+# Builds the embeddable bell's bundle into target/site/embed/: the `embed` crate to WASM,
+# wasm-bindgen for the JS glue, and in release wasm-opt for size. scripts/build-site.sh runs it;
+# after `cargo leptos build`, which empties target/site, run it yourself.
 #   scripts/build-embed.sh [--release]
 set -euo pipefail
 cd "$(dirname "$0")/.."

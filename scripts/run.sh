@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh build
-cargo leptos build --release
-scripts/build-embed.sh --release
+scripts/build-site.sh --release
+cargo build --release
 target_dir="${CARGO_TARGET_DIR:-target}"
 exec "$target_dir/release/belfry" serve --dev --site-root target/site "$@"

@@ -2,8 +2,10 @@
 # Installs what building and testing Belfry need, from the Rust, npm, PyPI and Debian registries
 # only (no tool downloads at build time). Idempotent: what is already there, at the right
 # version, is left alone.
-#   scripts/setup.sh build   the build chain: wasm target, cargo-leptos, wasm-bindgen, wasm-opt
-#   scripts/setup.sh test    the build chain, plus Chromium, SecantusDB and the Playwright packages
+#   scripts/setup.sh build   the build chain: wasm target, wasm-bindgen, wasm-opt
+#   scripts/setup.sh test    the build chain, plus Chromium, nginx, SecantusDB and the Playwright
+#                            packages
+#   scripts/setup.sh leptos  the build chain, plus cargo-leptos (for `cargo leptos watch`)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -39,8 +41,9 @@ rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || 
   (cd / && rustup target add --toolchain stable wasm32-unknown-unknown)
 }
 
-if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
-  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes, once)"
+# Only on request: the README's commands build the site without it (scripts/build-site.sh).
+if [ "$what" = leptos ] && ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 20 minutes, once)"
   cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
 fi
 
@@ -56,7 +59,7 @@ if ! wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}";
   npm install --global --no-audit --no-fund "binaryen@$BINARYEN_VERSION"
 fi
 
-[ "$what" = build ] && exit 0
+[ "$what" = test ] || exit 0
 
 # Debian's packages: the browser, and what the deployment journey runs (nginx in front, a
 # certificate made with openssl, the systemd unit checked with systemd-analyze).

@@ -7,13 +7,10 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh test
 
-echo "== build: SSR server, hydrate bundle, embed bundle"
-cargo leptos build
-scripts/build-embed.sh
-# The server again, as a plain `cargo build` at the root builds it (the workspace's default
-# member, features not unified with the bundles'): the Playwright tests below run this binary,
-# so a wrong plain build fails there, on the signed-in page.
-echo "== build: the server, as plain cargo at the root builds it"
+echo "== build: the site (hydrate bundle, embed bundle), then the server"
+scripts/build-site.sh
+# The server as a plain `cargo build` at the root builds it (the workspace's default member,
+# features not unified with the bundles'): the Playwright tests below run this binary.
 cargo build
 target_dir="${CARGO_TARGET_DIR:-target}"
 
