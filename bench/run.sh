@@ -192,7 +192,10 @@ pip_version() { .venv/bin/pip show "$1" | awk '/^Version:/ { print $2 }'; }
     echo "- **Scenario failed**: $failure"
   done
   # The run the kept rows come from.
-  [ -n "$rerun" ] && sed -n '1s/^- /- Kept rows: /p' "$work/run-info.before"
+  # (The oldest: if the run before was itself partial, the line it kept.)
+  if [ -n "$rerun" ]; then
+    grep -m1 '^- Kept rows: ' "$work/run-info.before" || sed -n '1s/^- /- Kept rows: /p' "$work/run-info.before"
+  fi
 } >bench/run-info.md
 render
 say "done: docs/BENCHMARKS.md"
