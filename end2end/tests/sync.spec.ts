@@ -102,3 +102,41 @@ test("tabs: ten tabs of one user share one stream; when the leading tab closes t
   await other.close();
   await context.close();
 });
+
+test("tabs: the leading tab is frozen (Page Lifecycle); another leads within seconds, and the frozen one catches up when it resumes @both", async ({ browser, belfry }) => {
+  test.setTimeout(60_000);
+  const context = await browser.newContext();
+  await signIn(context, belfry, "1");
+  const tabs: Page[] = [];
+  for (let i = 0; i < 3; i++) {
+    const tab = await context.newPage();
+    await openApp(tab, belfry);
+    tabs.push(tab);
+  }
+  await expect.poll(() => openStreams(belfry)).toBe(1);
+
+  // The first tab found the lock free: it leads. Freeze it as the browser freezes a hidden tab:
+  // the `freeze` event first, then its scripts stop. (Headless Chromium never freezes a visible
+  // page, and `Page.setWebLifecycleState` leaves one running, so the test does both itself:
+  // the event, then the debugger pausing every script of the page.)
+  const leader = await context.newCDPSession(tabs[0]);
+  await tabs[0].evaluate(() => document.dispatchEvent(new Event("freeze")));
+  await leader.send("Debugger.enable");
+  await leader.send("Debugger.pause");
+  await belfry.publish({ user_id: "1", message: "While the leader sleeps" });
+  for (const tab of tabs.slice(1)) {
+    await expect(tab.getByRole("menuitem", { name: /While the leader sleeps/ })).toHaveCount(1, { timeout: 10_000 });
+  }
+  await expect.poll(() => openStreams(belfry)).toBe(1);
+
+  await leader.send("Debugger.resume");
+  await leader.send("Debugger.disable");
+  await tabs[0].evaluate(() => document.dispatchEvent(new Event("resume")));
+  await expect(tabs[0].getByRole("menuitem", { name: /While the leader sleeps/ })).toHaveCount(1, { timeout: 10_000 });
+  await belfry.publish({ user_id: "1", message: "All awake" });
+  for (const tab of tabs) {
+    await expect(tab.getByRole("menuitem", { name: /All awake/ })).toHaveCount(1, { timeout: 10_000 });
+  }
+  await expect.poll(() => openStreams(belfry)).toBe(1);
+  await context.close();
+});

@@ -80,6 +80,13 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=300))]
     pub header_read_timeout_secs: u64,
 
+    /// Remove notifications this many days after their creation (off by default). On MongoDB
+    /// this deletes documents of the host application's own collection, through a TTL index
+    /// named `belfry_retention`; every instance must have the same setting.
+    #[arg(long, env = "BELFRY_RETAIN_DAYS",
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retain_days: Option<u32>,
+
     /// Demo mode: random secrets printed at start, demo sign-in. Not for production.
     #[arg(long, env = "BELFRY_DEV")]
     pub dev: bool,

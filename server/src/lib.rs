@@ -20,6 +20,7 @@ pub mod model;
 pub mod openapi;
 mod pages;
 pub mod rate;
+pub mod retention;
 pub mod serve;
 pub mod store;
 pub mod stream;

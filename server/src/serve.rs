@@ -58,6 +58,11 @@ impl Server {
                  published before it starts is not pushed live"
             );
         }
+        tokio::spawn(crate::retention::run(
+            Arc::clone(&store),
+            crate::retention::keep(args.retain_days),
+            shutdown.clone(),
+        ));
         let state = AppState {
             store,
             tokens: Arc::new(secrets.token_keys()?),

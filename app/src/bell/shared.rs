@@ -8,6 +8,11 @@
 //! any timeout of ours. The new leader opens the stream resuming from the last event it was
 //! handed, so nothing is lost, and the bell's merge by id drops what arrives twice.
 //!
+//! A tab the browser freezes (Page Lifecycle: a hidden tab put to sleep, its scripts stopped)
+//! could hold the lock without running, and starve the others. So on `freeze` a tab gives the
+//! lead up (closing its stream) and leaves the line; on `resume` it joins again, as a new tab
+//! does, refreshing what it shows.
+//!
 //! Chosen over a SharedWorker: Web Locks and `BroadcastChannel` exist wherever the bell runs
 //! (Chromium, Firefox, Safari ≥ 15.4), the worker would be a second bundle to build and serve,
 //! and a tab that leads is as good as a worker while it lives. A tab whose user is not known
@@ -27,6 +32,9 @@ use super::client::BellClient;
 use super::live::{Live, LiveEvent};
 
 type Handler = Rc<dyn Fn(LiveEvent)>;
+type Listener<E> = Closure<dyn FnMut(E)>;
+/// A document event listener, with the event's name.
+type Lifecycle = (&'static str, Closure<dyn FnMut()>);
 
 /// A tab's side of the live connection: its own, or a share of the browser's.
 pub enum Connection {
@@ -61,14 +69,19 @@ pub fn start(
         client,
         on_event: Rc::new(on_event),
         channel,
+        locks,
+        name: key,
         last_id: RefCell::new(last_id),
         live: RefCell::new(None),
         release: RefCell::new(None),
+        waiting: RefCell::new(None),
         listener: RefCell::new(None),
+        lifecycle: RefCell::new(Vec::new()),
         stopped: Cell::new(false),
     });
     tab.listen();
-    tab.clone().join(&locks, &key);
+    tab.watch_lifecycle();
+    Rc::clone(&tab).join();
     Connection::Shared(tab)
 }
 
@@ -95,7 +108,7 @@ fn subject(token: &str) -> Option<String> {
             c => c,
         })
         .collect();
-    while base64.len() % 4 != 0 {
+    while !base64.len().is_multiple_of(4) {
         base64.push('=');
     }
     let json = web_sys::window()?.atob(&base64).ok()?;
@@ -114,15 +127,39 @@ fn lock_manager() -> Option<JsValue> {
     (!locks.is_undefined() && !locks.is_null()).then_some(locks)
 }
 
+/// How a lock is asked for.
+enum Ask<'a> {
+    /// Granted now or never (`ifAvailable`).
+    IfAvailable,
+    /// In line until granted, or until `signal` aborts the request.
+    InLine(&'a web_sys::AbortSignal),
+}
+
 /// `locks.request(name, options, callback)`.
-fn request_lock(locks: &JsValue, name: &str, if_available: bool, callback: JsValue) {
+fn request_lock(locks: &JsValue, name: &str, ask: Ask, callback: JsValue) {
     let options = Object::new();
-    let _ = Reflect::set(&options, &"ifAvailable".into(), &if_available.into());
+    match ask {
+        Ask::IfAvailable => {
+            let _ = Reflect::set(&options, &"ifAvailable".into(), &true.into());
+        }
+        Ask::InLine(signal) => {
+            let _ = Reflect::set(&options, &"signal".into(), signal);
+        }
+    }
     let request = Reflect::get(locks, &"request".into())
         .ok()
         .and_then(|f| f.dyn_into::<Function>().ok());
-    if let Some(request) = request {
-        let _ = request.call3(locks, &name.into(), &options, &callback);
+    let Some(request) = request else {
+        return;
+    };
+    // An aborted request rejects its promise: expected, not an error to report.
+    if let Ok(promise) = request.call3(locks, &name.into(), &options, &callback) {
+        if let Ok(promise) = promise.dyn_into::<Promise>() {
+            // (A few bytes per request, of which a tab makes a handful.)
+            let ignore = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
+            let _ = promise.catch(&ignore);
+            ignore.forget();
+        }
     }
 }
 
@@ -130,13 +167,20 @@ pub struct Tab {
     client: BellClient,
     on_event: Handler,
     channel: BroadcastChannel,
+    locks: JsValue,
+    /// The lock's name (and the channel's).
+    name: String,
     /// The last notification this tab saw, live or handed over: where it resumes if it leads.
     last_id: RefCell<Option<String>>,
     /// The connection, while this tab leads.
     live: RefCell<Option<Live>>,
     /// Resolving it gives the lock up.
     release: RefCell<Option<Function>>,
-    listener: RefCell<Option<Closure<dyn FnMut(MessageEvent)>>>,
+    /// Aborting it leaves the line for the lock.
+    waiting: RefCell<Option<web_sys::AbortController>>,
+    listener: RefCell<Option<Listener<MessageEvent>>>,
+    /// The `freeze` and `resume` listeners.
+    lifecycle: RefCell<Vec<Lifecycle>>,
     stopped: Cell<bool>,
 }
 
@@ -165,16 +209,8 @@ impl Tab {
     }
 
     /// Leads at once if no tab does; otherwise follows, and waits in line to lead.
-    fn join(self: Rc<Self>, locks: &JsValue, name: &str) {
+    fn join(self: Rc<Self>) {
         let tab = Rc::clone(&self);
-        let queue = {
-            let locks = locks.clone();
-            let name = name.to_owned();
-            move |tab: Rc<Tab>| {
-                let lead = Closure::once_into_js(move |_lock: JsValue| tab.lead());
-                request_lock(&locks, &name, false, lead);
-            }
-        };
         let first = Closure::once_into_js(move |lock: JsValue| -> JsValue {
             if !lock.is_null() {
                 return tab.lead().into();
@@ -183,10 +219,63 @@ impl Tab {
             // tab shows first (its rendered or fetched list) is refreshed now that it listens,
             // as after any connection without a resume point.
             (tab.on_event)(LiveEvent::Connected { resumed: false });
-            queue(Rc::clone(&tab));
+            tab.wait_in_line();
             JsValue::UNDEFINED
         });
-        request_lock(locks, name, true, first);
+        request_lock(&self.locks, &self.name, Ask::IfAvailable, first);
+    }
+
+    /// Asks for the lock behind the leading tab (and any tab before this one).
+    fn wait_in_line(self: &Rc<Self>) {
+        let Ok(controller) = web_sys::AbortController::new() else {
+            return;
+        };
+        let tab = Rc::clone(self);
+        let lead = Closure::once_into_js(move |_lock: JsValue| tab.lead());
+        request_lock(
+            &self.locks,
+            &self.name,
+            Ask::InLine(&controller.signal()),
+            lead,
+        );
+        self.waiting.replace(Some(controller));
+    }
+
+    /// Gives up the lead and leaves the line: the tab is being frozen, or the bell unmounts.
+    fn step_aside(&self) {
+        if let Some(controller) = self.waiting.take() {
+            controller.abort();
+        }
+        if let Some(live) = self.live.take() {
+            live.stop();
+        }
+        if let Some(release) = self.release.take() {
+            let _ = release.call0(&JsValue::UNDEFINED);
+        }
+    }
+
+    /// Steps aside on `freeze`, joins again on `resume`.
+    fn watch_lifecycle(self: &Rc<Self>) {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let frozen = {
+            let tab = Rc::clone(self);
+            Closure::<dyn FnMut()>::new(move || tab.step_aside())
+        };
+        let resumed = {
+            let tab = Rc::clone(self);
+            Closure::<dyn FnMut()>::new(move || {
+                if !tab.stopped.get() {
+                    Rc::clone(&tab).join();
+                }
+            })
+        };
+        for (name, listener) in [("freeze", frozen), ("resume", resumed)] {
+            let _ =
+                document.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+            self.lifecycle.borrow_mut().push((name, listener));
+        }
     }
 
     /// Holds the connection for every tab until this one goes: the lock is held until the
@@ -195,6 +284,7 @@ impl Tab {
         if self.stopped.get() {
             return Promise::resolve(&JsValue::UNDEFINED);
         }
+        self.waiting.take();
         let tab = Rc::clone(&self);
         let relay = move |event: LiveEvent| {
             tab.saw(&event);
@@ -213,11 +303,12 @@ impl Tab {
 
     fn stop(&self) {
         self.stopped.set(true);
-        if let Some(live) = self.live.take() {
-            live.stop();
-        }
-        if let Some(release) = self.release.take() {
-            let _ = release.call0(&JsValue::UNDEFINED);
+        self.step_aside();
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            for (name, listener) in self.lifecycle.take() {
+                let _ = document
+                    .remove_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+            }
         }
         self.channel.set_onmessage(None);
         self.channel.close();

@@ -104,6 +104,16 @@ pub trait NotificationStore: Send + Sync {
     /// Answers whether the database is reachable right now.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Keeps notifications for `keep` after their creation (`None`: for ever), judged at `now`;
+    /// returns how many this call removed. SQLite deletes what is older, in small batches;
+    /// MongoDB keeps a TTL index (`belfry_retention`) matching `keep`, dropped when `None`, and
+    /// lets the server delete. Either way the feed reports the removals to the tabs.
+    async fn enforce_retention(
+        &self,
+        keep: Option<Duration>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError>;
+
     /// The user's notifications committed after `after`, at most `limit` of them.
     async fn replay(
         &self,

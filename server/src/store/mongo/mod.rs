@@ -8,6 +8,7 @@
 //! - `doc.rs`: documents to notifications and back, the user filter;
 //! - `feed.rs`: the change-stream feed (a replica set or a sharded cluster), with `batch.rs`
 //!   (its events taken in batches) and `feed_writes.rs` (its few writes);
+//! - `retention.rs`: `--retain-days` as a TTL index;
 //! - `poll.rs`: the polling feed for a standalone `mongod`, which has no change streams, with
 //!   `changes.rs` (the log of reads made through Belfry there);
 //! - here: the store itself, and what the two feeds share (their state collection, stamping).
@@ -18,6 +19,7 @@ mod doc;
 mod feed;
 mod feed_writes;
 mod poll;
+mod retention;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -263,6 +265,15 @@ impl NotificationStore for MongoStore {
             self.log_read(user, Read::All).await?;
         }
         Ok(result.modified_count)
+    }
+
+    async fn enforce_retention(
+        &self,
+        keep: Option<Duration>,
+        _now: chrono::DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        // The server deletes by its own clock; nothing is removed by this call itself.
+        self.keep_for(keep).await.map(|()| 0)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -3,19 +3,22 @@
 //! - `schema.rs`: the tables, and how a row reads as a notification;
 //! - `commit.rs`: inserts, group-committed;
 //! - `feed.rs`: the tail that reports new rows in commit order;
+//! - `retention.rs`: old rows deleted in small batches;
 //! - here: the store itself, the reads and the read-state writes.
 
 mod commit;
 mod feed;
+mod retention;
 mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use app::Notification;
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -200,6 +203,35 @@ impl NotificationStore for SqliteStore {
             self.written.notify_one();
         }
         self.note_write(changed)
+    }
+
+    async fn enforce_retention(
+        &self,
+        keep: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let Some(keep) = keep else {
+            return Ok(0);
+        };
+        let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        let cutoff = now
+            .checked_sub_signed(keep)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let cutoff = cutoff.timestamp_millis();
+        let mut removed = 0;
+        loop {
+            let batch = self
+                .with_conn(move |conn| retention::remove_batch(conn, cutoff))
+                .await;
+            let batch = self.note_write(batch)?;
+            removed += batch as u64;
+            if batch > 0 {
+                self.written.notify_one();
+            }
+            if batch < retention::BATCH {
+                return Ok(removed);
+            }
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
