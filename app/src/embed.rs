@@ -1,20 +1,24 @@
-//! The bell on any page: mounted client-side into an element by the embed script
-//! (`/embed.js`, which defines `<notification-bell>` and `Belfry.mount`).
+//! The bell on any page: mounted client-side by the embed script (`/embed.js`, which defines
+//! `<notification-bell>` and `Belfry.mount`) into the element's shadow root, so the page's styles
+//! and the bell's never meet; what the bell tells its page becomes DOM events on the element.
 
 use leptos::prelude::*;
-use wasm_bindgen::JsValue;
+use send_wrapper::SendWrapper;
+use wasm_bindgen::{JsCast, JsValue};
 
-use crate::bell::{BellClient, NotificationBell};
+use crate::bell::{BellClient, BellEvent, NotificationBell, Strings};
 
-/// Where the embedded bell's server is and how it signs in.
+/// Where the embedded bell's server is, how it signs in, and how it speaks.
 pub struct EmbedOptions {
     pub server: String,
     pub token: Option<String>,
     pub token_url: Option<String>,
+    pub strings: Strings,
 }
 
 impl EmbedOptions {
-    /// Reads `{server, token, tokenUrl}` from a JavaScript object.
+    /// Reads `{server, token, tokenUrl, lang, strings}` from a JavaScript object (`strings`
+    /// as JSON text: `embed.js` turns an object into it).
     pub fn from_js(options: &JsValue) -> Result<Self, JsValue> {
         let field = |name: &str| {
             js_sys::Reflect::get(options, &JsValue::from_str(name))
@@ -27,15 +31,55 @@ impl EmbedOptions {
                 .ok_or_else(|| JsValue::from_str("Belfry.mount: `server` is required"))?,
             token: field("token"),
             token_url: field("tokenUrl"),
+            strings: Strings::with_overrides(field("strings").as_deref(), field("lang")),
         })
     }
 }
 
-/// Mounts a bell into `element` for as long as the page lives.
-pub fn mount(element: web_sys::HtmlElement, options: EmbedOptions) {
-    let handle = leptos::mount::mount_to(element, move || {
+/// A mounted bell; dropping it unmounts the bell and closes its connection.
+pub struct Mounted(#[allow(dead_code)] Box<dyn std::any::Any>);
+
+/// Mounts a bell into `container`; its events are dispatched on `host` (the element the page
+/// placed), bubbling: `belfry:notification` (detail: the notification), `belfry:unread-count`
+/// (detail: `{count}`), `belfry:error` (detail: `{message}`).
+pub fn mount(
+    container: web_sys::HtmlElement,
+    host: web_sys::HtmlElement,
+    options: EmbedOptions,
+) -> Mounted {
+    let host = SendWrapper::new(host);
+    let on_event = Callback::new(move |event: BellEvent| dispatch(&host, event));
+    let handle = leptos::mount::mount_to(container, move || {
         let client = BellClient::new(options.server, options.token, options.token_url);
-        view! { <NotificationBell client/> }
+        let strings = options.strings;
+        view! { <NotificationBell client strings on_event/> }
     });
-    handle.forget();
+    Mounted(Box::new(handle))
+}
+
+fn dispatch(host: &web_sys::HtmlElement, event: BellEvent) {
+    let (name, detail) = match event {
+        BellEvent::Notification(notification) => (
+            "belfry:notification",
+            serde_json::to_string(&notification).unwrap_or_default(),
+        ),
+        BellEvent::UnreadCount(count) => (
+            "belfry:unread-count",
+            serde_json::json!({ "count": count }).to_string(),
+        ),
+        BellEvent::Error(message) => (
+            "belfry:error",
+            serde_json::json!({ "message": message }).to_string(),
+        ),
+    };
+    let detail = js_sys::JSON::parse(&detail).unwrap_or(JsValue::NULL);
+    let init = web_sys::CustomEventInit::new();
+    init.set_bubbles(true);
+    init.set_composed(true);
+    init.set_detail(&detail);
+    if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(name, &init) {
+        let _ = host
+            .unchecked_ref::<web_sys::EventTarget>()
+            .dispatch_event(&event);
+    }
 }

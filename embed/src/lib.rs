@@ -2,10 +2,27 @@
 
 use wasm_bindgen::prelude::*;
 
-/// Mounts a bell into `element`; `options` is `{server, token, tokenUrl}`.
+/// A mounted bell, as `Belfry.mount` hands it to the page.
 #[wasm_bindgen]
-pub fn mount(element: web_sys::HtmlElement, options: JsValue) -> Result<(), JsValue> {
+pub struct Bell(Option<app::embed::Mounted>);
+
+#[wasm_bindgen]
+impl Bell {
+    /// Unmounts the bell and closes its connection; calling it again does nothing.
+    pub fn destroy(&mut self) {
+        self.0.take();
+    }
+}
+
+/// Mounts a bell into `container` (inside `host`'s shadow root); `options` is
+/// `{server, token, tokenUrl, lang, strings}`; events are dispatched on `host`.
+#[wasm_bindgen]
+pub fn mount(
+    container: web_sys::HtmlElement,
+    host: web_sys::HtmlElement,
+    options: JsValue,
+) -> Result<Bell, JsValue> {
     console_error_panic_hook::set_once();
-    app::embed::mount(element, app::embed::EmbedOptions::from_js(&options)?);
-    Ok(())
+    let options = app::embed::EmbedOptions::from_js(&options)?;
+    Ok(Bell(Some(app::embed::mount(container, host, options))))
 }

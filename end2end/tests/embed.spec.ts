@@ -44,3 +44,91 @@ test("token expiry: the widget gets a fresh token from token-url and misses noth
   await expect(page.getByRole("menuitem", { name: /Published while renewing/ })).toHaveCount(1);
   expect(host.tokensMinted()).toBeGreaterThan(0);
 });
+
+/** `belfry_open_streams` of the server. */
+async function openStreams(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(text.split("\n").find((l) => l.startsWith("belfry_open_streams "))?.split(" ")[1] ?? NaN);
+}
+
+test("embed: a good guest in a French page: its own words and relative times, shielded from a hostile stylesheet and changing nothing of the page; events; removed with its connection @both", async ({ page, belfry, host }) => {
+  // The page's listeners, there before the bell (its events bubble up to the document).
+  await page.addInitScript(() => {
+    const w = window as any;
+    w.bellEvents = [];
+    for (const type of ["belfry:notification", "belfry:unread-count", "belfry:error"]) {
+      document.addEventListener(type, (e) => w.bellEvents.push({ type, detail: (e as CustomEvent).detail }));
+    }
+  });
+  await page.goto(`${host.allowedOrigin}/embed-fr.html?server=${belfry.url}&token=${belfry.token("8")}`);
+  const bell = page.getByRole("button", { name: /^Notifications, / });
+  await expect(bell).toHaveAccessibleName("Notifications, aucune non lue", { timeout: 15_000 });
+  // The page as it is with the bell in it.
+  const pageStyle = () =>
+    page.evaluate(() => {
+      const body = getComputedStyle(document.body);
+      const button = getComputedStyle(document.getElementById("host-button")!);
+      const item = getComputedStyle(document.querySelector(".host-list li")!);
+      return [body.margin, body.fontFamily, body.backgroundColor, button.padding, button.borderRadius, item.display, item.backgroundColor];
+    });
+  // Its stylesheet (body margin 0, .belfry-bell__button, .belfry-bell__item…) stays inside: the
+  // page's own elements, even those with the bell's class names, keep the browser's defaults.
+  const [margin, font, background, padding, radius, display, itemBackground] = await pageStyle();
+  expect(margin).toBe("8px");
+  expect(font).toContain("Georgia");
+  expect(background).toBe("rgba(0, 0, 0, 0)");
+  expect(padding).not.toBe("6.4px");
+  expect(radius).not.toBe("50%");
+  expect(display).toBe("list-item");
+  expect(itemBackground).toBe("rgba(0, 0, 0, 0)");
+
+  // A hostile stylesheet: nothing in the bell hides or turns red.
+  await page.addStyleTag({ content: "li, span, button, ul { display: none !important; color: red !important }" });
+  await expect(bell).toBeVisible();
+  expect(await bell.evaluate((b) => getComputedStyle(b).color)).not.toBe("rgb(255, 0, 0)");
+
+  await belfry.publish({ user_id: "8", message: "Votre commande est partie" });
+  await expect(bell).toHaveAccessibleName("Notifications, 1 non lue");
+  await bell.click();
+  const item = page.getByRole("menuitem", { name: /Votre commande est partie/ });
+  await expect(item).toBeVisible();
+  await expect(item.locator("time")).toHaveText("maintenant");
+  await expect(page.getByRole("button", { name: "Tout marquer comme lu" })).toBeVisible();
+  // The page's theme reaches in: its accent on the unread dot, its ::part rule on the badge.
+  expect(await item.locator(".belfry-bell__dot").evaluate((d) => getComputedStyle(d).backgroundColor)).toBe("rgb(185, 28, 28)");
+
+  // What the page was told.
+  const events = await page.evaluate(() => (window as any).bellEvents);
+  expect(events).toContainEqual({ type: "belfry:unread-count", detail: { count: 0 } });
+  expect(events).toContainEqual({ type: "belfry:unread-count", detail: { count: 1 } });
+  expect(events.find((e: any) => e.type === "belfry:notification")?.detail?.message).toBe("Votre commande est partie");
+
+  // Taken off the page: the bell and its stream are gone.
+  await expect.poll(() => openStreams(belfry.url)).toBe(1);
+  await page.evaluate(() => document.querySelector("notification-bell")!.remove());
+  await expect.poll(() => openStreams(belfry.url)).toBe(0);
+});
+
+test("embed: Belfry.mount returns a handle whose destroy() unmounts the bell and closes its stream", async ({ page, belfry, host }) => {
+  await page.goto(`${host.allowedOrigin}/embed.html?server=${belfry.url}&token=${belfry.token("9")}`);
+  await expect(page.getByRole("button", { name: /^Notifications, / })).toBeVisible({ timeout: 15_000 });
+  await page.evaluate(() => document.querySelector("notification-bell")!.remove());
+  await expect.poll(() => openStreams(belfry.url)).toBe(0);
+
+  await page.evaluate(
+    async ([server, token]) => {
+      const slot = document.createElement("div");
+      document.body.append(slot);
+      const bell = (window as any).Belfry.mount(slot, { server, token });
+      (window as any).mounted = bell;
+      await bell.ready;
+    },
+    [belfry.url, belfry.token("9")],
+  );
+  const bell = page.getByRole("button", { name: /^Notifications, / });
+  await expect(bell).toBeVisible();
+  await expect.poll(() => openStreams(belfry.url)).toBe(1);
+  await page.evaluate(() => (window as any).mounted.destroy());
+  await expect(bell).toHaveCount(0);
+  await expect.poll(() => openStreams(belfry.url)).toBe(0);
+});

@@ -8,7 +8,7 @@
 import { test as base, expect } from "@playwright/test";
 import { spawn, spawnSync, ChildProcess } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, Server } from "node:http";
 import { AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -166,7 +166,12 @@ export interface HostSite {
 }
 
 export async function startHostSite(): Promise<{ server: Server; site: HostSite }> {
-  const page = readFileSync(path.join(repo, "examples", "embed.html"));
+  const examples = path.join(repo, "examples");
+  const pages = new Map(
+    readdirSync(examples)
+      .filter((name) => name.endsWith(".html"))
+      .map((name) => [`/${name}`, readFileSync(path.join(examples, name))]),
+  );
   let minted = 0;
   let port = 0;
   const server = createServer((request, response) => {
@@ -178,8 +183,9 @@ export async function startHostSite(): Promise<{ server: Server; site: HostSite 
       response.end(JSON.stringify({ token: signToken(url.searchParams.get("user") ?? "", Number(url.searchParams.get("ttl") ?? 600)) }));
       return;
     }
-    response.writeHead(200, { "Content-Type": "text/html" });
-    response.end(page);
+    // examples/NAME.html at /NAME.html; embed.html for any other path.
+    response.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+    response.end(pages.get(url.pathname) ?? pages.get("/embed.html"));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   port = (server.address() as AddressInfo).port;

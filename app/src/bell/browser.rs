@@ -7,9 +7,9 @@ use leptos::task::spawn_local;
 use send_wrapper::SendWrapper;
 
 use super::live::LiveEvent;
-use super::logic::{mark_all_read, mark_read, merge};
+use super::logic::{mark_all_read, mark_read, merge, parse_utc_millis};
 use super::shared;
-use super::{Bell, Link, PAGE};
+use super::{Bell, BellEvent, Link, PAGE};
 
 fn now_millis() -> i64 {
     js_sys::Date::now() as i64
@@ -34,6 +34,9 @@ pub(super) fn start(bell: Bell, loaded: bool) {
     let newest = bell
         .items
         .with_untracked(|items| items.first().map(|n| n.id.clone()));
+    if bell.events.is_some() {
+        tell_the_page(bell);
+    }
     let live = shared::start(bell.client, newest, move |event| bell.on_live(event));
     let live = SendWrapper::new(live);
     on_cleanup(move || {
@@ -44,14 +47,76 @@ pub(super) fn start(bell: Bell, loaded: bool) {
     });
 }
 
+/// Tells the page each change of the unread count and each error the bell shows.
+fn tell_the_page(bell: Bell) {
+    Effect::new(move |last: Option<Option<u64>>| {
+        let loaded = !bell.loading.get();
+        let count = loaded.then(|| bell.unread.get());
+        if count.is_some() && last.flatten() != count {
+            bell.emit(BellEvent::UnreadCount(count.unwrap_or_default()));
+        }
+        count.or(last.flatten())
+    });
+    Effect::new(move |_| {
+        if let Some(message) = bell.error.get() {
+            bell.emit(BellEvent::Error(message));
+        }
+    });
+}
+
+/// How long ago `created_at` was, in `locale`, by the browser's `Intl.RelativeTimeFormat`
+/// ("il y a 5 minutes", "hier"); `None` if the locale is not one the browser takes.
+pub(super) fn relative_time_in(locale: &str, created_at: &str, now_millis: i64) -> Option<String> {
+    use wasm_bindgen::{JsCast, JsValue};
+    let created = parse_utc_millis(created_at)?;
+    let intl = js_sys::Reflect::get(&js_sys::global(), &"Intl".into()).ok()?;
+    let constructor = js_sys::Reflect::get(&intl, &"RelativeTimeFormat".into())
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()?;
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"numeric".into(), &"auto".into()).ok()?;
+    let arguments = js_sys::Array::of2(&locale.into(), &options);
+    // (Constructed by reflection so that a locale the browser refuses is an error, not a throw.)
+    let format: js_sys::Intl::RelativeTimeFormat =
+        js_sys::Reflect::construct(&constructor, &arguments)
+            .ok()?
+            .unchecked_into();
+    let seconds = (now_millis - created).max(0) / 1000;
+    let (value, unit) = match seconds {
+        0..=44 => (0, "second"),
+        45..=3_599 => ((seconds + 30) / 60, "minute"),
+        3_600..=86_399 => (seconds / 3_600, "hour"),
+        86_400..=2_591_999 => (seconds / 86_400, "day"),
+        _ => {
+            let date = js_sys::Date::new(&JsValue::from_f64(created as f64));
+            return Some(
+                date.to_locale_date_string(locale, &JsValue::UNDEFINED)
+                    .into(),
+            );
+        }
+    };
+    Some(format.format(-(value as f64), unit).into())
+}
+
 impl Bell {
+    fn emit(self, event: BellEvent) {
+        if let Some(events) = self.events {
+            events.run(event);
+        }
+    }
+
     fn on_live(self, event: LiveEvent) {
         match event {
             LiveEvent::New(notification) => {
+                let event = BellEvent::Notification(notification.clone());
                 let added = self
                     .items
                     .try_update(|items| merge(items, vec![notification]))
                     .unwrap_or(0);
+                if added > 0 {
+                    self.emit(event);
+                }
                 // At once for the eye, then from the server: a push that crosses a count
                 // fetched a moment earlier would otherwise be counted twice.
                 self.unread.update(|n| *n += added);
@@ -130,9 +195,7 @@ impl Bell {
                     }
                     bell.error.set(None);
                 }
-                Err(err) => bell
-                    .error
-                    .set(Some(format!("Could not load notifications ({err})."))),
+                Err(err) => bell.fail(|s| &s.error_load, err),
             }
             bell.loading.set(false);
         });
@@ -154,9 +217,7 @@ impl Bell {
                         merge(items, page);
                     });
                 }
-                Err(err) => bell
-                    .error
-                    .set(Some(format!("Could not load more ({err})."))),
+                Err(err) => bell.fail(|s| &s.error_more, err),
             }
         });
     }
@@ -170,11 +231,15 @@ impl Bell {
                     bell.items.update(|items| mark_all_read(items, &at));
                     bell.unread.set(0);
                 }
-                Err(err) => bell
-                    .error
-                    .set(Some(format!("Could not mark all read ({err})."))),
+                Err(err) => bell.fail(|s| &s.error_mark_all, err),
             }
         });
+    }
+
+    /// Shows what failed: the bell's words for it, and the cause.
+    fn fail(self, what: fn(&super::Strings) -> &String, err: impl std::fmt::Display) {
+        let what = self.strings.with_value(|s| what(s).clone());
+        self.error.set(Some(format!("{what} ({err}).")));
     }
 
     /// Marks the item read, then follows its link.

@@ -13,15 +13,6 @@ pub fn badge_text(unread: u64) -> Option<String> {
     }
 }
 
-/// The bell button's accessible name, which states the unread count.
-pub fn bell_label(unread: u64) -> String {
-    match unread {
-        0 => "Notifications, none unread".to_owned(),
-        1 => "Notifications, 1 unread".to_owned(),
-        n => format!("Notifications, {n} unread"),
-    }
-}
-
 /// The link to follow, if it is one the contract allows: a path starting with a single `/`, or
 /// an http(s) URL. The server validates what it is sent, but other programs write to MongoDB
 /// directly, so the bell checks again before it puts a link in an `href`.
@@ -148,7 +139,6 @@ mod tests {
         assert_eq!(badge_text(7).as_deref(), Some("7"));
         assert_eq!(badge_text(99).as_deref(), Some("99"));
         assert_eq!(badge_text(100).as_deref(), Some("99+"));
-        assert_eq!(bell_label(3), "Notifications, 3 unread");
     }
 
     #[test]

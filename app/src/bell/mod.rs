@@ -9,12 +9,14 @@ mod live;
 pub mod logic;
 #[cfg(feature = "browser")]
 mod shared;
+pub mod strings;
 
 use leptos::html;
 use leptos::prelude::*;
 
 pub use client::{BellClient, BellSnapshot, PAGE};
-use logic::{badge_text, bell_label, relative_time, safe_link};
+use logic::{badge_text, safe_link};
+pub use strings::Strings;
 
 use crate::Notification;
 
@@ -26,6 +28,18 @@ enum Link {
     Connecting,
     Live,
     Reconnecting,
+}
+
+/// What the bell tells the page it lives in; the embed turns each into a DOM event
+/// (`belfry:notification`, `belfry:unread-count`, `belfry:error`).
+#[derive(Clone, Debug)]
+pub enum BellEvent {
+    /// A notification arrived live.
+    Notification(Notification),
+    /// The unread count is now this (also the first count, once known).
+    UnreadCount(u64),
+    /// Something failed that the bell shows the user (the message shown).
+    Error(String),
 }
 
 /// The bell's state, shared by its parts.
@@ -42,6 +56,9 @@ struct Bell {
     now: RwSignal<i64>,
     /// Bumped by every request for the unread count, so only the newest answer is applied.
     count_request: StoredValue<u64>,
+    strings: StoredValue<Strings>,
+    /// Where the bell's events go (the embed's element), if anywhere.
+    events: Option<Callback<BellEvent>>,
 }
 
 #[component]
@@ -53,6 +70,12 @@ pub fn NotificationBell(
     /// The server's clock at render time, so relative times match before hydration.
     #[prop(optional)]
     now_millis: Option<i64>,
+    /// The words shown, and the locale of relative times; English by default.
+    #[prop(optional)]
+    strings: Option<Strings>,
+    /// Receives what the bell tells its page (see [`BellEvent`]).
+    #[prop(optional)]
+    on_event: Option<Callback<BellEvent>>,
 ) -> impl IntoView {
     let loaded = initial.is_some();
     let initial = initial.unwrap_or_default();
@@ -66,7 +89,10 @@ pub fn NotificationBell(
         link: RwSignal::new(Link::Connecting),
         now: RwSignal::new(now_millis.unwrap_or_default()),
         count_request: StoredValue::new(0),
+        strings: StoredValue::new(strings.unwrap_or_default()),
+        events: on_event,
     };
+    let text = move |pick: fn(&Strings) -> &String| bell.strings.with_value(|s| pick(s).clone());
     let open = RwSignal::new(false);
     let button: NodeRef<html::Button> = NodeRef::new();
     let menu: NodeRef<html::Ul> = NodeRef::new();
@@ -96,50 +122,58 @@ pub fn NotificationBell(
         <div class="belfry-bell" on:keydown=on_keydown>
             <button
                 class="belfry-bell__button"
+                part="button"
                 node_ref=button
                 aria-haspopup="true"
                 aria-expanded=move || open.get().to_string()
-                aria-label=move || bell_label(bell.unread.get())
+                aria-label=move || bell.strings.with_value(|s| s.bell_label(bell.unread.get()))
                 on:click=move |_| open.update(|o| *o = !*o)
             >
                 <BellIcon/>
                 {move || badge_text(bell.unread.get()).map(|text| view! {
-                    <span class="belfry-bell__badge" aria-hidden="true">{text}</span>
+                    <span class="belfry-bell__badge" part="badge" aria-hidden="true">{text}</span>
                 })}
             </button>
-            <div class="belfry-bell__panel" hidden=move || !open.get()>
+            <div class="belfry-bell__panel" part="panel" hidden=move || !open.get()>
                 <div class="belfry-bell__head">
-                    <span class="belfry-bell__title">"Notifications"</span>
+                    <span class="belfry-bell__title" part="title">{text(|s| &s.title)}</span>
                     {move || (bell.link.get() == Link::Reconnecting).then(|| view! {
-                        <span class="belfry-bell__status" role="status">"reconnecting…"</span>
+                        <span class="belfry-bell__status" part="status" role="status">{text(|s| &s.reconnecting)}</span>
                     })}
-                    <button class="belfry-bell__action" on:click=move |_| bell.refresh()>"Refresh"</button>
+                    <button class="belfry-bell__action" part="action" on:click=move |_| bell.refresh()>
+                        {text(|s| &s.refresh)}
+                    </button>
                     <button
                         class="belfry-bell__action"
+                        part="action"
                         disabled=move || bell.unread.get() == 0
                         on:click=move |_| bell.mark_all_read()
-                    >"Mark all read"</button>
+                    >{text(|s| &s.mark_all_read)}</button>
                 </div>
                 <Show when=move || bell.error.get().is_some()>
-                    <p class="belfry-bell__error" role="alert">
+                    <p class="belfry-bell__error" part="error" role="alert">
                         {move || bell.error.get().unwrap_or_default()}
                         " "
-                        <button class="belfry-bell__action" on:click=move |_| bell.refresh()>"Retry"</button>
+                        <button class="belfry-bell__action" part="action" on:click=move |_| bell.refresh()>
+                            {text(|s| &s.retry)}
+                        </button>
                     </p>
                 </Show>
                 <Show when=move || bell.loading.get() && bell.items.with(Vec::is_empty)>
-                    <p class="belfry-bell__empty">"Loading…"</p>
+                    <p class="belfry-bell__empty" part="empty">{text(|s| &s.loading)}</p>
                 </Show>
                 <Show when=move || !bell.loading.get() && bell.error.get().is_none() && bell.items.with(Vec::is_empty)>
-                    <p class="belfry-bell__empty">"No new notifications"</p>
+                    <p class="belfry-bell__empty" part="empty">{text(|s| &s.empty)}</p>
                 </Show>
-                <ul class="belfry-bell__list" role="menu" aria-label="Notifications" node_ref=menu>
+                <ul class="belfry-bell__list" part="list" role="menu" aria-label=text(|s| &s.title) node_ref=menu>
                     <For each=move || bell.items.get() key=|n| (n.id.clone(), n.read_at.is_some()) let:item>
                         <Item bell item/>
                     </For>
                 </ul>
                 <Show when=move || bell.more.get()>
-                    <button class="belfry-bell__more" on:click=move |_| bell.load_more()>"Load more"</button>
+                    <button class="belfry-bell__more" part="more" on:click=move |_| bell.load_more()>
+                        {text(|s| &s.load_more)}
+                    </button>
                 </Show>
             </div>
         </div>
@@ -161,14 +195,21 @@ fn Item(bell: Bell, item: Notification) -> impl IntoView {
         <li role="none" class="belfry-bell__item" class:belfry-bell__item--unread=unread>
             <a
                 role="menuitem"
+                part="item"
                 href=href
                 on:click=on_click
             >
-                {unread.then(|| view! { <span class="belfry-bell__dot" aria-label="unread"></span> })}
+                {unread.then(|| view! {
+                    <span
+                        class="belfry-bell__dot"
+                        part="dot"
+                        aria-label=bell.strings.with_value(|s| s.unread.clone())
+                    ></span>
+                })}
                 // Text, never HTML: a message is shown exactly as written.
-                <span class="belfry-bell__message">{item.message.clone()}</span>
-                <time class="belfry-bell__time" datetime=item.created_at.clone()>
-                    {move || relative_time(&created_at, bell.now.get())}
+                <span class="belfry-bell__message" part="message">{item.message.clone()}</span>
+                <time class="belfry-bell__time" part="time" datetime=item.created_at.clone()>
+                    {move || bell.time_since(&created_at, bell.now.get())}
                 </time>
             </a>
         </li>
@@ -191,7 +232,13 @@ fn move_focus(menu: NodeRef<html::Ul>, forward: bool) {
     if count == 0 {
         return;
     }
-    let active = document().active_element();
+    // Inside the embed's shadow root the document sees only the host element as focused.
+    let active = menu
+        .get_root_node()
+        .dyn_into::<web_sys::ShadowRoot>()
+        .ok()
+        .and_then(|root| root.active_element())
+        .or_else(|| document().active_element());
     let current = (0..count).find(|&i| {
         items
             .item(i)
@@ -218,6 +265,20 @@ fn BellIcon() -> impl IntoView {
         <svg class="belfry-bell__icon" viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" focusable="false">
             <path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z"/>
         </svg>
+    }
+}
+
+impl Bell {
+    /// How long ago `created_at` was: in the bell's locale where one is set (the browser's
+    /// `Intl.RelativeTimeFormat`), else in the bell's own English, the same on server and browser.
+    fn time_since(&self, created_at: &str, now_millis: i64) -> String {
+        #[cfg(feature = "browser")]
+        if let Some(locale) = self.strings.with_value(|s| s.locale.clone()) {
+            if let Some(text) = browser::relative_time_in(&locale, created_at, now_millis) {
+                return text;
+            }
+        }
+        logic::relative_time(created_at, now_millis)
     }
 }
 

@@ -1,0 +1,106 @@
+//! Every word the bell shows, so a page in another language can give its own; and the locale
+//! its relative times are written in.
+//!
+//! The server-rendered app uses the English defaults and the bell's own English relative times
+//! ("5 min ago"), identical on the server and in the browser so hydration matches. The embed
+//! takes overrides from its `strings` attribute (JSON) and a locale from its `lang` attribute or
+//! the page's `<html lang>`; with a locale, relative times come from the browser's
+//! `Intl.RelativeTimeFormat` ("il y a 5 minutes").
+
+use serde::Deserialize;
+
+/// The bell's words. `{n}` in `label_many` is the unread count.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Strings {
+    /// The panel's heading and the list's accessible name.
+    pub title: String,
+    /// The bell button's accessible name with nothing unread, one, and `{n}`.
+    pub label_none: String,
+    pub label_one: String,
+    pub label_many: String,
+    pub refresh: String,
+    pub mark_all_read: String,
+    pub retry: String,
+    pub loading: String,
+    pub empty: String,
+    pub load_more: String,
+    pub reconnecting: String,
+    /// The accessible name of an item's unread dot.
+    pub unread: String,
+    /// What failed, before the cause in brackets.
+    pub error_load: String,
+    pub error_more: String,
+    pub error_mark_all: String,
+    /// The locale for relative times (`Intl.RelativeTimeFormat`); `None`: the bell's English.
+    #[serde(skip)]
+    pub locale: Option<String>,
+}
+
+impl Default for Strings {
+    fn default() -> Self {
+        Self {
+            title: "Notifications".into(),
+            label_none: "Notifications, none unread".into(),
+            label_one: "Notifications, 1 unread".into(),
+            label_many: "Notifications, {n} unread".into(),
+            refresh: "Refresh".into(),
+            mark_all_read: "Mark all read".into(),
+            retry: "Retry".into(),
+            loading: "Loading…".into(),
+            empty: "No new notifications".into(),
+            load_more: "Load more".into(),
+            reconnecting: "reconnecting…".into(),
+            unread: "unread".into(),
+            error_load: "Could not load notifications".into(),
+            error_more: "Could not load more".into(),
+            error_mark_all: "Could not mark all read".into(),
+            locale: None,
+        }
+    }
+}
+
+impl Strings {
+    /// The defaults with the fields `json` gives replaced (unknown fields are ignored, so a page
+    /// written for a later version still works); the defaults if `json` does not parse.
+    pub fn with_overrides(json: Option<&str>, locale: Option<String>) -> Self {
+        let strings = json
+            .and_then(|json| serde_json::from_str::<Strings>(json).ok())
+            .unwrap_or_default();
+        Self { locale, ..strings }
+    }
+
+    /// The bell button's accessible name, which states the unread count.
+    pub fn bell_label(&self, unread: u64) -> String {
+        match unread {
+            0 => self.label_none.clone(),
+            1 => self.label_one.clone(),
+            n => self.label_many.replace("{n}", &n.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_only_what_they_name() {
+        let strings = Strings::with_overrides(
+            Some(r#"{"title": "Avis", "labelMany": "Avis, {n} non lus", "later": 1}"#),
+            Some("fr".into()),
+        );
+        assert_eq!(strings.title, "Avis");
+        assert_eq!(strings.bell_label(3), "Avis, 3 non lus");
+        assert_eq!(strings.refresh, "Refresh");
+        assert_eq!(strings.locale.as_deref(), Some("fr"));
+        assert_eq!(
+            Strings::with_overrides(Some("not json"), None),
+            Strings::default()
+        );
+        assert_eq!(
+            Strings::default().bell_label(0),
+            "Notifications, none unread"
+        );
+    }
+}
