@@ -45,7 +45,9 @@ else
   broadcast=18000; rounds=3; churn_base=1000; churn_workers=64; churn_secs=60; list_secs=10
 fi
 
-say "installing: release builds, the peers' packages, SecantusDB"
+say "installing: release builds (site, server, generator), the peers' packages, SecantusDB"
+scripts/setup.sh build
+scripts/build-site.sh --release
 cargo build --release -p server -p belfry-bench
 (cd bench/peers/node && npm ci --no-audit --no-fund --silent)
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -129,7 +131,30 @@ two_instances() {
   for pid in "${server_pids[@]}"; do stop; done # (stop stops $pid)
 }
 
-servers=(belfry-sqlite belfry-mongodb belfry-mongodb-2x node-better-sse python-sse-starlette)
+# What a browser downloads (bench/assets.mjs in Chromium): the SSR page and the embed on
+# another origin (examples/ served by Python's http.server), the release site.
+browser_assets() {
+  local host_port
+  host_port=$(free_port)
+  python3 -m http.server "$host_port" --bind 127.0.0.1 --directory examples >/dev/null 2>&1 &
+  pids+=($!)
+  local host_pid=$!
+  rm -f "$work"/assets.db*
+  start "$work/belfry-assets.log" "$target_dir/release/belfry" serve --addr 127.0.0.1:0 \
+    --database "sqlite://$work/assets.db" --jwt-secret "$secret" --service-key "$key" \
+    --site-root target/site --allowed-origins "http://127.0.0.1:$host_port"
+  say "belfry: what a browser downloads"
+  local token
+  token=$("$target_dir/release/belfry" token --user 1 --jwt-secret "$secret")
+  if ! node bench/assets.mjs --server "$url" --host "http://127.0.0.1:$host_port" --token "$token" \
+    --label belfry-assets >>"$results" 2>"$work/scenario.err"; then
+    failed+=("belfry-assets: $(tail -1 "$work/scenario.err")")
+  fi
+  stop
+  kill "$host_pid" 2>/dev/null || true
+}
+
+servers=(belfry-sqlite belfry-assets belfry-mongodb belfry-mongodb-2x node-better-sse python-sse-starlette)
 results=bench/results.jsonl
 rerun=
 if [ $# -gt 0 ]; then
@@ -164,6 +189,10 @@ failed=()
 for server in "${servers[@]}"; do
   if [ "$server" = belfry-mongodb-2x ]; then
     two_instances
+    continue
+  fi
+  if [ "$server" = belfry-assets ]; then
+    browser_assets
     continue
   fi
   scenario "$server" connect --streams "$connect"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the site the server serves, into target/site: the app's hydrate bundle (the `frontend`
 # crate to WASM, wasm-bindgen for its JS glue, wasm-opt in release), the stylesheet, the public
-# assets, and the embed bundle (scripts/build-embed.sh). The same steps as `cargo leptos build`
+# assets, and the embed bundle (scripts/build-embed.sh); then content-hashed names, a manifest
+# and precompressed copies (scripts/finish-site.mjs). The same steps as `cargo leptos build`
 # for the site (which still works: [[workspace.metadata.leptos]] in Cargo.toml), without
 # installing cargo-leptos, whose build was most of a first run's time.
 #   scripts/build-site.sh [--release]
@@ -30,3 +31,4 @@ cp style/belfry.css "$site/pkg/belfry.css"
 cp -r public/. "$site/"
 echo "hydrate bundle: $(du -b "$site/pkg/belfry.wasm" | cut -f1) bytes of WASM in $site/pkg"
 scripts/build-embed.sh "$@"
+node scripts/finish-site.mjs "$site"

@@ -27,7 +27,7 @@ pub mod page;
 mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     StaticSegment,
@@ -43,6 +43,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // The bundle's name (content-hashed by scripts/build-site.sh) is the server's
+                // to know; the head is rendered on the server only.
+                <link rel="stylesheet" id="belfry" href=format!("/pkg/{}.css", options.output_name)/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -58,7 +61,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
 
     view! {
-        <Stylesheet id="belfry" href="/pkg/belfry.css"/>
         <Title text="Belfry"/>
         <Router>
             <Routes fallback=|| "Page not found.".into_view()>

@@ -59,6 +59,17 @@ pub enum Record {
         #[serde(default)]
         feed_requests: Option<f64>,
     },
+    /// What a browser downloads for a page (`bench/assets.mjs`): bytes transferred, headers
+    /// and encoded bodies, on a cold load and a warm reload.
+    Assets {
+        target: String,
+        /// `ssr` (the app's page with its hydrate bundle) or `embed` (examples/embed.html).
+        page: String,
+        cold_bytes: u64,
+        cold_bundle_bytes: u64,
+        warm_bytes: u64,
+        warm_bundle_bytes: u64,
+    },
     /// Streams opening and closing continuously beside a fleet of idle ones.
     Churn {
         target: String,
@@ -96,6 +107,7 @@ impl Record {
             Self::Connect { target, .. }
             | Self::Delivery { target, .. }
             | Self::Broadcast { target, .. }
+            | Self::Assets { target, .. }
             | Self::Churn { target, .. }
             | Self::List { target, .. } => target,
         }

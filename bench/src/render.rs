@@ -219,6 +219,32 @@ fn targets_table(records: &[Record]) -> String {
             );
         }
     }
+    for r in records {
+        let Record::Assets {
+            page,
+            cold_bytes,
+            warm_bundle_bytes,
+            ..
+        } = r
+        else {
+            continue;
+        };
+        let (what, goal) = match page.as_str() {
+            "embed" => ("the embed (examples/embed.html)", 100.0),
+            _ => ("the SSR page with its hydrate bundle", 200.0),
+        };
+        let cold = *cold_bytes as f64 / 1024.0;
+        let _ = writeln!(
+            out,
+            "| {what}: ≤ {goal:.0} KiB transferred cold | {cold:.1} KiB | {} |",
+            met(cold <= goal)
+        );
+        let _ = writeln!(
+            out,
+            "| {what}: no bundle bytes on a warm reload | {warm_bundle_bytes} bytes | {} |",
+            met(*warm_bundle_bytes == 0)
+        );
+    }
     if let Some(ours) = bytes_per_stream(records, BELFRY) {
         for peer in &peers {
             if let Some(theirs) = bytes_per_stream(records, peer) {
@@ -247,6 +273,7 @@ pub fn markdown(records: &[Record]) -> String {
     memory_section(records, &targets, &mut out);
     delivery_section(records, &targets, &mut out);
     broadcast_section(records, &mut out);
+    assets_section(records, &mut out);
     churn_section(records, &mut out);
     list_section(records, &mut out);
     out
@@ -373,6 +400,31 @@ fn broadcast_section(records: &[Record], out: &mut String) {
                 "| {target} | {instances} | {streams} | {requests} | {acknowledged_ms:.1} | {complete_ms:.1} | {} | {lost} | {duplicated} | {feed} | {} |",
                 quantiles(latency),
                 cpu(c)
+            );
+        }
+    }
+}
+
+fn assets_section(records: &[Record], out: &mut String) {
+    out.push_str("\n## What a browser downloads\n\nBytes transferred (headers and encoded bodies, as Chromium reports them; `bench/assets.mjs`) to load a page until the bell is up: cold (an empty cache), then a warm reload. Release build of the site (`scripts/build-site.sh --release`): brotli and gzip copies served by `Accept-Encoding`, content-hashed bundle names cached as `immutable`, pages and `embed.js` revalidated.\n\n");
+    out.push_str("| page | cold: all (KiB) | cold: bundles (KiB) | warm: all (KiB) | warm: bundles (bytes) |\n|---|---:|---:|---:|---:|\n");
+    for r in records {
+        if let Record::Assets {
+            page,
+            cold_bytes,
+            cold_bundle_bytes,
+            warm_bytes,
+            warm_bundle_bytes,
+            ..
+        } = r
+        {
+            let kib = |b: &u64| *b as f64 / 1024.0;
+            let _ = writeln!(
+                out,
+                "| {page} | {:.1} | {:.1} | {:.1} | {warm_bundle_bytes} |",
+                kib(cold_bytes),
+                kib(cold_bundle_bytes),
+                kib(warm_bytes)
             );
         }
     }

@@ -8,6 +8,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod assets;
 pub mod auth;
 pub mod commands;
 pub mod config;
@@ -36,6 +37,7 @@ use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
@@ -123,9 +125,11 @@ pub fn app(state: AppState) -> Router {
             api
         }
     };
+    let site_root = std::path::PathBuf::from(leptos_options.site_root.as_ref());
     Router::new()
         .merge(api)
         .merge(dev_routes)
+        .merge(assets::routes(&site_root))
         .leptos_routes_with_context(
             &state,
             pages,
@@ -140,6 +144,10 @@ pub fn app(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .layer(axum::middleware::from_fn(assets::revalidate_pages))
+        // Compressed on the fly: pages and API answers (the assets have copies; an event
+        // stream is never compressed, so each event leaves at once).
+        .layer(CompressionLayer::new())
         .merge(stream)
         .layer(catch_panics())
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))

@@ -129,7 +129,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
 
 fn leptos_options(args: &ServeArgs, addr: SocketAddr) -> LeptosOptions {
     LeptosOptions::builder()
-        .output_name("belfry")
+        .output_name(crate::assets::app_bundle(&args.site_root))
         .site_root(args.site_root.to_string_lossy().into_owned())
         .site_pkg_dir("pkg")
         .site_addr(addr)
