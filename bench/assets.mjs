@@ -1,5 +1,5 @@
 // What a browser downloads: bytes transferred (headers and encoded bodies, as Chromium reports
-// them) for a cold load and a warm reload of the SSR page (signed in, with its hydrate bundle)
+// them; the bundles apart) for a cold load and a warm reload of the SSR page (signed in, with its hydrate bundle)
 // and of examples/embed.html on another origin (the embed). Debian's Chromium through
 // Playwright, as the journeys use it. Prints one JSON line per page for bench/results.jsonl.
 //   node bench/assets.mjs --server URL --host URL --token JWT --label NAME
@@ -11,7 +11,9 @@ const { chromium } = require("@playwright/test");
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith("--") ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []),
 );
-const bundle = /\.(wasm|js|css)(\?|$)/;
+// The bundles: the files whose names carry a content hash (embed.js, the loader, keeps its name
+// and is revalidated: a 304 on a warm reload, counted with the page).
+const bundle = /-[0-9a-f]{16}(_bg)?\.(wasm|js|css)(\?|$)/;
 
 /** Loads `url` in `page` until the bell is up; the bytes its responses took, in all and bundles. */
 async function load(page, url, reload) {
