@@ -221,9 +221,10 @@ pip_version() { .venv/bin/pip show "$1" | awk '/^Version:/ { print $2 }'; }
     echo "- **Scenario failed**: $failure"
   done
   # The run the kept rows come from.
-  # (The oldest: if the run before was itself partial, the line it kept.)
+  # (The run before, and the runs it kept rows from in turn.)
   if [ -n "$rerun" ]; then
-    grep -m1 '^- Kept rows: ' "$work/run-info.before" || sed -n '1s/^- /- Kept rows: /p' "$work/run-info.before"
+    sed -n '1s/^- /- Kept rows: /p' "$work/run-info.before"
+    grep '^- Kept rows: ' "$work/run-info.before" || true
   fi
 } >bench/run-info.md
 render
