@@ -123,11 +123,40 @@ impl TestServer {
         (status, response.text().await.unwrap_or_default())
     }
 
+    /// `GET path` as `user` (a bearer token).
+    pub async fn get_as(&self, user: &str, path: &str) -> (StatusCode, String) {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(super::token(user))
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status();
+        (status, response.text().await.unwrap_or_default())
+    }
+
     /// Waits until `check` holds for `GET path`, or fails the test.
     pub async fn wait_for(&self, path: &str, check: impl Fn(StatusCode, &str) -> bool) {
+        self.wait(None, path, check).await
+    }
+
+    /// Waits until `check` holds for `GET path` as `user`, or fails the test.
+    pub async fn wait_for_as(
+        &self,
+        user: &str,
+        path: &str,
+        check: impl Fn(StatusCode, &str) -> bool,
+    ) {
+        self.wait(Some(user), path, check).await
+    }
+
+    async fn wait(&self, user: Option<&str>, path: &str, check: impl Fn(StatusCode, &str) -> bool) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let (status, body) = self.get(path).await;
+            let (status, body) = match user {
+                Some(user) => self.get_as(user, path).await,
+                None => self.get(path).await,
+            };
             if check(status, &body) {
                 return;
             }
