@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use send_wrapper::SendWrapper;
 
 use super::live::LiveEvent;
-use super::logic::{mark_all_read, mark_read, merge, parse_utc_millis};
+use super::logic::{elapsed, mark_all_read, mark_read, merge, parse_utc_millis, Elapsed};
 use super::shared;
 use super::{Bell, BellEvent, Link, PAGE};
 
@@ -68,7 +68,6 @@ fn tell_the_page(bell: Bell) {
 /// ("il y a 5 minutes", "hier"); `None` if the locale is not one the browser takes.
 pub(super) fn relative_time_in(locale: &str, created_at: &str, now_millis: i64) -> Option<String> {
     use wasm_bindgen::{JsCast, JsValue};
-    let created = parse_utc_millis(created_at)?;
     let intl = js_sys::Reflect::get(&js_sys::global(), &"Intl".into()).ok()?;
     let constructor = js_sys::Reflect::get(&intl, &"RelativeTimeFormat".into())
         .ok()?
@@ -82,13 +81,13 @@ pub(super) fn relative_time_in(locale: &str, created_at: &str, now_millis: i64) 
         js_sys::Reflect::construct(&constructor, &arguments)
             .ok()?
             .unchecked_into();
-    let seconds = (now_millis - created).max(0) / 1000;
-    let (value, unit) = match seconds {
-        0..=44 => (0, "second"),
-        45..=3_599 => ((seconds + 30) / 60, "minute"),
-        3_600..=86_399 => (seconds / 3_600, "hour"),
-        86_400..=2_591_999 => (seconds / 86_400, "day"),
-        _ => {
+    let (value, unit) = match elapsed(created_at, now_millis)? {
+        Elapsed::Now => (0, "second"),
+        Elapsed::Minutes(n) => (n, "minute"),
+        Elapsed::Hours(n) => (n, "hour"),
+        Elapsed::Days(n) => (n, "day"),
+        Elapsed::Long => {
+            let created = parse_utc_millis(created_at)?;
             let date = js_sys::Date::new(&JsValue::from_f64(created as f64));
             return Some(
                 date.to_locale_date_string(locale, &JsValue::UNDEFINED)

@@ -96,19 +96,40 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
-/// "just now", "5 min ago", "3 h ago", "2 days ago", then the date.
-pub fn relative_time(created_at: &str, now_millis: i64) -> String {
-    let Some(created) = parse_utc_millis(created_at) else {
-        return created_at.to_owned();
-    };
+/// How long ago something was, in the unit a person would say it in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Elapsed {
+    Now,
+    Minutes(i64),
+    Hours(i64),
+    Days(i64),
+    /// A month or more: say the date instead.
+    Long,
+}
+
+/// How long before `now_millis` the API time `created_at` was; `None` if it is not one.
+pub fn elapsed(created_at: &str, now_millis: i64) -> Option<Elapsed> {
+    let created = parse_utc_millis(created_at)?;
     let seconds = (now_millis - created).max(0) / 1000;
-    match seconds {
-        0..=44 => "just now".to_owned(),
-        45..=3_599 => format!("{} min ago", (seconds + 30) / 60),
-        3_600..=86_399 => format!("{} h ago", seconds / 3_600),
-        86_400..=172_799 => "yesterday".to_owned(),
-        172_800..=2_591_999 => format!("{} days ago", seconds / 86_400),
-        _ => created_at.get(..10).unwrap_or(created_at).to_owned(),
+    Some(match seconds {
+        0..=44 => Elapsed::Now,
+        45..=3_599 => Elapsed::Minutes((seconds + 30) / 60),
+        3_600..=86_399 => Elapsed::Hours(seconds / 3_600),
+        86_400..=2_591_999 => Elapsed::Days(seconds / 86_400),
+        _ => Elapsed::Long,
+    })
+}
+
+/// "just now", "5 min ago", "3 h ago", "yesterday", "2 days ago", then the date.
+pub fn relative_time(created_at: &str, now_millis: i64) -> String {
+    match elapsed(created_at, now_millis) {
+        None => created_at.to_owned(),
+        Some(Elapsed::Now) => "just now".to_owned(),
+        Some(Elapsed::Minutes(n)) => format!("{n} min ago"),
+        Some(Elapsed::Hours(n)) => format!("{n} h ago"),
+        Some(Elapsed::Days(1)) => "yesterday".to_owned(),
+        Some(Elapsed::Days(n)) => format!("{n} days ago"),
+        Some(Elapsed::Long) => created_at.get(..10).unwrap_or(created_at).to_owned(),
     }
 }
 
