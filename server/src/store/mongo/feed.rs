@@ -27,7 +27,6 @@
 //! after an outage, what each batch does) is one loop over one state; `batch.rs` and
 //! `feed_writes.rs` hold the parts that stand alone.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,14 +82,9 @@ pub async fn run(
     shutdown: CancellationToken,
     started: Started,
 ) {
-    // Which feed depends on the server, so ask until it answers (it may be starting, or away):
-    // guessing would leave a standalone server with a change stream it refuses for ever.
-    let probe = || store.supports_change_streams();
-    let Some(change_streams) = ask_until_answered(probe, &shutdown).await else {
-        return;
-    };
-    store.standalone.store(!change_streams, Ordering::Relaxed);
-    if !change_streams {
+    // Which feed depends on the server; `MongoStore::connect` asked it (a store exists only
+    // once the server answered), so nothing is guessed here.
+    if store.is_standalone() {
         tracing::info!("no change streams on this MongoDB (standalone); tailing by query");
         return poll::run(store, sink, shutdown, started).await;
     }
@@ -146,24 +140,6 @@ impl Backoff {
             () = shutdown.cancelled() => None,
             () = tokio::time::sleep(step) => Some(()),
         }
-    }
-}
-
-/// Asks `probe` until it answers, backing off between failures; `None` on shutdown.
-async fn ask_until_answered<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
-    mut probe: impl FnMut() -> F,
-    shutdown: &CancellationToken,
-) -> Option<T> {
-    let mut backoff = Backoff::default();
-    loop {
-        match probe().await {
-            Ok(answer) => return Some(answer),
-            Err(err) => {
-                metrics::database_error();
-                tracing::warn!(%err, "cannot ask the database about change streams yet; asking again");
-            }
-        }
-        backoff.wait(shutdown).await?;
     }
 }
 
@@ -414,24 +390,6 @@ fn token_unusable(err: &mongodb::error::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A probe that fails at start (the database still starting) is asked again until it
-    /// answers: a standalone server then gets the polling feed, not a change stream it refuses.
-    #[tokio::test(start_paused = true)]
-    async fn the_probe_is_asked_until_it_answers() {
-        let calls = std::cell::Cell::new(0);
-        let probe = || {
-            calls.set(calls.get() + 1);
-            std::future::ready(if calls.get() < 4 {
-                Err("not yet")
-            } else {
-                Ok(false)
-            })
-        };
-        let shutdown = CancellationToken::new();
-        assert_eq!(ask_until_answered(probe, &shutdown).await, Some(false));
-        assert_eq!(calls.get(), 4);
-    }
 
     #[test]
     fn later_cluster_times_have_larger_positions() {
