@@ -2,7 +2,7 @@
 // Belfry instances on one MongoDB, TLS with a certificate made here, HTTP/2 to the browser, the
 // configuration file deploy/nginx.conf itself (with this test's ports and paths put in).
 // Tagged @mongo: it runs in the mongo project, on SecantusDB.
-import { test as base, expect, Belfry, freePort, openApp, signIn, signToken, startHostSite } from "./fixtures";
+import { test as base, expect, Belfry, freePort, openApp, openStreams, signIn, signToken, startHostSite } from "./fixtures";
 import type { HostSite } from "./fixtures";
 import type { BrowserContext, Page } from "@playwright/test";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -80,14 +80,13 @@ class Deployment {
   }
 
   /** `belfry_open_streams` of each instance (asked directly: nginx keeps /metrics private). */
-  async openStreams(): Promise<number[]> {
-    return Promise.all(
-      this.instances.map(async (instance) => {
-        const text = await (await fetch(`${instance.url}/metrics`)).text();
-        const line = text.split("\n").find((l) => l.startsWith("belfry_open_streams "));
-        return Number(line?.split(" ")[1] ?? NaN);
-      }),
-    );
+  openStreams(): Promise<number[]> {
+    return Promise.all(this.instances.map(openStreams));
+  }
+
+  /** The streams of both instances together. */
+  async streams(): Promise<number> {
+    return (await this.openStreams()).reduce((a, b) => a + b);
   }
 }
 
@@ -188,7 +187,7 @@ test("deployment: the SSR page over HTTPS and HTTP/2, health through nginx, a li
   );
   expect(protocol).toBe("h2");
   // One browser, one stream, whichever instance holds it.
-  await expect.poll(async () => (await deployment.openStreams()).reduce((a, b) => a + b)).toBe(1);
+  await expect.poll(() => deployment.streams()).toBe(1);
 
   const response = await deployment.instances[1].publish({ user_id: "21", message: "Through nginx" });
   expect(response.status).toBe(201);
@@ -223,7 +222,7 @@ test("deployment: Mark all read in one browser reaches a browser whose stream th
   const firstTab = await first.newPage();
   const firstBell = await openApp(firstTab, deployment);
   await expect(firstBell).toHaveAccessibleName("Notifications, 1 unread");
-  await expect.poll(async () => (await deployment.openStreams()).reduce((a, b) => a + b)).toBe(1);
+  await expect.poll(() => deployment.streams()).toBe(1);
   const holder = (await deployment.openStreams()).findIndex((n) => n === 1);
 
   // nginx spreads requests over both instances: open browsers until one's stream is on the other.
@@ -233,13 +232,13 @@ test("deployment: Mark all read in one browser reaches a browser whose stream th
     const context = await signedIn(browser, deployment, "23");
     const tab = await context.newPage();
     await openApp(tab, deployment);
-    await expect.poll(async () => (await deployment.openStreams()).reduce((a, b) => a + b)).toBe(2);
+    await expect.poll(() => deployment.streams()).toBe(2);
     if ((await deployment.openStreams())[1 - holder] === 1) {
       second = context;
       secondTab = tab;
     } else {
       await context.close();
-      await expect.poll(async () => (await deployment.openStreams()).reduce((a, b) => a + b)).toBe(1);
+      await expect.poll(() => deployment.streams()).toBe(1);
     }
   }
   expect(secondTab, "no browser's stream landed on the other instance in 10 tries").toBeDefined();

@@ -1,5 +1,5 @@
 // The bell embedded in a page of another origin (examples/embed.html, served by the host site).
-import { test, expect } from "./fixtures";
+import { test, expect, openStreams } from "./fixtures";
 
 test("embed: works from an allowed origin with a token and CORS", async ({ page, belfry, host }) => {
   await belfry.publish({ user_id: "7", message: "Waiting for you" });
@@ -44,12 +44,6 @@ test("token expiry: the widget gets a fresh token from token-url and misses noth
   await expect(page.getByRole("menuitem", { name: /Published while renewing/ })).toHaveCount(1);
   expect(host.tokensMinted()).toBeGreaterThan(0);
 });
-
-/** `belfry_open_streams` of the server. */
-async function openStreams(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(text.split("\n").find((l) => l.startsWith("belfry_open_streams "))?.split(" ")[1] ?? NaN);
-}
 
 test("embed: a good guest in a French page: its own words and relative times, shielded from a hostile stylesheet and changing nothing of the page; events; removed with its connection @both", async ({ page, belfry, host }) => {
   // The page's listeners, there before the bell (its events bubble up to the document).
@@ -104,16 +98,16 @@ test("embed: a good guest in a French page: its own words and relative times, sh
   expect(events.find((e: any) => e.type === "belfry:notification")?.detail?.message).toBe("Votre commande est partie");
 
   // Taken off the page: the bell and its stream are gone.
-  await expect.poll(() => openStreams(belfry.url)).toBe(1);
+  await expect.poll(() => openStreams(belfry)).toBe(1);
   await page.evaluate(() => document.querySelector("notification-bell")!.remove());
-  await expect.poll(() => openStreams(belfry.url)).toBe(0);
+  await expect.poll(() => openStreams(belfry)).toBe(0);
 });
 
 test("embed: Belfry.mount returns a handle whose destroy() unmounts the bell and closes its stream", async ({ page, belfry, host }) => {
   await page.goto(`${host.allowedOrigin}/embed.html?server=${belfry.url}&token=${belfry.token("9")}`);
   await expect(page.getByRole("button", { name: /^Notifications, / })).toBeVisible({ timeout: 15_000 });
   await page.evaluate(() => document.querySelector("notification-bell")!.remove());
-  await expect.poll(() => openStreams(belfry.url)).toBe(0);
+  await expect.poll(() => openStreams(belfry)).toBe(0);
 
   await page.evaluate(
     async ([server, token]) => {
@@ -127,8 +121,8 @@ test("embed: Belfry.mount returns a handle whose destroy() unmounts the bell and
   );
   const bell = page.getByRole("button", { name: /^Notifications, / });
   await expect(bell).toBeVisible();
-  await expect.poll(() => openStreams(belfry.url)).toBe(1);
+  await expect.poll(() => openStreams(belfry)).toBe(1);
   await page.evaluate(() => (window as any).mounted.destroy());
   await expect(bell).toHaveCount(0);
-  await expect.poll(() => openStreams(belfry.url)).toBe(0);
+  await expect.poll(() => openStreams(belfry)).toBe(0);
 });

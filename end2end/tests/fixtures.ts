@@ -223,6 +223,13 @@ export const test = base.extend<{ store: Store; host: HostSite; belfry: Belfry }
   },
 });
 
+/** `belfry_open_streams` from a server's /metrics. */
+export async function openStreams(server: Pick<Belfry, "url">): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("belfry_open_streams "));
+  return Number(line?.split(" ")[1] ?? NaN);
+}
+
 /** Signs `userId` in on `belfry` for the page's browser context (the `belfry_token` cookie). */
 export async function signIn(
   context: import("@playwright/test").BrowserContext,

@@ -1,6 +1,6 @@
 // Every tab in step: no gap between the first list and the stream at page load, and read state
 // and removals made elsewhere reach an open tab.
-import { test, expect, openApp, signIn } from "./fixtures";
+import { test, expect, openApp, openStreams, signIn } from "./fixtures";
 import type { Belfry } from "./fixtures";
 import type { Page } from "@playwright/test";
 
@@ -55,13 +55,6 @@ test("read and removed elsewhere: a read by another program and a delete reach t
   await expect(bell).toHaveAccessibleName("Notifications, 1 unread");
   await expect(page.getByRole("menuitem", { name: /Stays/ })).toHaveCount(1);
 });
-
-/** `belfry_open_streams` from the server's /metrics. */
-async function openStreams(belfry: Belfry): Promise<number> {
-  const text = await (await fetch(`${belfry.url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith("belfry_open_streams "));
-  return Number(line?.split(" ")[1] ?? NaN);
-}
 
 test("tabs: ten tabs of one user share one stream; when the leading tab closes the others carry on, once; another user's tabs see only their own @both", async ({ browser, belfry }) => {
   test.setTimeout(120_000);
