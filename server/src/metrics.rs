@@ -15,6 +15,7 @@ const SLOW_CLOSES: &str = "belfry_slow_consumer_closes_total";
 const DB_ERRORS: &str = "belfry_database_errors_total";
 const SKIPPED: &str = "belfry_skipped_records_total";
 const FEED_REQUESTS: &str = "belfry_feed_database_requests_total";
+const FEED_ROWS: &str = "belfry_feed_rows_total";
 
 /// The metrics in Prometheus' text format.
 #[utoipa::path(
@@ -63,6 +64,10 @@ fn describe() {
         "requests the feed made to the database (change-stream batches, stamps, counts, polls)"
     );
     metrics::describe_counter!(
+        FEED_ROWS,
+        "notifications the SQLite feed reported, by source: read back, or handed over by this process's commit"
+    );
+    metrics::describe_counter!(
         SKIPPED,
         "rows or documents other programs wrote in a shape Belfry cannot serve, skipped"
     );
@@ -78,6 +83,9 @@ fn describe() {
         FEED_REQUESTS,
     ] {
         metrics::counter!(counter).absolute(0);
+    }
+    for source in ["read", "handed"] {
+        metrics::counter!(FEED_ROWS, "source" => source).absolute(0);
     }
 }
 
@@ -115,4 +123,10 @@ pub fn skipped() {
 
 pub fn feed_requests(count: u64) {
     metrics::counter!(FEED_REQUESTS).increment(count);
+}
+
+/// Rows the SQLite feed reported; `handed`: without reading them back.
+pub fn feed_rows(handed: bool, count: u64) {
+    let source = if handed { "handed" } else { "read" };
+    metrics::counter!(FEED_ROWS, "source" => source).increment(count);
 }

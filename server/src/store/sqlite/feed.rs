@@ -4,7 +4,9 @@
 //! The feed has a connection of its own. `PRAGMA data_version` on it changes whenever any other
 //! connection, in this process or another one, has committed, so the tail costs one cheap pragma
 //! per tick while nothing happens, and a query only when something did. An insert in this process
-//! also wakes it at once, so in-process writes do not wait for the tick.
+//! also wakes it at once, so in-process writes do not wait for the tick, and leaves its rows in
+//! the [`Handoff`]: when they follow on from the last row reported, the feed reports them as
+//! they are instead of reading them back (`handoff.rs` says why that is exact).
 //!
 //! Read state and removals come from the change log the schema's triggers fill
 //! (`notification_changes`), read in the same snapshot as the new rows: each poll reports its
@@ -20,6 +22,7 @@ use app::Notification;
 use rusqlite::{params, Connection};
 use tokio_util::sync::CancellationToken;
 
+use super::handoff::Handoff;
 use super::schema::{
     open_connection, row_to_change, row_with_position, ChangeRow, CHANGE_COLUMNS, COLUMNS,
     UNREAD_COUNT,
@@ -38,12 +41,16 @@ const TAIL_BATCH: usize = 500;
 struct SqliteTail {
     conn: Arc<Mutex<Connection>>,
     sink: Arc<dyn FeedSink>,
+    handoff: Arc<Handoff>,
     /// The last row reported.
     last_seq: i64,
     /// The last change-log row reported.
     last_change: i64,
     /// `data_version` when the table was last read to its end.
     last_version: Option<i64>,
+    /// Rows reported as handed over, and as read from the database.
+    rows_handed: u64,
+    rows_read: u64,
 }
 
 pub async fn run(
@@ -52,48 +59,76 @@ pub async fn run(
     shutdown: CancellationToken,
     mut started: Started,
 ) {
-    let path = store.path().to_path_buf();
-    let opened = tokio::task::spawn_blocking(move || open_connection(&path))
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Other(e.to_string())));
-    let conn = match opened {
-        Ok(conn) => Arc::new(Mutex::new(conn)),
-        Err(err) => {
-            tracing::error!(%err, "the SQLite feed cannot start; streams get no live events");
-            return;
-        }
-    };
-    let start = run_blocking(&conn, |c| {
-        c.query_row(
-            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM notifications),
-                    (SELECT COALESCE(MAX(seq), 0) FROM notification_changes)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-    })
-    .await;
-    let (last_seq, last_change) = match start {
-        Ok(seq) => seq,
-        Err(err) => {
-            tracing::error!(%err, "the SQLite feed cannot read its starting point");
-            return;
-        }
+    let Some(mut tail) = SqliteTail::start(&store, sink).await else {
+        return;
     };
     started.now();
-    let mut tail = SqliteTail {
-        conn,
-        sink,
-        last_seq,
-        last_change,
-        last_version: None,
-    };
     tail::follow(&mut tail, TAIL_INTERVAL, Some(store.written()), &shutdown).await;
+}
+
+impl SqliteTail {
+    /// A tail on a connection of its own, from the table's current end (`None`, logged, if the
+    /// database cannot be read).
+    async fn start(store: &SqliteStore, sink: Arc<dyn FeedSink>) -> Option<Self> {
+        let path = store.path().to_path_buf();
+        let opened = tokio::task::spawn_blocking(move || open_connection(&path))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Other(e.to_string())));
+        let conn = match opened {
+            Ok(conn) => Arc::new(Mutex::new(conn)),
+            Err(err) => {
+                tracing::error!(%err, "the SQLite feed cannot start; streams get no live events");
+                return None;
+            }
+        };
+        // Taking before the starting point is read: what commits after it is then handed.
+        let handoff = Arc::clone(store.handoff());
+        handoff.start_taking();
+        let start = run_blocking(&conn, |c| {
+            c.query_row(
+                "SELECT (SELECT COALESCE(MAX(seq), 0) FROM notifications),
+                        (SELECT COALESCE(MAX(seq), 0) FROM notification_changes)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+        .await;
+        let (last_seq, last_change) = match start {
+            Ok(seq) => seq,
+            Err(err) => {
+                tracing::error!(%err, "the SQLite feed cannot read its starting point");
+                return None;
+            }
+        };
+        Some(Self {
+            conn,
+            sink,
+            handoff,
+            last_seq,
+            last_change,
+            last_version: None,
+            rows_handed: 0,
+            rows_read: 0,
+        })
+    }
+
+    /// Reports the handed rows that follow on from the last one reported.
+    fn report_handed(&mut self) {
+        let handed = self.handoff.take_after(self.last_seq);
+        self.rows_handed += handed.len() as u64;
+        metrics::feed_rows(true, handed.len() as u64);
+        for (position, notification) in handed {
+            self.sink.committed(position, &notification);
+            self.last_seq = position.seq;
+        }
+    }
 }
 
 impl Tail for SqliteTail {
     const NAME: &'static str = "sqlite";
 
     async fn poll(&mut self) -> Result<(), StoreError> {
+        self.report_handed();
         loop {
             let (after, after_change) = (self.last_seq, self.last_change);
             let seen = self.last_version;
@@ -105,6 +140,8 @@ impl Tail for SqliteTail {
                 return Ok(());
             };
             let full = polled.rows.len() == TAIL_BATCH || polled.changes.len() == TAIL_BATCH;
+            self.rows_read += polled.rows.len() as u64;
+            metrics::feed_rows(false, polled.rows.len() as u64);
             for (seq, row) in polled.rows {
                 match row {
                     Ok((position, notification)) => self.sink.committed(position, &notification),
@@ -200,4 +237,68 @@ fn report_changes(sink: &dyn FeedSink, changes: Vec<ChangeRow>, counts: &HashMap
     by_user.report(sink, |user| {
         counts.get(user.as_str()).copied().unwrap_or_default()
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::NewNotification;
+    use crate::store::NotificationStore;
+
+    /// The `seq`s reported, in order.
+    #[derive(Default)]
+    struct Seqs(Mutex<Vec<i64>>);
+
+    impl FeedSink for Seqs {
+        fn committed(&self, position: Position, _: &Notification) {
+            self.0.lock().unwrap().push(position.seq);
+        }
+        fn read(&self, _: &UserId, _: &crate::store::ReadChange) {}
+        fn removed(&self, _: &UserId, _: &[NotificationId], _: u64) {}
+    }
+
+    fn new(user: &str, message: &str) -> NewNotification {
+        NewNotification {
+            user_id: UserId::parse(user).unwrap(),
+            message: crate::model::Message::parse(message).unwrap(),
+            link: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn rows_this_process_committed_are_not_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("feed.db"))
+            .await
+            .unwrap();
+        let seqs = Arc::new(Seqs::default());
+        let mut tail = SqliteTail::start(&store, seqs.clone()).await.unwrap();
+
+        store.insert(&[new("1", "a"), new("2", "b")]).await.unwrap();
+        store.insert(&[new("1", "c")]).await.unwrap();
+        tail.poll().await.unwrap();
+        assert_eq!(*seqs.0.lock().unwrap(), [1, 2, 3]);
+        assert_eq!((tail.rows_handed, tail.rows_read), (3, 0));
+
+        // Another connection commits between two of this store's inserts: its row is read, and
+        // the store's next row, no longer following on, is read too, in order.
+        let other = Connection::open(dir.path().join("feed.db")).unwrap();
+        other
+            .execute(
+                "INSERT INTO notifications (id, user_id, message, created_at)
+                 VALUES (?1, '1', 'other', 0)",
+                params![NotificationId::new().to_hex()],
+            )
+            .unwrap();
+        store.insert(&[new("2", "d")]).await.unwrap();
+        tail.poll().await.unwrap();
+        assert_eq!(*seqs.0.lock().unwrap(), [1, 2, 3, 4, 5]);
+        assert_eq!((tail.rows_handed, tail.rows_read), (3, 2));
+
+        // Caught up again: handed.
+        store.insert(&[new("2", "e")]).await.unwrap();
+        tail.poll().await.unwrap();
+        assert_eq!(*seqs.0.lock().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!((tail.rows_handed, tail.rows_read), (4, 2));
+    }
 }

@@ -3,11 +3,13 @@
 //! - `schema.rs`: the tables, and how a row reads as a notification;
 //! - `commit.rs`: inserts, group-committed;
 //! - `feed.rs`: the tail that reports new rows in commit order;
+//! - `handoff.rs`: the rows this process committed, passed to the feed without a read;
 //! - `retention.rs`: old rows deleted in small batches;
 //! - here: the store itself, the reads and the read-state writes.
 
 mod commit;
 mod feed;
+mod handoff;
 mod retention;
 mod schema;
 
@@ -28,6 +30,7 @@ use super::{
 };
 use crate::model::{NewNotification, NotificationId, Position, UserId};
 use commit::GroupCommit;
+use handoff::Handoff;
 use schema::{
     open_connection, readable, row_to_change, row_to_notification, row_with_position,
     CHANGE_COLUMNS, COLUMNS, UNREAD_COUNT,
@@ -41,6 +44,8 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// Inserts waiting for the next group commit.
     commits: GroupCommit,
+    /// What those commits leave for the feed.
+    handoff: Arc<Handoff>,
     /// Wakes the feed right after this process commits, so in-process writes reach streams
     /// without waiting for the next tail tick.
     written: Arc<Notify>,
@@ -56,10 +61,12 @@ impl SqliteStore {
         let conn = tokio::task::spawn_blocking(move || open_connection(&owned))
             .await
             .map_err(|e| StoreError::Other(e.to_string()))??;
+        let handoff = Arc::new(Handoff::default());
         Ok(Self {
             path: path.to_path_buf(),
             conn: Arc::new(Mutex::new(conn)),
-            commits: GroupCommit::default(),
+            commits: GroupCommit::new(Arc::clone(&handoff)),
+            handoff,
             written: Arc::new(Notify::new()),
             write_failing: AtomicBool::new(false),
         })
@@ -86,6 +93,10 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         run_blocking(&self.conn, work).await
+    }
+
+    fn handoff(&self) -> &Arc<Handoff> {
+        &self.handoff
     }
 
     /// Notified after each commit of this process's.
