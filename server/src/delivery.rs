@@ -116,14 +116,15 @@ pub async fn open(
         Some(id) => replay(store, user, id).await?,
         None => (Vec::new(), None),
     };
-    let live =
-        stream::poll_fn(move |cx| subscription.events.poll_recv(cx)).filter_map(move |event| {
+    let live = stream::poll_fn(move |cx| subscription.events.poll_next_unpin(cx)).filter_map(
+        move |event| {
             std::future::ready(match event {
                 // At or below the last replayed position: the replay sent it already.
                 Event::New(pushed) if floor.is_some_and(|floor| pushed.position <= floor) => None,
                 event => Some(StreamEvent::Hub(event)),
             })
-        });
+        },
+    );
     Ok(stream::iter(opening).chain(live))
 }
 

@@ -139,7 +139,9 @@ pub fn app(state: AppState) -> Router {
                 move || app::shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -152,9 +154,17 @@ pub fn app(state: AppState) -> Router {
         .layer(catch_panics())
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         // The span names the path only: a query string may carry a token, which must never
-        // reach a log line.
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-        }))
+        // reach a log line. A stream's span is at debug level: it would live as long as the
+        // stream, a few hundred bytes each, for log lines the stream hardly ever writes.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let (method, path) = (req.method(), req.uri().path());
+                if path == stream::PATH {
+                    tracing::debug_span!("request", %method, path)
+                } else {
+                    tracing::info_span!("request", %method, path)
+                }
+            }),
+        )
         .with_state(state)
 }
