@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark suite: Belfry on its embedded SQLite store and on MongoDB (SecantusDB started
-# here), and the peer servers of bench/peers/ (Node.js better-sse, Python sse-starlette), each
-# driven by the same generator (the belfry-bench crate) through the same scenarios; writes the
+# here), and the peer servers of bench/peers/ (Node.js better-sse, Python sse-starlette; each in
+# memory and, as *-sqlite, storing to SQLite as Belfry does), each driven by the same generator
+# (the belfry-bench crate) through the same scenarios; writes the
 # raw results to bench/results.jsonl and the tables to docs/BENCHMARKS.md.
 #   bench/run.sh            the full suite (about half an hour on 2 cores)
 #   BENCH_QUICK=1 bench/run.sh   a small version of every scenario, to check the harness
@@ -17,6 +18,12 @@ say() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
 
 # A process may hold as many files as the hard limit allows (20,000 here): raise the soft one.
 ulimit -n "$(ulimit -Hn)"
+
+# The server under test runs on the first core, the generator (and SecantusDB) on the other, so
+# neither starves the other of CPU.
+server_cpus=0
+generator_cpus=1
+[ "$(nproc)" -ge 2 ] || { server_cpus=0; generator_cpus=0; }
 
 # docs/BENCHMARKS.md: the fixed text, this run's machine and versions, the tables.
 render() {
@@ -66,7 +73,7 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 start() {
   local log=$1
   shift
-  "$@" >"$log" 2>&1 &
+  taskset -c "$server_cpus" "$@" >"$log" 2>&1 &
   pid=$!
   pids+=("$pid")
   for _ in $(seq 300); do
@@ -82,7 +89,7 @@ start() {
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 
 secantus_port=$(free_port)
-.venv/bin/secantusd-py --host 127.0.0.1 --port "$secantus_port" --storage-path :memory: \
+taskset -c "$generator_cpus" .venv/bin/secantusd-py --host 127.0.0.1 --port "$secantus_port" --storage-path :memory: \
   >"$work/secantus.log" 2>&1 &
 secantus_pid=$!
 pids+=("$secantus_pid")
@@ -107,6 +114,14 @@ run_server() {
       start "$work/$1.log" env JWT_SECRET="$secret" SERVICE_KEY="$key" node bench/peers/node/server.js ;;
     python-sse-starlette)
       start "$work/$1.log" env JWT_SECRET="$secret" SERVICE_KEY="$key" .venv/bin/python bench/peers/python/server.py ;;
+    node-better-sse-sqlite)
+      rm -f "$work"/peer.db*
+      start "$work/$1.log" env JWT_SECRET="$secret" SERVICE_KEY="$key" SQLITE_PATH="$work/peer.db" \
+        node bench/peers/node/server.js ;;
+    python-sse-starlette-sqlite)
+      rm -f "$work"/peer.db*
+      start "$work/$1.log" env JWT_SECRET="$secret" SERVICE_KEY="$key" SQLITE_PATH="$work/peer.db" \
+        .venv/bin/python bench/peers/python/server.py ;;
   esac
 }
 
@@ -122,7 +137,7 @@ two_instances() {
     server_pids+=("$pid")
   done
   say "belfry-mongodb-2x: broadcast"
-  if ! "$bench" broadcast --server "${urls[0]}" --also "${urls[1]}" --pid "${server_pids[0]}" \
+  if ! taskset -c "$generator_cpus" "$bench" broadcast --server "${urls[0]}" --also "${urls[1]}" --pid "${server_pids[0]}" \
     --database-pid "$secantus_pid" --label belfry-mongodb-2x --streams "$broadcast" --rounds 1 \
     >>"$results" 2>"$work/scenario.err"; then
     failed+=("belfry-mongodb-2x broadcast: $(tail -1 "$work/scenario.err")")
@@ -154,7 +169,8 @@ browser_assets() {
   kill "$host_pid" 2>/dev/null || true
 }
 
-servers=(belfry-sqlite belfry-assets belfry-mongodb belfry-mongodb-2x node-better-sse python-sse-starlette)
+servers=(belfry-sqlite belfry-assets belfry-mongodb belfry-mongodb-2x node-better-sse python-sse-starlette
+  node-better-sse-sqlite python-sse-starlette-sqlite)
 results=bench/results.jsonl
 rerun=
 if [ $# -gt 0 ]; then
@@ -177,7 +193,7 @@ scenario() {
   run_server "$server"
   say "$server: $name"
   # A scenario that fails is named on the page; the others still run.
-  if ! "$bench" "$name" --server "$url" --pid "$pid" "${database[@]}" --label "$server" "$@" \
+  if ! taskset -c "$generator_cpus" "$bench" "$name" --server "$url" --pid "$pid" "${database[@]}" --label "$server" "$@" \
     >>"$results" 2>"$work/scenario.err"; then
     failed+=("$server $name: $(tail -1 "$work/scenario.err")")
   fi
@@ -195,17 +211,20 @@ for server in "${servers[@]}"; do
     browser_assets
     continue
   fi
-  scenario "$server" connect --streams "$connect"
+  # The storing peers differ from the in-memory ones in their publishes only: their streams
+  # (connect, churn) are the same code.
+  case $server in *-sqlite) durable=1 ;; *) durable= ;; esac
+  [ -n "$durable" ] || scenario "$server" connect --streams "$connect"
   # SecantusDB (a Python server) stores notifications far slower than 1,000/s: its sweeps
   # start at a rate it can take, so they show where it stops rather than one overload.
   first_rate=$rate
-  [ "$server" = belfry-mongodb ] && first_rate=$((rate / 10))
+  [ "$server" = belfry-mongodb ] || [ -n "$durable" ] && first_rate=$((rate / 10))
   scenario "$server" delivery --streams "$streams" --rate "$first_rate" --secs "$secs" \
     --step-secs "$step_secs" --max-rate "$max_rate"
   # One round on SecantusDB: storing 18,000 documents takes it tens of seconds.
   scenario "$server" broadcast --streams "$broadcast" \
     --rounds "$([ "$server" = belfry-mongodb ] && echo 1 || echo "$rounds")"
-  scenario "$server" churn --base "$churn_base" --workers "$churn_workers" --secs "$churn_secs"
+  [ -n "$durable" ] || scenario "$server" churn --base "$churn_base" --workers "$churn_workers" --secs "$churn_secs"
   case $server in belfry-*) scenario "$server" list --secs "$list_secs" ;; esac
 done
 
@@ -216,7 +235,8 @@ pip_version() { .venv/bin/pip show "$1" | awk '/^Version:/ { print $2 }'; }
 {
   echo "- Belfry $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server bench/src bench/peers bench/run.sh || echo ' (with uncommitted changes)'), release build; run $(date -u '+%Y-%m-%d %H:%M UTC')${BENCH_QUICK:+ — QUICK MODE, small sizes: not the reference figures}${rerun:+; this run measured only $rerun, the other rows are kept from the run before}"
   echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r); open files per process: $(ulimit -Hn)"
-  echo "- $(rustc --version); Node.js $(node --version) with express $(peer_version express), better-sse $(peer_version better-sse), jsonwebtoken $(peer_version jsonwebtoken); $(.venv/bin/python --version) with uvicorn $(pip_version uvicorn), starlette $(pip_version starlette), sse-starlette $(pip_version sse-starlette), PyJWT $(pip_version PyJWT); SecantusDB $(pip_version SecantusDB) (in memory) for MongoDB"
+  echo "- Pinned: each server under test on CPU $server_cpus, the generator and SecantusDB on CPU $generator_cpus (\`taskset\`)"
+  echo "- $(rustc --version); Node.js $(node --version) with express $(peer_version express), better-sse $(peer_version better-sse), jsonwebtoken $(peer_version jsonwebtoken), better-sqlite3 $(peer_version better-sqlite3) (SQLite $(node -p "require('./bench/peers/node/node_modules/better-sqlite3')(':memory:').prepare('select sqlite_version() v').get().v")); $(.venv/bin/python --version) (sqlite3: SQLite $(.venv/bin/python -c 'import sqlite3; print(sqlite3.sqlite_version)')) with uvicorn $(pip_version uvicorn), starlette $(pip_version starlette), sse-starlette $(pip_version sse-starlette), PyJWT $(pip_version PyJWT); SecantusDB $(pip_version SecantusDB) (in memory) for MongoDB"
   for failure in "${failed[@]}"; do
     echo "- **Scenario failed**: $failure"
   done

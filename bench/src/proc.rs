@@ -81,6 +81,10 @@ pub fn cpu_percent(before: &Sample, after: &Sample, secs: f64) -> f64 {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cpu {
     pub server_pct: f64,
+    /// The server's CPU time over the measurement, user + system, in seconds (absent in
+    /// results from before it was recorded).
+    #[serde(default)]
+    pub server_secs: Option<f64>,
     pub database_pct: Option<f64>,
     pub generator_pct: f64,
 }
@@ -109,8 +113,11 @@ impl CpuMeter {
         let share = |(process, before): &(Process, Sample)| -> Result<f64, String> {
             Ok(cpu_percent(before, &process.sample()?, secs))
         };
+        let (server, before) = &self.server;
+        let after = server.sample()?;
         Ok(Cpu {
-            server_pct: share(&self.server)?,
+            server_pct: cpu_percent(before, &after, secs),
+            server_secs: Some(after.cpu_secs - before.cpu_secs),
             database_pct: self.database.as_ref().map(share).transpose()?,
             generator_pct: share(&(Process::Myself, self.generator))?,
         })

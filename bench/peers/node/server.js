@@ -1,7 +1,9 @@
 // The stream-and-publish part of Belfry's contract on Node.js, written the way a team would with
 // express + better-sse + jsonwebtoken: the peer Belfry is benchmarked against. Notifications are
-// kept in memory (no database), so the peer does strictly less work per publish than Belfry.
-//   JWT_SECRET=… SERVICE_KEY=… node server.js [port]
+// kept in memory, or, with SQLITE_PATH set, also written to SQLite (better-sqlite3, WAL,
+// synchronous=FULL: on disk before the publish is acknowledged, as Belfry's are), one
+// transaction per publish request, synchronously in the handler as better-sqlite3 is used.
+//   JWT_SECRET=… SERVICE_KEY=… [SQLITE_PATH=…] node server.js [port]
 "use strict";
 
 const crypto = require("node:crypto");
@@ -18,6 +20,23 @@ if (!secret || !serviceKey) {
 
 const streams = new Map(); // user id -> Set of sessions
 const stored = [];
+const store = process.env.SQLITE_PATH ? openStore(process.env.SQLITE_PATH) : null;
+
+function openStore(path) {
+  const Database = require("better-sqlite3");
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.exec(`CREATE TABLE IF NOT EXISTS notifications (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL,
+    message TEXT NOT NULL, link TEXT, read_at TEXT, created_at TEXT NOT NULL)`);
+  const insert = db.prepare(
+    "INSERT INTO notifications (id, user_id, message, link, created_at) VALUES (?, ?, ?, ?, ?)",
+  );
+  return db.transaction((rows) => {
+    for (const n of rows) insert.run(n._id, n.user_id, n.message, n.link, n.created_at);
+  });
+}
 
 const app = express();
 app.use(express.json({ limit: "64kb" }));
@@ -60,8 +79,15 @@ app.post("/api/notifications", (req, res) => {
     read_at: null,
     created_at: new Date().toISOString(),
   }));
+  if (store) {
+    try {
+      store(created);
+    } catch (err) {
+      return res.status(503).json({ error: "unavailable", message: String(err) });
+    }
+  }
   for (const notification of created) {
-    stored.push(notification);
+    if (!store) stored.push(notification);
     for (const session of streams.get(notification.user_id) ?? []) {
       session.push(notification, "new-notification", notification._id);
     }

@@ -1,9 +1,10 @@
 """The stream-and-publish part of Belfry's contract on Python, written the way a team would with
 Starlette + sse-starlette + PyJWT under uvicorn: the peer Belfry is benchmarked against.
-Notifications are kept in memory (no database), so the peer does strictly less work per publish
-than Belfry.
+Notifications are kept in memory, or, with SQLITE_PATH set, also written to SQLite (the
+standard library's sqlite3, WAL, synchronous=FULL: on disk before the publish is acknowledged,
+as Belfry's are), one transaction per publish request, in the handler.
 
-    JWT_SECRET=... SERVICE_KEY=... python server.py [port]
+    JWT_SECRET=... SERVICE_KEY=... [SQLITE_PATH=...] python server.py [port]
 """
 
 import asyncio
@@ -12,6 +13,7 @@ import json
 import os
 import secrets
 import socket
+import sqlite3
 import sys
 
 import jwt
@@ -28,6 +30,30 @@ if not SECRET or not SERVICE_KEY:
 
 streams: dict[str, set[asyncio.Queue]] = {}
 stored: list[dict] = []
+
+
+def open_store(path):
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS notifications (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL,
+        message TEXT NOT NULL, link TEXT, read_at TEXT, created_at TEXT NOT NULL)"""
+    )
+    return db
+
+
+store = open_store(os.environ["SQLITE_PATH"]) if os.environ.get("SQLITE_PATH") else None
+
+
+def save(rows):
+    with store:
+        store.execute("BEGIN")
+        store.executemany(
+            "INSERT INTO notifications (id, user_id, message, link, created_at) VALUES (?, ?, ?, ?, ?)",
+            [(n["_id"], n["user_id"], n["message"], n["link"], n["created_at"]) for n in rows],
+        )
 
 
 async def stream(request):
@@ -79,9 +105,16 @@ async def publish(request):
             "read_at": None,
             "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         }
-        stored.append(notification)
         created.append(notification)
-        for queue in streams.get(user, ()):
+    if store is not None:
+        try:
+            save(created)
+        except sqlite3.Error as err:
+            return JSONResponse({"error": "unavailable", "message": str(err)}, 503)
+    else:
+        stored.extend(created)
+    for notification in created:
+        for queue in streams.get(notification["user_id"], ()):
             queue.put_nowait(notification)
     return JSONResponse(created, 201)
 

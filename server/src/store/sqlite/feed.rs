@@ -6,7 +6,7 @@
 //! per tick while nothing happens, and a query only when something did. An insert in this process
 //! also wakes it at once, so in-process writes do not wait for the tick, and leaves its rows in
 //! the [`Handoff`]: when they follow on from the last row reported, the feed reports them as
-//! they are instead of reading them back (`handoff.rs` says why that is exact).
+//! they are and reads only what comes after them (`handoff.rs` says why that is exact).
 //!
 //! Read state and removals come from the change log the schema's triggers fill
 //! (`notification_changes`), read in the same snapshot as the new rows: each poll reports its
@@ -111,37 +111,32 @@ impl SqliteTail {
             rows_read: 0,
         })
     }
-
-    /// Reports the handed rows that follow on from the last one reported.
-    fn report_handed(&mut self) {
-        let handed = self.handoff.take_after(self.last_seq);
-        self.rows_handed += handed.len() as u64;
-        metrics::feed_rows(true, handed.len() as u64);
-        for (position, notification) in handed {
-            self.sink.committed(position, &notification);
-            self.last_seq = position.seq;
-        }
-    }
 }
 
 impl Tail for SqliteTail {
     const NAME: &'static str = "sqlite";
 
     async fn poll(&mut self) -> Result<(), StoreError> {
-        self.report_handed();
         loop {
             let (after, after_change) = (self.last_seq, self.last_change);
             let seen = self.last_version;
+            let handoff = Arc::clone(&self.handoff);
             let polled = run_blocking(&self.conn, move |c| {
-                read_since(c, seen, after, after_change)
+                read_since(c, &handoff, seen, after, after_change)
             })
             .await?;
             let Some(polled) = polled else {
                 return Ok(());
             };
             let full = polled.rows.len() == TAIL_BATCH || polled.changes.len() == TAIL_BATCH;
+            self.rows_handed += polled.handed.len() as u64;
             self.rows_read += polled.rows.len() as u64;
+            metrics::feed_rows(true, polled.handed.len() as u64);
             metrics::feed_rows(false, polled.rows.len() as u64);
+            for (position, notification) in polled.handed {
+                self.sink.committed(position, &notification);
+                self.last_seq = position.seq;
+            }
             for (seq, row) in polled.rows {
                 match row {
                     Ok((position, notification)) => self.sink.committed(position, &notification),
@@ -168,6 +163,9 @@ impl Tail for SqliteTail {
 /// What one poll read, in one snapshot.
 struct Polled {
     version: i64,
+    /// Rows this process committed, following on from the last one reported: not read.
+    handed: Vec<(Position, Notification)>,
+    /// Rows read, after those.
     rows: Vec<(i64, rusqlite::Result<(Position, Notification)>)>,
     changes: Vec<ChangeRow>,
     /// The unread count of each user a change concerns, in the same snapshot.
@@ -177,16 +175,22 @@ struct Polled {
 /// New rows and changes since the last poll, or `None` if nothing committed since `seen`.
 fn read_since(
     c: &mut Connection,
+    handoff: &Handoff,
     seen: Option<i64>,
     after: i64,
     after_change: i64,
 ) -> rusqlite::Result<Option<Polled>> {
     let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-    if seen == Some(version) {
+    // One read transaction: the rows, the changes and the counts agree with each other. Its
+    // snapshot starts with its first query, so what was handed before that query is not read
+    // again, and what is handed after it, the query may see (and reads; the hand-off then
+    // skips it).
+    let tx = c.transaction()?;
+    let handed = handoff.take_after(after);
+    if seen == Some(version) && handed.is_empty() {
         return Ok(None);
     }
-    // One read transaction: the rows, the changes and the counts agree with each other.
-    let tx = c.transaction()?;
+    let after = handed.last().map_or(after, |(position, _)| position.seq);
     let rows = {
         let mut stmt = tx.prepare_cached(&format!(
             "SELECT seq, {COLUMNS} FROM notifications WHERE seq > ?1 ORDER BY seq LIMIT ?2"
@@ -215,6 +219,7 @@ fn read_since(
     tx.commit()?;
     Ok(Some(Polled {
         version,
+        handed,
         rows,
         changes,
         counts,
