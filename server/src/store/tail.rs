@@ -10,12 +10,21 @@ use tokio_util::sync::CancellationToken;
 use super::StoreError;
 use crate::metrics;
 
+/// Why a poll runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The interval passed: look for what anyone committed.
+    Tick,
+    /// This process committed something.
+    Woken,
+}
+
 /// One poll of a feed: read what was committed since the last one and report it.
 pub trait Tail {
     /// Named in the log when a poll fails.
     const NAME: &'static str;
 
-    async fn poll(&mut self) -> Result<(), StoreError>;
+    async fn poll(&mut self, reason: Reason) -> Result<(), StoreError>;
 }
 
 /// Polls `tail` every `interval`, and whenever `wake` is notified, until `shutdown`.
@@ -36,12 +45,12 @@ pub async fn follow<T: Tail>(
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let reason = tokio::select! {
             () = shutdown.cancelled() => return,
-            () = woken => {}
-            _ = tick.tick() => {}
-        }
-        if let Err(err) = tail.poll().await {
+            () = woken => Reason::Woken,
+            _ = tick.tick() => Reason::Tick,
+        };
+        if let Err(err) = tail.poll(reason).await {
             metrics::database_error();
             tracing::warn!(%err, feed = T::NAME, "the feed could not read; retrying next tick");
         }

@@ -36,7 +36,7 @@ use super::doc::to_notification;
 use super::{find_in, store_error, MongoStore, SEQ_FIELD};
 use crate::metrics;
 use crate::model::{NotificationId, Position};
-use crate::store::tail::{self, Tail};
+use crate::store::tail::{self, Reason, Tail};
 use crate::store::{ByUser, FeedSink, Started, StoreError};
 
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -144,7 +144,7 @@ fn is_void(document: &Document, seq: i64, generation: i64, floor: i64) -> bool {
 impl Tail for Poller {
     const NAME: &'static str = "mongodb-poll";
 
-    async fn poll(&mut self) -> Result<(), StoreError> {
+    async fn poll(&mut self, _: Reason) -> Result<(), StoreError> {
         if self.last_published.is_none() {
             self.start().await?;
         }

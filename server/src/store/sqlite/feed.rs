@@ -30,7 +30,7 @@ use super::schema::{
 use super::{run_blocking, SqliteStore};
 use crate::metrics;
 use crate::model::{NotificationId, Position, UserId};
-use crate::store::tail::{self, Tail};
+use crate::store::tail::{self, Reason, Tail};
 use crate::store::{ByUser, FeedSink, Started, StoreError};
 
 /// How often the feed asks whether another process committed.
@@ -113,10 +113,33 @@ impl SqliteTail {
     }
 }
 
+impl SqliteTail {
+    fn report_handed(&mut self, rows: Vec<(Position, Notification)>) {
+        self.rows_handed += rows.len() as u64;
+        metrics::feed_rows(true, rows.len() as u64);
+        for (position, notification) in rows {
+            self.sink.committed(position, &notification);
+            self.last_seq = position.seq;
+        }
+    }
+}
+
 impl Tail for SqliteTail {
     const NAME: &'static str = "sqlite";
 
-    async fn poll(&mut self) -> Result<(), StoreError> {
+    async fn poll(&mut self, reason: Reason) -> Result<(), StoreError> {
+        // Woken by this process's insert, with its rows following on and nothing else written
+        // here: report them and stop, without a trip to the blocking pool. What another
+        // process committed meanwhile comes after them (it has higher `seq`s) and is read at
+        // the next tick, as it would have been.
+        if reason == Reason::Woken && !self.handoff.take_must_read() {
+            let taken = self.handoff.take_after(self.last_seq);
+            let all_handed = !taken.gap && !taken.rows.is_empty();
+            self.report_handed(taken.rows);
+            if all_handed {
+                return Ok(());
+            }
+        }
         loop {
             let (after, after_change) = (self.last_seq, self.last_change);
             let seen = self.last_version;
@@ -129,14 +152,9 @@ impl Tail for SqliteTail {
                 return Ok(());
             };
             let full = polled.rows.len() == TAIL_BATCH || polled.changes.len() == TAIL_BATCH;
-            self.rows_handed += polled.handed.len() as u64;
+            self.report_handed(polled.handed);
             self.rows_read += polled.rows.len() as u64;
-            metrics::feed_rows(true, polled.handed.len() as u64);
             metrics::feed_rows(false, polled.rows.len() as u64);
-            for (position, notification) in polled.handed {
-                self.sink.committed(position, &notification);
-                self.last_seq = position.seq;
-            }
             for (seq, row) in polled.rows {
                 match row {
                     Ok((position, notification)) => self.sink.committed(position, &notification),
@@ -186,7 +204,7 @@ fn read_since(
     // again, and what is handed after it, the query may see (and reads; the hand-off then
     // skips it).
     let tx = c.transaction()?;
-    let handed = handoff.take_after(after);
+    let handed = handoff.take_after(after).rows;
     if seen == Some(version) && handed.is_empty() {
         return Ok(None);
     }
@@ -281,7 +299,7 @@ mod tests {
 
         store.insert(&[new("1", "a"), new("2", "b")]).await.unwrap();
         store.insert(&[new("1", "c")]).await.unwrap();
-        tail.poll().await.unwrap();
+        tail.poll(Reason::Tick).await.unwrap();
         assert_eq!(*seqs.0.lock().unwrap(), [1, 2, 3]);
         assert_eq!((tail.rows_handed, tail.rows_read), (3, 0));
 
@@ -296,14 +314,52 @@ mod tests {
             )
             .unwrap();
         store.insert(&[new("2", "d")]).await.unwrap();
-        tail.poll().await.unwrap();
+        tail.poll(Reason::Tick).await.unwrap();
         assert_eq!(*seqs.0.lock().unwrap(), [1, 2, 3, 4, 5]);
         assert_eq!((tail.rows_handed, tail.rows_read), (3, 2));
 
         // Caught up again: handed.
         store.insert(&[new("2", "e")]).await.unwrap();
-        tail.poll().await.unwrap();
+        tail.poll(Reason::Tick).await.unwrap();
         assert_eq!(*seqs.0.lock().unwrap(), [1, 2, 3, 4, 5, 6]);
         assert_eq!((tail.rows_handed, tail.rows_read), (4, 2));
+
+        // Woken by its own insert, the feed reports it without a query; another connection's
+        // row committed after it is read at the next tick, in order.
+        store.insert(&[new("1", "f")]).await.unwrap();
+        other
+            .execute(
+                "INSERT INTO notifications (id, user_id, message, created_at)
+                 VALUES (?1, '2', 'other again', 0)",
+                params![NotificationId::new().to_hex()],
+            )
+            .unwrap();
+        tail.poll(Reason::Woken).await.unwrap();
+        assert_eq!(*seqs.0.lock().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
+        tail.poll(Reason::Tick).await.unwrap();
+        assert_eq!(*seqs.0.lock().unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!((tail.rows_handed, tail.rows_read), (5, 3));
+    }
+
+    #[tokio::test]
+    async fn a_read_state_change_of_this_process_is_read_even_beside_an_insert() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("feed.db"))
+            .await
+            .unwrap();
+        let changes = Arc::new(Seqs::default());
+        let mut tail = SqliteTail::start(&store, changes.clone()).await.unwrap();
+        let created = store.insert(&[new("1", "a")]).await.unwrap();
+        tail.poll(Reason::Woken).await.unwrap();
+        // A read and an insert whose wake-ups the feed sees as one.
+        let id = NotificationId::parse(&created[0].id).unwrap();
+        store
+            .mark_read(&UserId::parse("1").unwrap(), id)
+            .await
+            .unwrap();
+        store.insert(&[new("1", "b")]).await.unwrap();
+        tail.poll(Reason::Woken).await.unwrap();
+        assert_eq!(tail.last_change, 1, "the read was read from the change log");
+        assert_eq!(*changes.0.lock().unwrap(), [1, 2]);
     }
 }

@@ -10,6 +10,9 @@
 //! connection committed in between, or the feed fell behind), the feed reads from the database
 //! as before and drops what it was handed; the read brings the same rows.
 //!
+//! A commit that changes read state or deletes rows is not handed: it only marks that the feed
+//! must read ([`Handoff::must_read`]).
+//!
 //! Nothing is handed while no feed runs (`belfry send` has none), and what waits is bounded:
 //! past [`MAX_WAITING`] rows the oldest groups are dropped, which costs only the read they
 //! would have saved.
@@ -40,10 +43,18 @@ impl Committed {
     }
 }
 
+/// What the feed took: rows that follow on, and whether a gap came after them.
+pub struct Taken {
+    pub rows: Vec<(Position, Notification)>,
+    pub gap: bool,
+}
+
 #[derive(Default)]
 pub struct Handoff {
     /// Set while a feed runs to take what is handed.
     taking: AtomicBool,
+    /// This process committed something other than new rows since the feed last looked.
+    other_writes: AtomicBool,
     waiting: Mutex<Waiting>,
 }
 
@@ -57,6 +68,16 @@ impl Handoff {
     /// Called by the feed once it has fixed its starting point.
     pub fn start_taking(&self) {
         self.taking.store(true, Ordering::Release);
+    }
+
+    /// Notes a commit of read state or removals, which the feed must read.
+    pub fn must_read(&self) {
+        self.other_writes.store(true, Ordering::Release);
+    }
+
+    /// Whether [`must_read`](Self::must_read) was called since the last call.
+    pub fn take_must_read(&self) -> bool {
+        self.other_writes.swap(false, Ordering::AcqRel)
     }
 
     /// Leaves a committed group for the feed. Called in commit order (under the connection's
@@ -77,24 +98,30 @@ impl Handoff {
     }
 
     /// The rows handed since the last call that follow on from `last_seq` without a gap, in
-    /// order. Rows at or below `last_seq` (already read) are skipped; from the first gap on,
-    /// everything is dropped, for the feed to read.
-    pub fn take_after(&self, last_seq: i64) -> Vec<(Position, Notification)> {
+    /// order, and whether that was all of them. Rows at or below `last_seq` (already read) are
+    /// skipped; from the first gap on, everything is dropped, for the feed to read.
+    pub fn take_after(&self, last_seq: i64) -> Taken {
         let groups = {
             let mut waiting = self.waiting();
             waiting.rows = 0;
             std::mem::take(&mut waiting.groups)
         };
         let mut next = last_seq + 1;
-        let mut taken = Vec::new();
+        let mut taken = Taken {
+            rows: Vec::new(),
+            gap: false,
+        };
         for group in groups {
             match (group.first_seq(), group.last_seq()) {
                 (_, Some(last)) if last < next => continue,
                 (Some(first), Some(last)) if first == next => {
                     next = last + 1;
-                    taken.extend(group.rows);
+                    taken.rows.extend(group.rows);
                 }
-                _ => break,
+                _ => {
+                    taken.gap = true;
+                    break;
+                }
             }
         }
         taken
@@ -141,7 +168,7 @@ mod tests {
         let handoff = Handoff::default();
         handoff.hand(group(1..=3));
         handoff.start_taking();
-        assert!(handoff.take_after(0).is_empty());
+        assert!(handoff.take_after(0).rows.is_empty());
     }
 
     #[test]
@@ -150,8 +177,8 @@ mod tests {
         handoff.start_taking();
         handoff.hand(group(4..=5));
         handoff.hand(group(6..=6));
-        assert_eq!(seqs(&handoff.take_after(3)), [4, 5, 6]);
-        assert!(handoff.take_after(6).is_empty(), "taken once");
+        assert_eq!(seqs(&handoff.take_after(3).rows), [4, 5, 6]);
+        assert!(handoff.take_after(6).rows.is_empty(), "taken once");
     }
 
     #[test]
@@ -160,7 +187,7 @@ mod tests {
         handoff.start_taking();
         handoff.hand(group(1..=2));
         handoff.hand(group(3..=4));
-        assert_eq!(seqs(&handoff.take_after(2)), [3, 4]);
+        assert_eq!(seqs(&handoff.take_after(2).rows), [3, 4]);
     }
 
     #[test]
@@ -171,8 +198,10 @@ mod tests {
         handoff.hand(group(1..=2));
         handoff.hand(group(4..=5));
         handoff.hand(group(6..=6));
-        assert_eq!(seqs(&handoff.take_after(0)), [1, 2]);
-        assert!(handoff.take_after(2).is_empty(), "dropped, not kept");
+        let taken = handoff.take_after(0);
+        assert_eq!(seqs(&taken.rows), [1, 2]);
+        assert!(taken.gap);
+        assert!(handoff.take_after(2).rows.is_empty(), "dropped, not kept");
     }
 
     #[test]
@@ -184,7 +213,7 @@ mod tests {
             handoff.hand(group(n * size + 1..=(n + 1) * size));
         }
         // The first group was dropped: the feed, at 0, must read from the database.
-        assert!(handoff.take_after(0).is_empty());
+        assert!(handoff.take_after(0).rows.is_empty());
         assert_eq!(handoff.waiting().rows, 0);
     }
 }

@@ -99,6 +99,12 @@ impl SqliteStore {
         &self.handoff
     }
 
+    /// Wakes the feed to read what this process changed besides inserting.
+    fn changed_read_state(&self) {
+        self.handoff.must_read();
+        self.written.notify_one();
+    }
+
     /// Notified after each commit of this process's.
     fn written(&self) -> &Notify {
         &self.written
@@ -194,7 +200,7 @@ impl NotificationStore for SqliteStore {
             })
             .await;
         if matches!(marked, Ok(MarkRead::Marked)) {
-            self.written.notify_one();
+            self.changed_read_state();
         }
         self.note_write(marked)
     }
@@ -211,7 +217,7 @@ impl NotificationStore for SqliteStore {
             })
             .await;
         if matches!(changed, Ok(n) if n > 0) {
-            self.written.notify_one();
+            self.changed_read_state();
         }
         self.note_write(changed)
     }
@@ -237,7 +243,7 @@ impl NotificationStore for SqliteStore {
             let batch = self.note_write(batch)?;
             removed += batch as u64;
             if batch > 0 {
-                self.written.notify_one();
+                self.changed_read_state();
             }
             if batch < retention::BATCH {
                 return Ok(removed);
