@@ -2,11 +2,13 @@
 //!
 //! - `schema.rs`: the tables, and how a row reads as a notification;
 //! - `commit.rs`: inserts, group-committed;
+//! - `checkpoint.rs`: the WAL checkpointed beside the commits, not in them;
 //! - `feed.rs`: the tail that reports new rows in commit order;
 //! - `handoff.rs`: the rows this process committed, passed to the feed without a read;
 //! - `retention.rs`: old rows deleted in small batches;
 //! - here: the store itself, the reads and the read-state writes.
 
+mod checkpoint;
 mod commit;
 mod feed;
 mod handoff;
@@ -337,6 +339,9 @@ impl NotificationStore for SqliteStore {
         sink: Arc<dyn FeedSink>,
         shutdown: CancellationToken,
     ) -> RunningFeed {
-        RunningFeed::spawn(|started| feed::run(self, sink, shutdown, started))
+        RunningFeed::spawn(|started| async move {
+            let checkpoints = checkpoint::run(Arc::clone(&self), shutdown.clone());
+            tokio::join!(feed::run(self, sink, shutdown, started), checkpoints);
+        })
     }
 }

@@ -57,8 +57,6 @@ BEGIN
 END;
 ";
 
-/// Pages the WAL may hold before a commit checkpoints it into the database.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 /// Each connection's page cache, in KiB (SQLite's default is 2,000).
 const PAGE_CACHE_KIB: i64 = 32 * 1024;
 
@@ -85,13 +83,9 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         .map_err(store_error)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(store_error)?;
-    // Each commit rewrites, in the WAL, every index page its rows touched (random users: a
-    // page per row and index); a checkpoint copies them to the database. Checkpointing every
-    // 10,000 pages (40 MiB of WAL) instead of 1,000 writes a page rewritten by many commits
-    // once instead of once per few commits; a larger page cache keeps the indexes' pages in
-    // memory instead of reading them back. Measured in bench/: see docs/BENCHMARKS.md.
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
-        .map_err(store_error)?;
+    // The rows of a publish go to random users, so each dirties a leaf page of every index:
+    // a larger page cache keeps the indexes in memory instead of reading them back from the
+    // file. (The WAL's checkpoints: `checkpoint.rs`.)
     conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
         .map_err(store_error)?;
     conn.execute_batch(SCHEMA).map_err(store_error)?;

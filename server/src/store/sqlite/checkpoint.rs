@@ -1,0 +1,63 @@
+//! Checkpoints the WAL from a task of its own, so that no publish waits for one.
+//!
+//! SQLite's default checkpoints in the connection that commits, right after its commit: the
+//! commit that crosses the threshold copies every page of the WAL into the database and fsyncs
+//! it before its caller hears back, and the publishes queued behind it wait too (tens of
+//! milliseconds once the WAL holds a few thousand pages: a latency spike every few seconds
+//! under load). While a server runs, this task checkpoints instead, twice a second, on its own
+//! connection: a `PASSIVE` checkpoint copies what no reader still needs without taking the
+//! write lock, so commits go on meanwhile. The writer keeps an automatic checkpoint as a
+//! safety valve, far above what this task lets the WAL reach, for when it falls behind.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::schema::open_connection;
+use super::{run_blocking, SqliteStore};
+use crate::metrics;
+
+/// How often the WAL is checkpointed.
+const INTERVAL: Duration = Duration::from_millis(2000);
+/// WAL pages past which the writer checkpoints itself (80 MiB at 4 KiB pages).
+pub const WRITER_SAFETY_PAGES: i64 = 20_000;
+
+pub async fn run(store: Arc<SqliteStore>, shutdown: CancellationToken) {
+    let path = store.path().to_path_buf();
+    let opened = tokio::task::spawn_blocking(move || open_connection(&path)).await;
+    let conn = match opened {
+        Ok(Ok(conn)) => Arc::new(Mutex::new(conn)),
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "no checkpoint task: commits checkpoint the WAL themselves");
+            return;
+        }
+        Err(err) => {
+            tracing::warn!(%err, "no checkpoint task: commits checkpoint the WAL themselves");
+            return;
+        }
+    };
+    let handed_over = store
+        .with_conn(|c| c.pragma_update(None, "wal_autocheckpoint", WRITER_SAFETY_PAGES))
+        .await;
+    if let Err(err) = handed_over {
+        tracing::warn!(%err, "no checkpoint task: commits checkpoint the WAL themselves");
+        return;
+    }
+    let mut tick = tokio::time::interval(INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let done = run_blocking(&conn, |c| {
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        })
+        .await;
+        if let Err(err) = done {
+            metrics::database_error();
+            tracing::warn!(%err, "a WAL checkpoint failed; trying again");
+        }
+    }
+}
