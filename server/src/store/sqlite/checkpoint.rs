@@ -61,3 +61,52 @@ pub async fn run(store: Arc<SqliteStore>, shutdown: CancellationToken) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use rusqlite::{Connection, OpenFlags};
+
+    use super::*;
+    use crate::model::{Message, NewNotification, UserId};
+    use crate::store::NotificationStore;
+
+    /// Rows of the database file itself, WAL ignored (`immutable`), or `None` while the table
+    /// is only in the WAL.
+    fn rows_in_the_file(path: &std::path::Path) -> Option<i64> {
+        let uri = format!("file:{}?immutable=1", path.display());
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(uri, flags).ok()?;
+        conn.query_row("SELECT COUNT(*) FROM notifications", [], |r| r.get(0))
+            .ok()
+    }
+
+    #[tokio::test]
+    async fn the_wal_reaches_the_database_while_the_server_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoint.db");
+        let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(Arc::clone(&store), shutdown.clone()));
+        let new = NewNotification {
+            user_id: UserId::parse("1").unwrap(),
+            message: Message::parse("hello").unwrap(),
+            link: None,
+        };
+        store.insert(&[new]).await.unwrap();
+        // The row is in the WAL; SQLite would copy it into the file only past 1,000 pages or
+        // at close.
+        let deadline = Instant::now() + 5 * INTERVAL;
+        let mut tick = tokio::time::interval(INTERVAL / 10);
+        loop {
+            tick.tick().await;
+            if rows_in_the_file(&path) == Some(1) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no checkpoint copied the WAL");
+        }
+        shutdown.cancel();
+        task.await.unwrap();
+    }
+}
