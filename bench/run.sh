@@ -213,12 +213,12 @@ for server in "${servers[@]}"; do
   fi
   # The storing peers differ from the in-memory ones in their publishes only: their streams
   # (connect, churn) are the same code.
-  case $server in *-sqlite) durable=1 ;; *) durable= ;; esac
+  case $server in node-*-sqlite | python-*-sqlite) durable=1 ;; *) durable= ;; esac
   [ -n "$durable" ] || scenario "$server" connect --streams "$connect"
   # SecantusDB (a Python server) stores notifications far slower than 1,000/s: its sweeps
   # start at a rate it can take, so they show where it stops rather than one overload.
   first_rate=$rate
-  [ "$server" = belfry-mongodb ] || [ -n "$durable" ] && first_rate=$((rate / 10))
+  if [ "$server" = belfry-mongodb ] || [ -n "$durable" ]; then first_rate=$((rate / 10)); fi
   scenario "$server" delivery --streams "$streams" --rate "$first_rate" --secs "$secs" \
     --step-secs "$step_secs" --max-rate "$max_rate"
   # One round on SecantusDB: storing 18,000 documents takes it tens of seconds.
