@@ -32,7 +32,8 @@ async function load(page, url, reload) {
   let all = 0;
   let bundles = 0;
   for (const response of responses) {
-    const sizes = await response.request().sizes();
+    const sizes = await sizesOf(response);
+    if (!sizes) continue;
     // A response from the browser's cache reports its body as minus its headers: 0 on the wire.
     const bytes = Math.max(0, sizes.responseBodySize + sizes.responseHeadersSize);
     all += bytes;
@@ -40,6 +41,23 @@ async function load(page, url, reload) {
   }
   return { all, bundles };
 }
+
+/**
+ * The request's sizes, or `null` when Chromium never says (seen once: a request the bell aborted
+ * on its own, whose sizes never resolved and held the whole run); named on stderr.
+ */
+async function sizesOf(response) {
+  const never = new Promise((resolve) => setTimeout(resolve, 10_000, null).unref());
+  const sizes = await Promise.race([response.request().sizes(), never]);
+  if (!sizes) console.error(`assets: no sizes for ${response.url()} within 10 s; not counted`);
+  return sizes;
+}
+
+// However the browser behaves, the benchmark run goes on.
+setTimeout(() => {
+  console.error("assets: gave up after 5 minutes");
+  process.exit(1);
+}, 300_000).unref();
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
