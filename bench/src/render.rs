@@ -243,6 +243,23 @@ fn targets_table(records: &[Record]) -> String {
         };
         for peer in &peers {
             let Some(theirs) = sustained_rate(records, peer, batch) else {
+                let first = records.iter().find_map(|r| match r {
+                    Record::Delivery {
+                        target,
+                        batch: b,
+                        rate,
+                        ..
+                    } if target == peer && *b == batch => Some(*rate),
+                    _ => None,
+                });
+                if let Some(first) = first {
+                    let _ = writeln!(
+                        out,
+                        "| ≥ 5× {peer}'s sustained rate (batch {batch}) | {ours}/s vs none: its first step ({first}/s) already failed, so at least {:.1}× | {} |",
+                        ours as f64 / first as f64,
+                        if ours >= 5 * first { "yes" } else { "unknown" }
+                    );
+                }
                 continue;
             };
             let ratio = ours as f64 / theirs as f64;
