@@ -43,8 +43,9 @@ async function load(page, url, reload) {
 }
 
 /**
- * The request's sizes, or `null` when Chromium never says (seen once: a request the bell aborted
- * on its own, whose sizes never resolved and held the whole run); named on stderr.
+ * The request's sizes, or `null` when Chromium has not said within 10 s; named on stderr. (Once
+ * this script stalled a whole run without an error, on a load where every step but this one has
+ * its own timeout; which request it waited for was not caught.)
  */
 async function sizesOf(response) {
   const never = new Promise((resolve) => setTimeout(resolve, 10_000, null).unref());
