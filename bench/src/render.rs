@@ -105,9 +105,24 @@ fn delivery_at<'a>(
 }
 
 /// Belfry's and `peer`'s server CPU per delivery at the same load: the highest rate both
-/// sustained at `batch` (sweeps step through the same rates), with that rate.
+/// sustained at `batch` (sweeps step through the same rates), or, when either sustained none,
+/// the first step (the same rate for both); with that rate.
 fn cpu_per_delivery_vs(records: &[Record], peer: &str, batch: usize) -> Option<(u64, f64, f64)> {
-    let rate = sustained_rate(records, BELFRY, batch)?.min(sustained_rate(records, peer, batch)?);
+    let rate = match (
+        sustained_rate(records, BELFRY, batch),
+        sustained_rate(records, peer, batch),
+    ) {
+        (Some(ours), Some(theirs)) => ours.min(theirs),
+        _ => records.iter().find_map(|r| match r {
+            Record::Delivery {
+                target,
+                batch: b,
+                rate,
+                ..
+            } if target == peer && *b == batch => Some(*rate),
+            _ => None,
+        })?,
+    };
     let ours = micros_per_delivery(delivery_at(records, BELFRY, batch, rate)?)?;
     let theirs = micros_per_delivery(delivery_at(records, peer, batch, rate)?)?;
     Some((rate, ours, theirs))
@@ -684,6 +699,15 @@ mod tests {
         assert!(
             text.contains("| belfry-sqlite | 100 | 100.0 (1000/s) | 80.0 (2000/s) |"),
             "{text}"
+        );
+        // A peer that sustained no step is compared at the first.
+        let records = vec![
+            with_cpu(BELFRY, 1000, 3.0, 0.5),
+            with_cpu("peer", 1000, 80.0, 2.0),
+        ];
+        assert_eq!(
+            cpu_per_delivery_vs(&records, "peer", 100),
+            Some((1000, 100.0, 400.0))
         );
     }
 
