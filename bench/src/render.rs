@@ -104,6 +104,19 @@ fn delivery_at<'a>(
     })
 }
 
+/// The rate of `target`'s first step at `batch` (its sweep's start), if it swept that batch.
+fn first_rate(records: &[Record], target: &str, batch: usize) -> Option<u64> {
+    records.iter().find_map(|r| match r {
+        Record::Delivery {
+            target: t,
+            batch: b,
+            rate,
+            ..
+        } if t == target && *b == batch => Some(*rate),
+        _ => None,
+    })
+}
+
 /// Belfry's and `peer`'s server CPU per delivery at the same load: the highest rate both
 /// sustained at `batch` (sweeps step through the same rates), or, when either sustained none,
 /// the first step (the same rate for both); with that rate.
@@ -113,15 +126,7 @@ fn cpu_per_delivery_vs(records: &[Record], peer: &str, batch: usize) -> Option<(
         sustained_rate(records, peer, batch),
     ) {
         (Some(ours), Some(theirs)) => ours.min(theirs),
-        _ => records.iter().find_map(|r| match r {
-            Record::Delivery {
-                target,
-                batch: b,
-                rate,
-                ..
-            } if target == peer && *b == batch => Some(*rate),
-            _ => None,
-        })?,
+        _ => first_rate(records, peer, batch)?,
     };
     let ours = micros_per_delivery(delivery_at(records, BELFRY, batch, rate)?)?;
     let theirs = micros_per_delivery(delivery_at(records, peer, batch, rate)?)?;
@@ -258,16 +263,7 @@ fn targets_table(records: &[Record]) -> String {
         };
         for peer in &peers {
             let Some(theirs) = sustained_rate(records, peer, batch) else {
-                let first = records.iter().find_map(|r| match r {
-                    Record::Delivery {
-                        target,
-                        batch: b,
-                        rate,
-                        ..
-                    } if target == peer && *b == batch => Some(*rate),
-                    _ => None,
-                });
-                if let Some(first) = first {
+                if let Some(first) = first_rate(records, peer, batch) {
                     let _ = writeln!(
                         out,
                         "| ≥ 5× {peer}'s sustained rate (batch {batch}) | {ours}/s vs none: its first step ({first}/s) already failed, so at least {:.1}× | {} |",
@@ -437,10 +433,7 @@ fn delivery_section(records: &[Record], targets: &[&str], out: &mut String) {
     for batch in batches(records) {
         let ours = sustained_rate(records, BELFRY, batch).map(|r| r as f64);
         for target in targets {
-            let swept = records.iter().any(
-                |r| matches!(r, Record::Delivery { target: t, batch: b, .. } if t == target && *b == batch),
-            );
-            if !swept {
+            if first_rate(records, target, batch).is_none() {
                 continue;
             }
             let rate = sustained_rate(records, target, batch);
@@ -460,10 +453,9 @@ fn cpu_section(records: &[Record], targets: &[&str], out: &mut String) {
     out.push_str("\n### Server CPU per delivered notification\n\nThe server process's user + system CPU time (`/proc/<pid>/stat`, the server only, not the generator or the database) over a step, divided by the notifications delivered in it. At the first step every server carries the same load; at its highest sustained step each is as busy as it gets without falling behind. Idle costs (heartbeats of 10,000 streams) weigh more at low rates.\n\n| server | batch | µs at the first step (rate) | µs at the highest sustained step (rate) |\n|---|---:|---:|---:|\n");
     for batch in batches(records) {
         for target in targets {
-            let first = records.iter().find(|r| {
-                matches!(r, Record::Delivery { target: t, batch: b, .. } if t == target && *b == batch)
-            });
-            let Some(first) = first else {
+            let Some(first) = first_rate(records, target, batch)
+                .and_then(|rate| delivery_at(records, target, batch, rate))
+            else {
                 continue;
             };
             let at = |record: &Record| match (micros_per_delivery(record), record) {

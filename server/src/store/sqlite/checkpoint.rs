@@ -12,38 +12,35 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rusqlite::Connection;
 use tokio_util::sync::CancellationToken;
 
-use super::schema::open_connection;
-use super::{run_blocking, SqliteStore};
+use super::{connect, run_blocking, SqliteStore};
 use crate::metrics;
+use crate::store::StoreError;
 
 /// How often the WAL is checkpointed.
 const INTERVAL: Duration = Duration::from_millis(2000);
 /// WAL pages past which the writer checkpoints itself (80 MiB at 4 KiB pages).
 pub const WRITER_SAFETY_PAGES: i64 = 20_000;
 
+/// This task's connection, once the writer has left checkpoints to it.
+async fn take_over(store: &SqliteStore) -> Result<Arc<Mutex<Connection>>, StoreError> {
+    let conn = connect(store.path()).await?;
+    store
+        .with_conn(|c| c.pragma_update(None, "wal_autocheckpoint", WRITER_SAFETY_PAGES))
+        .await?;
+    Ok(conn)
+}
+
 pub async fn run(store: Arc<SqliteStore>, shutdown: CancellationToken) {
-    let path = store.path().to_path_buf();
-    let opened = tokio::task::spawn_blocking(move || open_connection(&path)).await;
-    let conn = match opened {
-        Ok(Ok(conn)) => Arc::new(Mutex::new(conn)),
-        Ok(Err(err)) => {
-            tracing::warn!(%err, "no checkpoint task: commits checkpoint the WAL themselves");
-            return;
-        }
+    let conn = match take_over(&store).await {
+        Ok(conn) => conn,
         Err(err) => {
             tracing::warn!(%err, "no checkpoint task: commits checkpoint the WAL themselves");
             return;
         }
     };
-    let handed_over = store
-        .with_conn(|c| c.pragma_update(None, "wal_autocheckpoint", WRITER_SAFETY_PAGES))
-        .await;
-    if let Err(err) = handed_over {
-        tracing::warn!(%err, "no checkpoint task: commits checkpoint the WAL themselves");
-        return;
-    }
     let mut tick = tokio::time::interval(INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

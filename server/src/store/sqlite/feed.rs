@@ -24,10 +24,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::handoff::Handoff;
 use super::schema::{
-    open_connection, row_to_change, row_with_position, ChangeRow, CHANGE_COLUMNS, COLUMNS,
-    UNREAD_COUNT,
+    row_to_change, row_with_position, ChangeRow, CHANGE_COLUMNS, COLUMNS, UNREAD_COUNT,
 };
-use super::{run_blocking, SqliteStore};
+use super::{connect, run_blocking, SqliteStore};
 use crate::metrics;
 use crate::model::{NotificationId, Position, UserId};
 use crate::store::tail::{self, Reason, Tail};
@@ -70,12 +69,8 @@ impl SqliteTail {
     /// A tail on a connection of its own, from the table's current end (`None`, logged, if the
     /// database cannot be read).
     async fn start(store: &SqliteStore, sink: Arc<dyn FeedSink>) -> Option<Self> {
-        let path = store.path().to_path_buf();
-        let opened = tokio::task::spawn_blocking(move || open_connection(&path))
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Other(e.to_string())));
-        let conn = match opened {
-            Ok(conn) => Arc::new(Mutex::new(conn)),
+        let conn = match connect(store.path()).await {
+            Ok(conn) => conn,
             Err(err) => {
                 tracing::error!(%err, "the SQLite feed cannot start; streams get no live events");
                 return None;
@@ -111,9 +106,7 @@ impl SqliteTail {
             rows_read: 0,
         })
     }
-}
 
-impl SqliteTail {
     fn report_handed(&mut self, rows: Vec<(Position, Notification)>) {
         self.rows_handed += rows.len() as u64;
         metrics::feed_rows(true, rows.len() as u64);
@@ -280,6 +273,26 @@ mod tests {
         fn removed(&self, _: &UserId, _: &[NotificationId], _: u64) {}
     }
 
+    /// A store on a new file, and the directory that holds it.
+    async fn new_store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("feed.db"))
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    /// Commits a row for `user` on `other`, a connection that is not the store's.
+    fn insert_elsewhere(other: &Connection, user: &str, message: &str) {
+        other
+            .execute(
+                "INSERT INTO notifications (id, user_id, message, created_at)
+                 VALUES (?1, ?2, ?3, 0)",
+                params![NotificationId::new().to_hex(), user, message],
+            )
+            .unwrap();
+    }
+
     fn new(user: &str, message: &str) -> NewNotification {
         NewNotification {
             user_id: UserId::parse(user).unwrap(),
@@ -290,10 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn rows_this_process_committed_are_not_read_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("feed.db"))
-            .await
-            .unwrap();
+        let (dir, store) = new_store().await;
         let seqs = Arc::new(Seqs::default());
         let mut tail = SqliteTail::start(&store, seqs.clone()).await.unwrap();
 
@@ -306,13 +316,7 @@ mod tests {
         // Another connection commits between two of this store's inserts: its row is read, and
         // the store's next row, no longer following on, is read too, in order.
         let other = Connection::open(dir.path().join("feed.db")).unwrap();
-        other
-            .execute(
-                "INSERT INTO notifications (id, user_id, message, created_at)
-                 VALUES (?1, '1', 'other', 0)",
-                params![NotificationId::new().to_hex()],
-            )
-            .unwrap();
+        insert_elsewhere(&other, "1", "other");
         store.insert(&[new("2", "d")]).await.unwrap();
         tail.poll(Reason::Tick).await.unwrap();
         assert_eq!(*seqs.0.lock().unwrap(), [1, 2, 3, 4, 5]);
@@ -327,13 +331,7 @@ mod tests {
         // Woken by its own insert, the feed reports it without a query; another connection's
         // row committed after it is read at the next tick, in order.
         store.insert(&[new("1", "f")]).await.unwrap();
-        other
-            .execute(
-                "INSERT INTO notifications (id, user_id, message, created_at)
-                 VALUES (?1, '2', 'other again', 0)",
-                params![NotificationId::new().to_hex()],
-            )
-            .unwrap();
+        insert_elsewhere(&other, "2", "other again");
         tail.poll(Reason::Woken).await.unwrap();
         assert_eq!(*seqs.0.lock().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
         tail.poll(Reason::Tick).await.unwrap();
@@ -343,10 +341,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_read_state_change_of_this_process_is_read_even_beside_an_insert() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("feed.db"))
-            .await
-            .unwrap();
+        let (_dir, store) = new_store().await;
         let changes = Arc::new(Seqs::default());
         let mut tail = SqliteTail::start(&store, changes.clone()).await.unwrap();
         let created = store.insert(&[new("1", "a")]).await.unwrap();

@@ -159,6 +159,13 @@ mod tests {
         }
     }
 
+    /// A hand-off a feed takes from.
+    fn taking() -> Handoff {
+        let handoff = Handoff::default();
+        handoff.start_taking();
+        handoff
+    }
+
     fn seqs(rows: &[(Position, Notification)]) -> Vec<i64> {
         rows.iter().map(|(position, _)| position.seq).collect()
     }
@@ -173,8 +180,7 @@ mod tests {
 
     #[test]
     fn consecutive_groups_are_taken_in_order() {
-        let handoff = Handoff::default();
-        handoff.start_taking();
+        let handoff = taking();
         handoff.hand(group(4..=5));
         handoff.hand(group(6..=6));
         assert_eq!(seqs(&handoff.take_after(3).rows), [4, 5, 6]);
@@ -183,8 +189,7 @@ mod tests {
 
     #[test]
     fn rows_already_read_are_skipped() {
-        let handoff = Handoff::default();
-        handoff.start_taking();
+        let handoff = taking();
         handoff.hand(group(1..=2));
         handoff.hand(group(3..=4));
         assert_eq!(seqs(&handoff.take_after(2).rows), [3, 4]);
@@ -192,8 +197,7 @@ mod tests {
 
     #[test]
     fn a_gap_leaves_the_rest_to_the_read() {
-        let handoff = Handoff::default();
-        handoff.start_taking();
+        let handoff = taking();
         // Seq 3 was committed by someone else: 4..=5 and all after must be read.
         handoff.hand(group(1..=2));
         handoff.hand(group(4..=5));
@@ -206,8 +210,7 @@ mod tests {
 
     #[test]
     fn what_waits_is_bounded() {
-        let handoff = Handoff::default();
-        handoff.start_taking();
+        let handoff = taking();
         let size = 20_000;
         for n in 0..4 {
             handoff.hand(group(n * size + 1..=(n + 1) * size));

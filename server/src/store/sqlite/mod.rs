@@ -59,14 +59,11 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let owned = path.to_path_buf();
-        let conn = tokio::task::spawn_blocking(move || open_connection(&owned))
-            .await
-            .map_err(|e| StoreError::Other(e.to_string()))??;
+        let conn = connect(path).await?;
         let handoff = Arc::new(Handoff::default());
         Ok(Self {
             path: path.to_path_buf(),
-            conn: Arc::new(Mutex::new(conn)),
+            conn,
             commits: GroupCommit::new(Arc::clone(&handoff)),
             handoff,
             written: Arc::new(Notify::new()),
@@ -111,6 +108,16 @@ impl SqliteStore {
     fn written(&self) -> &Notify {
         &self.written
     }
+}
+
+/// A connection of its own to the file at `path` (the store's, the feed's, the checkpoint
+/// task's), opened in the blocking pool.
+async fn connect(path: &Path) -> Result<Arc<Mutex<Connection>>, StoreError> {
+    let path = path.to_path_buf();
+    let conn = tokio::task::spawn_blocking(move || open_connection(&path))
+        .await
+        .map_err(|e| StoreError::Other(e.to_string()))??;
+    Ok(Arc::new(Mutex::new(conn)))
 }
 
 /// Runs `work` on `conn` in the blocking pool.
