@@ -37,6 +37,16 @@ pub struct DatabaseArgs {
     /// The MongoDB collection holding the notifications.
     #[arg(long, env = "BELFRY_COLLECTION", default_value = "notifications")]
     pub collection: String,
+
+    /// The time zone of dates the host application stores as text without an offset
+    /// (`2026-11-28 09:00:00`), as an IANA name: Laravel's `app.timezone`.
+    #[arg(long, env = "BELFRY_TIME_ZONE", default_value = "UTC", value_parser = parse_zone)]
+    pub time_zone: chrono_tz::Tz,
+}
+
+fn parse_zone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.parse()
+        .map_err(|_| format!("{name:?} is not an IANA time zone name (e.g. UTC, Europe/Paris)"))
 }
 
 #[derive(Debug, Clone, Args)]

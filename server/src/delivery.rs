@@ -1,7 +1,8 @@
 //! Where the stores meet the hub, the one module that knows both.
 //!
-//! - Feeding: the hub is the [`FeedSink`] the stores' feeds report to. A committed notification
-//!   becomes one `new-notification` event for its user's streams, serialised once.
+//! - Feeding: [`Delivery`] is the [`FeedSink`] the stores' feeds report to. A committed
+//!   notification becomes one `new-notification` event for its user's streams, serialised once,
+//!   and never a second time.
 //! - Opening a stream: subscribe to the hub first, then (on resume) replay from the store what
 //!   was committed after the client's last id, then live events, dropping those the replay
 //!   already sent. Subscribing before reading is what makes the switch-over gap-free: anything
@@ -9,7 +10,7 @@
 //!
 //! `serve.rs` hands the hub to the store's feed; `stream.rs` turns what [`open`] yields into SSE.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use app::Notification;
 use futures::stream::{self, Stream, StreamExt};
@@ -26,16 +27,42 @@ pub const MAX_REPLAY: usize = 500;
 /// longest notifications would be about 5 MiB for one reconnecting tab.
 pub const MAX_REPLAY_BYTES: usize = 1024 * 1024;
 
-impl FeedSink for Hub {
+/// The hub as the feed's [`FeedSink`]: what the feed reports becomes events for the user's
+/// streams. A position at or below the last one reported is dropped, so however a feed retries
+/// (a batch read again after a failed request, a resume from a saved point), no stream is sent
+/// a notification twice.
+pub struct Delivery {
+    hub: Arc<Hub>,
+    last: Mutex<Option<Position>>,
+}
+
+impl Delivery {
+    pub fn new(hub: Arc<Hub>) -> Self {
+        Self {
+            hub,
+            last: Mutex::new(None),
+        }
+    }
+}
+
+impl FeedSink for Delivery {
     fn committed(&self, position: Position, notification: &Notification) {
+        {
+            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            if last.as_ref().is_some_and(|last| position <= *last) {
+                tracing::debug!(id = %notification.id, "dropping a notification reported again");
+                return;
+            }
+            *last = Some(position.clone());
+        }
         // A document another program wrote with an id Belfry cannot serve belongs to no stream.
         let Ok(user) = UserId::parse(&notification.user_id) else {
-            metrics::skipped();
+            metrics::skipped("user_id");
             tracing::warn!(id = %notification.id, "skipping a notification with an invalid user_id");
             return;
         };
         match pushed(position, notification) {
-            Some(pushed) => self.publish(&user, Event::New(pushed)),
+            Some(pushed) => self.hub.publish(&user, Event::New(pushed)),
             None => tracing::error!(id = %notification.id, "cannot serialise a notification"),
         }
     }
@@ -43,13 +70,12 @@ impl FeedSink for Hub {
     fn read(&self, user: &UserId, change: &ReadChange) {
         let event = match change {
             ReadChange::Ids { ids, unread_count } => read_event(ids, *unread_count),
-            ReadChange::All { unread_count } => all_read_event(*unread_count),
         };
-        self.publish(user, event);
+        self.hub.publish(user, event);
     }
 
     fn removed(&self, user: &UserId, ids: &[NotificationId], unread_count: u64) {
-        self.publish(user, removed_event(ids, unread_count));
+        self.hub.publish(user, removed_event(ids, unread_count));
     }
 }
 
@@ -74,7 +100,7 @@ fn removed_event(ids: &[NotificationId], unread_count: u64) -> Event {
 
 /// The data of a read or removed event: `{ids, unread_count}`.
 fn ids_json(ids: &[NotificationId], unread_count: u64) -> Arc<str> {
-    let ids: Vec<String> = ids.iter().map(|id| id.to_hex()).collect();
+    let ids: Vec<&str> = ids.iter().map(NotificationId::as_str).collect();
     Arc::from(json!({ "ids": ids, "unread_count": unread_count }).to_string())
 }
 
@@ -120,7 +146,13 @@ pub async fn open(
         move |event| {
             std::future::ready(match event {
                 // At or below the last replayed position: the replay sent it already.
-                Event::New(pushed) if floor.is_some_and(|floor| pushed.position <= floor) => None,
+                Event::New(pushed)
+                    if floor
+                        .as_ref()
+                        .is_some_and(|floor| pushed.position <= *floor) =>
+                {
+                    None
+                }
                 event => Some(StreamEvent::Hub(event)),
             })
         },
@@ -140,11 +172,13 @@ async fn replay(
             missed,
             changed,
         } => {
-            let floor = missed.last().map_or(cursor, |(position, _)| *position);
+            let floor = missed
+                .last()
+                .map_or(cursor, |(position, _)| position.clone());
             let mut bytes = 0;
             let mut events = Vec::with_capacity(missed.len());
             for (position, n) in &missed {
-                let Some(pushed) = pushed(*position, n) else {
+                let Some(pushed) = pushed(position.clone(), n) else {
                     continue;
                 };
                 bytes += pushed.json.len();

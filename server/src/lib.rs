@@ -62,6 +62,8 @@ pub struct AppState {
     /// `--dev`: the demo sign-in and send routes exist.
     pub dev: bool,
     pub publish_limit: Arc<rate::PublishLimit>,
+    /// Whether the store's feed follows the database (`/healthz`).
+    pub feed: store::FeedStatus,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -16,6 +16,8 @@ const DB_ERRORS: &str = "belfry_database_errors_total";
 const SKIPPED: &str = "belfry_skipped_records_total";
 const FEED_REQUESTS: &str = "belfry_feed_database_requests_total";
 const FEED_ROWS: &str = "belfry_feed_rows_total";
+const FEED_FOLLOWING: &str = "belfry_feed_following";
+const FEED_INVALIDATIONS: &str = "belfry_feed_invalidations_total";
 
 /// The metrics in Prometheus' text format.
 #[utoipa::path(
@@ -69,18 +71,27 @@ fn describe() {
     );
     metrics::describe_counter!(
         SKIPPED,
-        "rows or documents other programs wrote in a shape Belfry cannot serve, skipped"
+        "rows or documents other programs wrote that Belfry cannot serve (skipped), or fields of them it left out, by reason"
+    );
+    metrics::describe_gauge!(
+        FEED_FOLLOWING,
+        "1 while the feed follows the database, 0 while it cannot (see /healthz)"
+    );
+    metrics::describe_counter!(
+        FEED_INVALIDATIONS,
+        "change streams invalidated (collection dropped or renamed) and followed on after"
     );
     // Zeroes, so that every series exists before its first event.
     metrics::gauge!(OPEN_STREAMS).set(0.0);
+    metrics::gauge!(FEED_FOLLOWING).set(1.0);
     for counter in [
         DELIVERIES,
         REPLAYS,
         RESYNCS,
         SLOW_CLOSES,
         DB_ERRORS,
-        SKIPPED,
         FEED_REQUESTS,
+        FEED_INVALIDATIONS,
     ] {
         metrics::counter!(counter).absolute(0);
     }
@@ -117,8 +128,21 @@ pub fn database_error() {
     metrics::counter!(DB_ERRORS).increment(1);
 }
 
-pub fn skipped() {
-    metrics::counter!(SKIPPED).increment(1);
+/// A row or document skipped, or a field of one left out, for `reason` (`id`, `user_id`,
+/// `message`, `created_at`, `link`, `read_at`, `entry`).
+pub fn skipped(reason: &'static str) {
+    metrics::counter!(SKIPPED, "reason" => reason).increment(1);
+}
+
+/// Whether the feed follows its database (1) or cannot (0).
+pub fn feed_following(following: bool) {
+    metrics::gauge!(FEED_FOLLOWING).set(if following { 1.0 } else { 0.0 });
+}
+
+/// A change stream that was invalidated (its collection dropped or renamed, or its database
+/// dropped) and followed on after.
+pub fn feed_invalidated() {
+    metrics::counter!(FEED_INVALIDATIONS).increment(1);
 }
 
 pub fn feed_requests(count: u64) {

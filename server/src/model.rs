@@ -6,6 +6,7 @@
 //! from these types, so the rules live here once and the callers only say which field failed.
 
 use std::fmt;
+use std::sync::Arc;
 
 use bson::oid::ObjectId;
 
@@ -50,28 +51,58 @@ impl fmt::Display for UserId {
     }
 }
 
-/// A notification id: the 24 hexadecimal digits of a MongoDB ObjectId, on both stores.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NotificationId(ObjectId);
+/// A notification id, as the API shows it and takes it back: the 24 lower-case hexadecimal
+/// digits of a MongoDB ObjectId (what Belfry makes, on both stores), or the text form of an id
+/// another program chose for its document (a UUID string, as Laravel's notifications have; a
+/// number, in canonical decimal). 1 to 128 characters, none of them a space or a control
+/// character (an SSE `id:` line cannot carry a line break). Ordered as text, which for
+/// ObjectIds is their own order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NotificationId(Arc<str>);
+
+pub const MAX_NOTIFICATION_ID_LEN: usize = 128;
 
 impl NotificationId {
+    /// A new ObjectId.
     pub fn new() -> Self {
-        Self(ObjectId::new())
+        Self::from(ObjectId::new())
     }
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        ObjectId::parse_str(raw)
-            .map(Self)
-            .map_err(|_| format!("{raw:?} is not a notification id (24 hexadecimal digits)"))
+        let chars = raw.chars().count();
+        if chars == 0 || chars > MAX_NOTIFICATION_ID_LEN {
+            return Err(format!(
+                "{raw:?} is not a notification id (1 to {MAX_NOTIFICATION_ID_LEN} characters)"
+            ));
+        }
+        if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(format!(
+                "{raw:?} is not a notification id (no spaces or control characters)"
+            ));
+        }
+        Ok(Self(Arc::from(raw)))
     }
 
-    pub fn object_id(self) -> ObjectId {
-        self.0
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
-    /// Lower-case hex: its byte order is the id's order, which the SQLite store relies on.
-    pub fn to_hex(self) -> String {
-        self.0.to_hex()
+    /// The ObjectId this id is the hex form of, if it is one.
+    pub fn object_id(&self) -> Option<ObjectId> {
+        let oid = ObjectId::parse_str(&self.0).ok()?;
+        (oid.to_hex() == *self.0).then_some(oid)
+    }
+
+    /// The integer this id is the canonical decimal form of, if it is one.
+    pub fn as_integer(&self) -> Option<i64> {
+        let n: i64 = self.0.parse().ok()?;
+        (n.to_string() == *self.0).then_some(n)
+    }
+}
+
+impl fmt::Display for NotificationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -83,7 +114,7 @@ impl Default for NotificationId {
 
 impl From<ObjectId> for NotificationId {
     fn from(oid: ObjectId) -> Self {
-        Self(oid)
+        Self(Arc::from(oid.to_hex()))
     }
 }
 
@@ -170,7 +201,7 @@ pub struct NewNotification {
 /// Where a notification stands in commit order: `seq` orders commits (each store says how it
 /// makes them), `id` breaks the rare tie. Streams replay and de-duplicate by position, never by
 /// `_id` alone, because ObjectIds from several writers are not in commit order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Position {
     pub seq: i64,
     pub id: NotificationId,
@@ -241,8 +272,22 @@ mod tests {
     #[test]
     fn notification_ids_round_trip_as_hex() {
         let id = NotificationId::new();
-        assert_eq!(NotificationId::parse(&id.to_hex()).unwrap(), id);
-        assert!(NotificationId::parse("xyz").is_err());
-        assert!(NotificationId::parse("6747f0c0a1b2c3d4e5f6071").is_err());
+        assert_eq!(NotificationId::parse(id.as_str()).unwrap(), id);
+        assert!(id.object_id().is_some());
+        // Ids other programs chose: UUIDs, numbers.
+        let uuid = NotificationId::parse("9f0c3a52-5d1e-4c1b-9a43-0f2b7f6c1d2e").unwrap();
+        assert_eq!((uuid.object_id(), uuid.as_integer()), (None, None));
+        assert_eq!(NotificationId::parse("42").unwrap().as_integer(), Some(42));
+        assert_eq!(NotificationId::parse("042").unwrap().as_integer(), None);
+        // Upper-case hex is a string id, not the ObjectId (whose text is lower-case).
+        assert_eq!(
+            NotificationId::parse("6747F0C0A1B2C3D4E5F60712")
+                .unwrap()
+                .object_id(),
+            None
+        );
+        for bad in ["", "a b", "a\nb", &"x".repeat(129)] {
+            assert!(NotificationId::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

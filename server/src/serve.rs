@@ -39,7 +39,7 @@ impl Server {
     pub async fn start(args: &ServeArgs, secrets: &Secrets) -> Result<Self, String> {
         // The metrics recorder before anything counts (the feed starts counting before `app`).
         crate::metrics::handle();
-        let store = store::open(&args.db.database, &args.db.collection)
+        let store = store::open(&args.db)
             .await
             .map_err(|e| format!("cannot open the database: {e}"))?;
         let listener = transport::listen(args.addr)
@@ -51,7 +51,8 @@ impl Server {
         let hub = Hub::new(max_streams);
         let shutdown = CancellationToken::new();
         // The one place the store's feed meets the hub.
-        let mut feed = Arc::clone(&store).start_feed(Arc::clone(&hub) as _, shutdown.clone());
+        let sink = Arc::new(crate::delivery::Delivery::new(Arc::clone(&hub)));
+        let mut feed = Arc::clone(&store).start_feed(sink, shutdown.clone());
         if !feed.started(FEED_START_WAIT).await {
             tracing::warn!(
                 "the feed has not started within {FEED_START_WAIT:?}; serving anyway, and what is \
@@ -73,6 +74,7 @@ impl Server {
             shutdown: shutdown.clone(),
             dev: args.dev,
             publish_limit: Arc::new(crate::rate::PublishLimit::new(args.publish_rate)),
+            feed: feed.status.clone(),
         };
         let router = app(state).layer(cors(&args.allowed_origins)?);
         Ok(Self {

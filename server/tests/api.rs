@@ -137,7 +137,7 @@ async fn read_and_read_all(store: Arc<dyn NotificationStore>) {
 }
 
 async fn cookie_and_health(store: Arc<dyn NotificationStore>) {
-    let router = belfry::app(state(store));
+    let router = belfry::app(state(store.clone()));
     publish(&router, json!({"user_id": "alice", "message": "hi"})).await;
     let request = Request::get("/notifications/unread-count")
         .header(
@@ -154,7 +154,22 @@ async fn cookie_and_health(store: Arc<dyn NotificationStore>) {
     let request = Request::get("/healthz").body(Body::empty()).unwrap();
     assert_eq!(
         call(&router, request).await,
-        (StatusCode::OK, json!({"status": "ok", "database": "ok"}))
+        (
+            StatusCode::OK,
+            json!({"status": "ok", "database": "ok", "feed": "following"})
+        )
+    );
+
+    // A feed that cannot follow its database makes the instance unready, the database up.
+    let stalled = state(store.clone());
+    stalled.feed.stalled("the change stream ended");
+    let request = Request::get("/healthz").body(Body::empty()).unwrap();
+    assert_eq!(
+        call(&belfry::app(stalled), request).await,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "unavailable", "database": "ok", "feed": "stalled"})
+        )
     );
 }
 

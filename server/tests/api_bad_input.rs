@@ -140,8 +140,8 @@ fn cases(alice_id: &str) -> Vec<Case> {
         case("limit=-1", Method::GET, "/notifications?limit=-1", Auth::User("alice")).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("limit")),
         case("limit=x", Method::GET, "/notifications?limit=x", Auth::User("alice")).expect(S::BAD_REQUEST, "malformed", Some("limit")),
         case("limit=1.5", Method::GET, "/notifications?limit=1.5", Auth::User("alice")).expect(S::BAD_REQUEST, "malformed", Some("limit")),
-        case("before=xyz", Method::GET, "/notifications?before=xyz", Auth::User("alice")).expect(S::BAD_REQUEST, "malformed", Some("before")),
-        case("before of 23 hex digits", Method::GET, "/notifications?before=6747f0c0a1b2c3d4e5f6071", Auth::User("alice")).expect(S::BAD_REQUEST, "malformed", Some("before")),
+        case("before=x%20y", Method::GET, "/notifications?before=x%20y", Auth::User("alice")).expect(S::BAD_REQUEST, "malformed", Some("before")),
+        case("before of 129 characters", Method::GET, format!("/notifications?before={}", "a".repeat(129)), Auth::User("alice")).expect(S::BAD_REQUEST, "malformed", Some("before")),
         // Marking read.
         case("read without a CSRF header", Method::POST, read_alice.clone(), Auth::User("alice")).expect(S::FORBIDDEN, "csrf_rejected", None),
         case("read with a form content type", Method::POST, read_alice.clone(), Auth::User("alice")).header("content-type", "application/x-www-form-urlencoded").expect(S::FORBIDDEN, "csrf_rejected", None),
@@ -149,7 +149,7 @@ fn cases(alice_id: &str) -> Vec<Case> {
         case("read-all as text/plain", Method::POST, "/notifications/read-all", Auth::User("alice")).header("content-type", "text/plain").expect(S::FORBIDDEN, "csrf_rejected", None),
         case("read without a token", Method::POST, read_alice.clone(), Auth::None).header("x-requested-with", "XMLHttpRequest").expect(S::UNAUTHORIZED, "missing_token", None),
         case("read-all with an expired token", Method::POST, "/notifications/read-all", bearer(&expired)).header("x-requested-with", "XMLHttpRequest").expect(S::UNAUTHORIZED, "expired_token", None),
-        case("read a malformed id", Method::POST, "/notifications/not-an-id/read", Auth::User("alice")).header("x-requested-with", "XMLHttpRequest").expect(S::BAD_REQUEST, "malformed", Some("id")),
+        case("read a malformed id", Method::POST, "/notifications/not%20an%20id/read", Auth::User("alice")).header("x-requested-with", "XMLHttpRequest").expect(S::BAD_REQUEST, "malformed", Some("id")),
         case("read an unknown id", Method::POST, "/notifications/000000000000000000000000/read", Auth::User("alice")).header("x-requested-with", "XMLHttpRequest").expect(S::NOT_FOUND, "not_found", None),
         case("read another user's notification", Method::POST, read_alice, Auth::User("bob")).header("content-type", "application/json").expect(S::NOT_FOUND, "not_found", None),
     ]

@@ -66,7 +66,7 @@ async fn refuses_bad_resumes_and_tokens(database: String) {
             in_query: false,
         })
     };
-    let (status, body) = open(token("alice"), Some("not-an-id"))
+    let (status, body) = open(token("alice"), Some("not an id"))
         .await
         .err()
         .expect("refused");

@@ -14,28 +14,40 @@ pub struct Health {
     status: &'static str,
     /// `ok`, `unreachable` or `not_writable`.
     database: &'static str,
+    /// `following` while the feed pushes what is committed; `stalled` while it cannot (its
+    /// last error is in the log, and `belfry_feed_following` is 0).
+    feed: &'static str,
 }
 
-/// 200 while the database answers (and, after a failed write, takes writes again); 503 with the
-/// reason while it does not (the details go to the log).
+/// 200 while the database answers (and, after a failed write, takes writes again) and the feed
+/// follows it; 503 with the reason while not (the details go to the log).
 #[utoipa::path(
     get,
     path = "/healthz",
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "The database is unreachable or not writable", body = Health),
+        (status = 503, description = "The database is unreachable or not writable, or the feed cannot follow it", body = Health),
     ),
 )]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let feed = match state.feed.problem() {
+        None => "following",
+        Some(problem) => {
+            tracing::warn!(%problem, "health check: the feed cannot follow the database");
+            "stalled"
+        }
+    };
     let database = match state.store.ping().await {
-        Ok(()) => {
+        Ok(()) if feed == "following" => {
             let ok = Health {
                 status: "ok",
                 database: "ok",
+                feed,
             };
             return (StatusCode::OK, Json(ok));
         }
+        Ok(()) => "ok",
         Err(StoreError::ReadOnly(err)) => {
             tracing::warn!(%err, "health check: database not writable");
             "not_writable"
@@ -48,6 +60,10 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
     let status = "unavailable";
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(Health { status, database }),
+        Json(Health {
+            status,
+            database,
+            feed,
+        }),
     )
 }

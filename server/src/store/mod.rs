@@ -25,11 +25,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::DatabaseUrl;
+use crate::config::{DatabaseArgs, DatabaseUrl};
 use crate::model::{NewNotification, NotificationId, Position, UserId};
 
 /// A page of a user's list: at most `limit` notifications older than `before`, newest first.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Page {
     pub limit: u32,
     pub before: Option<NotificationId>,
@@ -136,18 +136,26 @@ pub trait NotificationStore: Send + Sync {
 /// just after start is never missed.
 pub struct RunningFeed {
     pub task: JoinHandle<()>,
+    /// Whether it follows the database right now (for `/healthz`).
+    pub status: FeedStatus,
     started: oneshot::Receiver<()>,
 }
 
 impl RunningFeed {
-    /// Spawns `run`, which calls [`Started::now`] once its starting point is fixed.
-    pub fn spawn<F>(run: impl FnOnce(Started) -> F) -> Self
+    /// Spawns `run`, which calls [`Started::now`] once its starting point is fixed and keeps
+    /// its [`FeedStatus`] current.
+    pub fn spawn<F>(run: impl FnOnce(Started, FeedStatus) -> F) -> Self
     where
         F: Future<Output = ()> + Send + 'static,
     {
         let (tell, started) = oneshot::channel();
-        let task = tokio::spawn(run(Started(Some(tell))));
-        Self { task, started }
+        let status = FeedStatus::default();
+        let task = tokio::spawn(run(Started(Some(tell)), status.clone()));
+        Self {
+            task,
+            status,
+            started,
+        }
     }
 
     /// Waits until the feed has started, at most `within`; whether it has.
@@ -156,6 +164,34 @@ impl RunningFeed {
             tokio::time::timeout(within, &mut self.started).await,
             Ok(Ok(()))
         )
+    }
+}
+
+/// Whether a feed follows its database: what `/healthz` reports as `feed`, and the
+/// `belfry_feed_following` gauge (1 or 0). A feed that fails is retried for ever; this says,
+/// meanwhile, that what is committed is not being pushed.
+#[derive(Clone, Debug, Default)]
+pub struct FeedStatus(Arc<std::sync::Mutex<Option<String>>>);
+
+impl FeedStatus {
+    /// The feed follows (again).
+    pub fn following(&self) {
+        let mut problem = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if problem.take().is_some() {
+            tracing::info!("the feed follows the database again");
+        }
+        crate::metrics::feed_following(true);
+    }
+
+    /// The feed cannot follow, for `why`.
+    pub fn stalled(&self, why: &str) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_owned());
+        crate::metrics::feed_following(false);
+    }
+
+    /// Why the feed does not follow, or `None` while it does.
+    pub fn problem(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -196,8 +232,6 @@ pub(crate) struct ByUser(Vec<(UserId, UserChanges)>);
 pub(crate) struct UserChanges {
     read: Vec<NotificationId>,
     removed: Vec<NotificationId>,
-    /// Every notification of the user was marked read.
-    all_read: bool,
     /// The position of the user's last change.
     seq: i64,
 }
@@ -209,11 +243,6 @@ impl ByUser {
             true => change.removed.push(id),
             false => change.read.push(id),
         }
-    }
-
-    /// Every notification of `user` was marked read.
-    pub(crate) fn add_all_read(&mut self, user: UserId, seq: i64) {
-        self.of(user, seq).all_read = true;
     }
 
     fn of(&mut self, user: UserId, seq: i64) -> &mut UserChanges {
@@ -242,9 +271,7 @@ impl ByUser {
     pub(crate) fn report(self, sink: &dyn FeedSink, count: impl Fn(&UserId) -> u64) {
         for (user, change) in self.0 {
             let unread_count = count(&user);
-            if change.all_read {
-                sink.read(&user, &ReadChange::All { unread_count });
-            } else if !change.read.is_empty() {
+            if !change.read.is_empty() {
                 let read = ReadChange::Ids {
                     ids: change.read,
                     unread_count,
@@ -258,7 +285,9 @@ impl ByUser {
     }
 }
 
-/// A change of read state, as a feed reports it.
+/// A change of read state, as a feed reports it: the notifications marked read, never more
+/// (a read-all names the ids it covered, so a notification committed beside it is never told
+/// read while it is unread).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReadChange {
     /// These notifications were marked read.
@@ -266,18 +295,19 @@ pub enum ReadChange {
         ids: Vec<NotificationId>,
         unread_count: u64,
     },
-    /// Every notification of the user was marked read.
-    All { unread_count: u64 },
 }
 
-/// Opens the store a database URL names, creating its schema or indexes if needed.
-pub async fn open(
-    url: &DatabaseUrl,
-    collection: &str,
-) -> Result<Arc<dyn NotificationStore>, StoreError> {
-    Ok(match url {
+/// Opens the store the database flags name, creating its schema or indexes if needed.
+pub async fn open(args: &DatabaseArgs) -> Result<Arc<dyn NotificationStore>, StoreError> {
+    Ok(match &args.database {
         DatabaseUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path).await?),
-        DatabaseUrl::Mongo(uri) => Arc::new(mongo::MongoStore::connect(uri, collection).await?),
+        DatabaseUrl::Mongo(uri) => {
+            let decoder = mongo::Decoder {
+                zone: args.time_zone,
+            };
+            let store = mongo::MongoStore::connect_with(uri, &args.collection, decoder).await?;
+            Arc::new(store)
+        }
     })
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::StoreError;
+use super::{FeedStatus, StoreError};
 use crate::metrics;
 
 /// Why a poll runs.
@@ -27,12 +27,14 @@ pub trait Tail {
     async fn poll(&mut self, reason: Reason) -> Result<(), StoreError>;
 }
 
-/// Polls `tail` every `interval`, and whenever `wake` is notified, until `shutdown`.
+/// Polls `tail` every `interval`, and whenever `wake` is notified, until `shutdown`; `status`
+/// says whether the last poll could read.
 pub async fn follow<T: Tail>(
     tail: &mut T,
     interval: Duration,
     wake: Option<&Notify>,
     shutdown: &CancellationToken,
+    status: &FeedStatus,
 ) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -50,9 +52,13 @@ pub async fn follow<T: Tail>(
             () = woken => Reason::Woken,
             _ = tick.tick() => Reason::Tick,
         };
-        if let Err(err) = tail.poll(reason).await {
-            metrics::database_error();
-            tracing::warn!(%err, feed = T::NAME, "the feed could not read; retrying next tick");
+        match tail.poll(reason).await {
+            Ok(()) => status.following(),
+            Err(err) => {
+                metrics::database_error();
+                status.stalled(&err.to_string());
+                tracing::warn!(%err, feed = T::NAME, "the feed could not read; retrying next tick");
+            }
         }
     }
 }

@@ -45,7 +45,7 @@ async fn every_stream_answer_parses_strictly_on_both_transports() {
         (
             "400 malformed Last-Event-ID",
             format!("{stream}?token={}", token("alice")),
-            json!({"last-event-id": "not-an-id"}),
+            json!({"last-event-id": "not an id"}),
             400,
         ),
         (

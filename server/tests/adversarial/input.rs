@@ -66,7 +66,7 @@ async fn a_malformed_sqlite_row_costs_only_itself() {
     other
         .execute(
             "INSERT INTO notifications (id, user_id, message, created_at) VALUES
-             ('not-an-object-id', 'alice', 'bad id', 0),
+             ('not an id', 'alice', 'bad id', 0),
              ('6747f0c0a1b2c3d4e5f60718', 'alice', 'bad date', 'yesterday')",
             [],
         )

@@ -84,15 +84,15 @@ async fn odd_requests_get_a_clear_answer() {
         ),
         (
             "a request pipelined after a stream request",
-            format!("GET {stream}&last_event_id=zz HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n"),
+            format!("GET {stream}&last_event_id=z%20z HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n"),
             " 400 ",
         ),
         (
             "an absolute-form URI",
-            format!("GET http://127.0.0.1{stream}&last_event_id=zz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+            format!("GET http://127.0.0.1{stream}&last_event_id=z%20z HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
             " 400 ",
         ),
-        ("HTTP/1.0", format!("GET {stream}&last_event_id=zz HTTP/1.0\r\n\r\n"), " 400 "),
+        ("HTTP/1.0", format!("GET {stream}&last_event_id=z%20z HTTP/1.0\r\n\r\n"), " 400 "),
     ];
     for (name, request, expected) in &cases {
         let answer = send(&server, request.as_bytes()).await;

@@ -137,7 +137,7 @@ async fn an_explicit_token_wins_over_a_stale_cookie() {
     let router = belfry::app(state(db.store.clone()));
     let stale = token_with_claims(json!({"sub": "alice", "exp": unix_now() - 3600}));
     let request = Request::get(format!(
-        "/notifications/stream?token={}&last_event_id=zz",
+        "/notifications/stream?token={}&last_event_id=z%20z",
         token("alice")
     ))
     .header("cookie", format!("belfry_token={stale}"))

@@ -69,7 +69,7 @@ async fn mongo_standalone_a_stamper_paused_mid_run_cannot_collide() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let stamped = collection
-            .count_documents(doc! { "belfry_seq": { "$type": "long" } })
+            .count_documents(doc! { "belfry_pos": { "$type": "long" } })
             .await
             .unwrap();
         if stamped > 1 {

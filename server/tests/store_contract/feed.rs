@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::Notification;
-use belfry::config::DatabaseUrl;
 use belfry::model::{NotificationId, Position, UserId};
 use belfry::store::{FeedSink, NotificationStore, ReadChange};
 use tokio::sync::Notify;
@@ -40,7 +39,6 @@ impl FeedSink for Recorder {
         // Ids in id order: one `updateMany` is reported in whatever order the server wrote it.
         let (mut ids, count) = match change {
             ReadChange::Ids { ids, unread_count } => (ids.clone(), *unread_count),
-            ReadChange::All { unread_count } => (Vec::new(), *unread_count),
         };
         ids.sort();
         self.changes
@@ -136,9 +134,9 @@ struct Started {
 }
 
 async fn start(database: &str) -> Started {
-    let url: DatabaseUrl = database.parse().unwrap();
-    let store = belfry::store::open(&url, "notifications").await.unwrap();
-    let other = belfry::store::open(&url, "notifications").await.unwrap();
+    let args = crate::support::database_args(database);
+    let store = belfry::store::open(&args).await.unwrap();
+    let other = belfry::store::open(&args).await.unwrap();
     let recorder = Arc::new(Recorder::default());
     let shutdown = CancellationToken::new();
     let feed = Arc::clone(&store)
@@ -241,7 +239,7 @@ async fn reports_reads_and_removals_with_the_count(database: String) {
         .iter()
         .map(|n| NotificationId::parse(&n.id).unwrap())
         .collect();
-    let last = ids[2].to_hex();
+    let last = ids[2].to_string();
     assert!(
         started
             .recorder
@@ -263,8 +261,12 @@ async fn reports_reads_and_removals_with_the_count(database: String) {
             started.recorder.changes.lock().unwrap()
         );
     };
-    started.store.mark_read(&user, ids[0]).await.unwrap();
-    expect(Change::Read("r".into(), vec![ids[0]], 2)).await;
+    started
+        .store
+        .mark_read(&user, ids[0].clone())
+        .await
+        .unwrap();
+    expect(Change::Read("r".into(), vec![ids[0].clone()], 2)).await;
     // One update of many rows: reported in one event per user and batch, and MongoDB may hand
     // its documents to the feed in more than one batch. Together they name both, and the last
     // carries the count after all of them.
@@ -287,8 +289,8 @@ async fn reports_reads_and_removals_with_the_count(database: String) {
         "read-all reported: {:?}",
         started.recorder.changes.lock().unwrap()
     );
-    crate::support::direct::delete(&database, ids[2]).await;
-    expect(Change::Removed("r".into(), vec![ids[2]], 0)).await;
+    crate::support::direct::delete(&database, ids[2].clone()).await;
+    expect(Change::Removed("r".into(), vec![ids[2].clone()], 0)).await;
     started.shutdown.cancel();
     started.feed.await.unwrap();
 }

@@ -124,11 +124,17 @@ async fn marks_one_read(store: Arc<dyn NotificationStore>) {
 
     let first = NotificationId::parse(&ids[0]).unwrap();
     assert_eq!(
-        store.mark_read(&user("alice"), first).await.unwrap(),
+        store
+            .mark_read(&user("alice"), first.clone())
+            .await
+            .unwrap(),
         MarkRead::Marked
     );
     assert_eq!(
-        store.mark_read(&user("alice"), first).await.unwrap(),
+        store
+            .mark_read(&user("alice"), first.clone())
+            .await
+            .unwrap(),
         MarkRead::AlreadyRead
     );
     assert_eq!(store.unread_count(&user("alice")).await.unwrap(), 2);
@@ -274,7 +280,10 @@ mod laravel_documents {
         assert_eq!(store.unread_count(&user("42")).await.unwrap(), 2);
         let shipped_id = NotificationId::parse(&shipped.id).unwrap();
         assert_eq!(
-            store.mark_read(&user("42"), shipped_id).await.unwrap(),
+            store
+                .mark_read(&user("42"), shipped_id.clone())
+                .await
+                .unwrap(),
             MarkRead::Marked
         );
         assert_eq!(store.unread_count(&user("42")).await.unwrap(), 1);

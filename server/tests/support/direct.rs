@@ -22,7 +22,7 @@ pub async fn set_read(database: &str, ids: &[NotificationId]) {
     match database.parse::<DatabaseUrl>().unwrap() {
         DatabaseUrl::Sqlite(path) => {
             let conn = rusqlite::Connection::open(path).unwrap();
-            let list: Vec<String> = ids.iter().map(|id| format!("'{}'", id.to_hex())).collect();
+            let list: Vec<String> = ids.iter().map(|id| format!("'{}'", id.as_str())).collect();
             let sql = format!(
                 "UPDATE notifications SET read_at = 1 WHERE id IN ({})",
                 list.join(",")
@@ -48,7 +48,7 @@ pub async fn delete(database: &str, id: NotificationId) {
     match database.parse::<DatabaseUrl>().unwrap() {
         DatabaseUrl::Sqlite(path) => {
             let conn = rusqlite::Connection::open(path).unwrap();
-            conn.execute("DELETE FROM notifications WHERE id = ?1", [id.to_hex()])
+            conn.execute("DELETE FROM notifications WHERE id = ?1", [id.as_str()])
                 .unwrap();
         }
         DatabaseUrl::Mongo(uri) => {

@@ -129,6 +129,15 @@ pub async fn insert_raw(store: &MongoStore, doc: Document) {
         .expect("a raw insert");
 }
 
+/// The database flags for `url` (the `notifications` collection, dates in UTC).
+pub fn database_args(url: &str) -> belfry::config::DatabaseArgs {
+    belfry::config::DatabaseArgs {
+        database: url.parse().expect("a valid database URL"),
+        collection: "notifications".to_owned(),
+        time_zone: chrono_tz::Tz::UTC,
+    }
+}
+
 /// The URL of a SQLite file in `dir`.
 pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("belfry.db").display())
@@ -166,6 +175,7 @@ pub fn state(store: Arc<dyn NotificationStore>) -> AppState {
         publish_limit: Arc::new(belfry::rate::PublishLimit::new(
             std::num::NonZeroU32::new(100_000).unwrap(),
         )),
+        feed: belfry::store::FeedStatus::default(),
     }
 }
 

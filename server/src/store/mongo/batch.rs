@@ -8,10 +8,10 @@ use mongodb::bson::Document;
 use mongodb::change_stream::event::ChangeStreamEvent;
 use tokio::sync::mpsc;
 
-use super::doc::to_notification;
+use super::decode::{id_of, Decoder};
 use super::store_error;
 use crate::metrics;
-use crate::model::{NotificationId, UserId};
+use crate::model::UserId;
 use crate::store::{ByUser, StoreError};
 
 /// What the stream's reader queues: an event, or the error that ended the stream.
@@ -79,27 +79,27 @@ pub async fn complete_transaction(
 /// owner `document` tells. A delete tells no owner unless the collection keeps pre-images; such
 /// a removal reaches the tabs when they next refetch.
 pub fn add_change(
+    decoder: &Decoder,
     changes: &mut ByUser,
     key: &Option<Document>,
     document: Option<&Document>,
     seq: Option<i64>,
     removed: bool,
 ) {
-    let id = key.as_ref().and_then(|k| k.get_object_id("_id").ok());
-    let owner = document.map(|d| to_notification(d).user_id);
-    let (Some(id), Some(Ok(user))) = (id, owner.as_deref().map(UserId::parse)) else {
-        if removed {
-            tracing::debug!("a deleted document's owner is unknown (no pre-image); not pushed");
+    let id = key.as_ref().and_then(|k| k.get("_id")).and_then(id_of);
+    // The owner by the decoder's rule: a change to a document it would not serve is not told.
+    let owner = document.and_then(|d| decoder.decode(d).ok());
+    let (Some(id), Some(owner)) = (id, owner) else {
+        if document.is_none() {
+            tracing::debug!("a changed document's owner is unknown (no pre-image); not pushed");
         } else {
-            metrics::skipped();
-            tracing::warn!("skipping a change to a document without a valid user_id or _id");
+            metrics::skipped("entry");
+            tracing::warn!("skipping a change to a document Belfry does not serve");
         }
         return;
     };
-    changes.add(
-        user,
-        NotificationId::from(id),
-        removed,
-        seq.unwrap_or_default(),
-    );
+    let Ok(user) = UserId::parse(&owner.user_id) else {
+        return;
+    };
+    changes.add(user, id, removed, seq.unwrap_or_default());
 }

@@ -17,6 +17,7 @@ use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
+use super::decode::id_of;
 use super::{store_error, MongoStore, SEQ_FIELD};
 use crate::model::{NotificationId, UserId};
 use crate::store::{ByUser, StoreError};
@@ -24,12 +25,6 @@ use crate::store::{ByUser, StoreError};
 const CHANGES_COLLECTION: &str = "belfry_changes";
 /// How long an entry is kept: far longer than any stamper takes to order it.
 const KEEP_SECS: i64 = 24 * 60 * 60;
-
-/// What a change log entry says was read.
-pub enum Read {
-    One(NotificationId),
-    All,
-}
 
 impl MongoStore {
     pub(super) fn changes(&self) -> Collection<Document> {
@@ -67,15 +62,17 @@ impl MongoStore {
             .map_err(store_error)
     }
 
-    /// Logs that `user` read something, for the stamper to order (a standalone server only).
-    pub(super) async fn log_read(&self, user: &UserId, read: Read) -> Result<(), StoreError> {
+    /// Logs that `user` read `ids`, for the stamper to order (a standalone server only).
+    pub(super) async fn log_read(
+        &self,
+        user: &UserId,
+        ids: &[NotificationId],
+    ) -> Result<(), StoreError> {
         let mut entry = self.changes_of_collection();
         entry.insert("user_id", user.as_str());
         entry.insert("at", BsonDateTime::from_chrono(Utc::now()));
-        match read {
-            Read::One(id) => entry.insert("ids", vec![id.object_id()]),
-            Read::All => entry.insert("all", true),
-        };
+        let ids: Vec<&str> = ids.iter().map(NotificationId::as_str).collect();
+        entry.insert("ids", ids);
         self.changes()
             .insert_one(entry)
             .await
@@ -92,16 +89,14 @@ pub(super) fn add_entry(changes: &mut ByUser, entry: &Document, seq: i64) {
         .ok()
         .and_then(|u| UserId::parse(u).ok())
     else {
-        crate::metrics::skipped();
+        crate::metrics::skipped("entry");
         tracing::warn!("skipping a change log entry without a valid user_id");
         return;
     };
-    if entry.get_bool("all").unwrap_or(false) {
-        changes.add_all_read(user, seq);
-        return;
-    }
+    // (An entry of an earlier version may hold ObjectIds, or say `all`: it names no ids, and
+    // the user's count alone is reported.)
     let ids = entry.get_array("ids").map(Vec::as_slice).unwrap_or(&[]);
-    for id in ids.iter().filter_map(|id| id.as_object_id()) {
-        changes.add(user.clone(), NotificationId::from(id), false, seq);
+    for id in ids.iter().filter_map(id_of) {
+        changes.add(user.clone(), id, false, seq);
     }
 }

@@ -29,10 +29,10 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use mongodb::bson::{self, doc, Bson, Document, Timestamp};
+use mongodb::bson::{self, doc, Document, Timestamp};
 use mongodb::change_stream::event::{ChangeStreamEvent, OperationType, ResumeToken};
 use mongodb::change_stream::ChangeStream;
 use mongodb::error::ErrorKind;
@@ -42,11 +42,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::batch::{add_change, complete_transaction, drain, MAX_BATCH};
-use super::doc::to_notification;
-use super::{poll, store_error, MongoStore};
+use super::decode::is_unread;
+use super::{poll, store_error, MongoStore, FLOOR_FIELD};
 use crate::metrics;
 use crate::model::{NotificationId, Position};
-use crate::store::{ByUser, FeedSink, Started, StoreError};
+use crate::store::{ByUser, FeedSink, FeedStatus, Started, StoreError};
 
 const TOKEN_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -57,9 +57,16 @@ const CHANGE_STREAM_HISTORY_LOST: i32 = 286;
 const CHANGE_STREAM_FATAL: i32 = 280;
 const INVALID_RESUME_TOKEN: i32 = 260;
 
-/// The position a cluster time stands for.
+/// The second positions count cluster times from (2020-09-13T12:26:40Z).
+const POSITION_EPOCH: i64 = 1_600_000_000;
+
+/// The position a cluster time stands for: its seconds since [`POSITION_EPOCH`] in the high 32
+/// bits, its increment in the low 32. Ordered as cluster times are, and positive, from 2020 to
+/// 2088 (counting from 1970, as before, overflowed the sign bit on 2038-01-19); the stamper's
+/// counters (`poll.rs`) stay below these, so a database that gains change streams keeps its
+/// order.
 pub fn seq_of(time: Timestamp) -> i64 {
-    (i64::from(time.time) << 32) | i64::from(time.increment)
+    ((i64::from(time.time) - POSITION_EPOCH) << 32) | i64::from(time.increment)
 }
 
 /// Positions below this may have been missed by every feed: resuming from one means resync.
@@ -81,12 +88,13 @@ pub async fn run(
     sink: Arc<dyn FeedSink>,
     shutdown: CancellationToken,
     started: Started,
+    status: FeedStatus,
 ) {
     // Which feed depends on the server; `MongoStore::connect` asked it (a store exists only
     // once the server answered), so nothing is guessed here.
     if store.is_standalone() {
         tracing::info!("no change streams on this MongoDB (standalone); tailing by query");
-        return poll::run(store, sink, shutdown, started).await;
+        return poll::run(store, sink, shutdown, started, status).await;
     }
     // Beside the feed, not before it: the feed records its starting point first.
     tokio::spawn({
@@ -97,18 +105,27 @@ pub async fn run(
         store,
         sink,
         start: Start::Unknown,
-        opened: false,
+        opened_at: None,
         started,
+        status,
     };
     let mut backoff = Backoff::default();
     loop {
         match feed.follow(&shutdown).await {
-            Ok(()) => break,
+            Ok(Flow::Shutdown) => break,
+            // Invalidated: reopened at once after the invalidation, nothing failed.
+            Ok(Flow::Reopen) => continue,
             Err(err) => {
                 metrics::database_error();
-                // A stream that was open and then failed is a new outage: start over from the
-                // first, short wait, not from where the last outage's backoff ended.
-                if std::mem::take(&mut feed.opened) {
+                feed.status.stalled(&err.to_string());
+                // A stream that was open a while and then failed is a new outage: start over
+                // from the first, short wait. One that ends as soon as it opens keeps backing
+                // off, so it is not reopened ten times a second for ever.
+                if feed
+                    .opened_at
+                    .take()
+                    .is_some_and(|at| at.elapsed() >= STEADY)
+                {
                     backoff = Backoff::default();
                 }
                 tracing::warn!(%err, "the change stream stopped; resuming");
@@ -120,6 +137,16 @@ pub async fn run(
         }
     }
     feed.save_token().await;
+}
+
+/// How long a change stream must stay open before its failure counts as a new outage.
+const STEADY: Duration = Duration::from_secs(10);
+
+/// How a followed stream ended without an error.
+enum Flow {
+    Shutdown,
+    /// The stream was invalidated; the feed reopens it after the invalidation.
+    Reopen,
 }
 
 /// Waits between retries: 100 ms, doubling up to 5 s.
@@ -143,8 +170,26 @@ impl Backoff {
     }
 }
 
-/// Operations the feed follows.
-const WATCHED: [&str; 4] = ["insert", "update", "replace", "delete"];
+/// Operations the feed follows besides updates: new documents, rewrites, deletes, and what ends
+/// a collection's stream (a drop or rename of it, a drop of its database, then `invalidate`).
+const WATCHED: [&str; 7] = [
+    "insert",
+    "replace",
+    "delete",
+    "drop",
+    "rename",
+    "dropDatabase",
+    "invalidate",
+];
+
+/// The events the feed asks for: [`WATCHED`], and updates that set `read_at` — not the feed's
+/// own stamps (`belfry_pos`), nor other updates, which change nothing a tab shows.
+fn watched() -> Document {
+    doc! { "$match": { "$or": [
+        { "operationType": { "$in": WATCHED.as_slice() } },
+        { "operationType": "update", "updateDescription.updatedFields.read_at": { "$exists": true } },
+    ] } }
+}
 
 /// Where the change stream (re)opens.
 enum Start {
@@ -155,20 +200,25 @@ enum Start {
     /// A saved start time whose first resume token was not saved yet.
     At(Timestamp),
     Token(ResumeToken),
+    /// The token of an `invalidate`: the stream goes on after it (`startAfter`), where a
+    /// resume (`resumeAfter`) would meet the invalidation again.
+    After(ResumeToken),
 }
 
 struct Feed {
     store: Arc<MongoStore>,
     sink: Arc<dyn FeedSink>,
     start: Start,
-    /// Whether the change stream opened since the last failure.
-    opened: bool,
+    /// When the change stream opened, if it did since the last failure.
+    opened_at: Option<Instant>,
     started: Started,
+    status: FeedStatus,
 }
 
 impl Feed {
-    /// Follows the change stream until shutdown (`Ok`) or an error (`Err`, to be retried).
-    async fn follow(&mut self, shutdown: &CancellationToken) -> Result<(), StoreError> {
+    /// Follows the change stream until shutdown or invalidation (`Ok`) or an error (`Err`, to be
+    /// retried).
+    async fn follow(&mut self, shutdown: &CancellationToken) -> Result<Flow, StoreError> {
         if matches!(self.start, Start::Unknown) {
             self.start = self.load().await.map_err(store_error)?;
         }
@@ -181,7 +231,7 @@ impl Feed {
             }
             Err(err) => return Err(store_error(err)),
         };
-        self.opened = true;
+        self.opened_at = Some(Instant::now());
         self.started.now();
         // A task of its own reads the stream into a queue, so the events that came in one
         // `getMore` can be taken as one batch without waiting (or cancelling a `getMore`).
@@ -196,26 +246,75 @@ impl Feed {
         let mut save = tokio::time::interval(TOKEN_SAVE_INTERVAL);
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                _ = save.tick() => self.save_token().await,
+                () = shutdown.cancelled() => return Ok(Flow::Shutdown),
+                _ = save.tick() => {
+                    self.save_token().await;
+                    // Open for a while without failing: following (a stream that ends as it
+                    // opens never gets here).
+                    if self.opened_at.is_some_and(|at| at.elapsed() >= TOKEN_SAVE_INTERVAL) {
+                        self.status.following();
+                    }
+                }
                 first = events.recv() => {
                     metrics::feed_requests(1);
                     let (mut batch, mut failed) = drain(&mut events, first);
                     if failed.is_none() {
                         failed = complete_transaction(&mut events, &mut batch).await;
                     }
-                    // The resume point is the last event's own token.
-                    let last = batch.last().map(|event| event.id.clone());
-                    self.deliver(batch).await?;
-                    if let Some(token) = last {
-                        self.start = Start::Token(token);
+                    let invalidated = batch
+                        .iter()
+                        .position(|e| e.operation_type == OperationType::Invalidate);
+                    if let Some(at) = invalidated {
+                        // Nothing after an invalidation belongs to this stream.
+                        let invalidation = batch.swap_remove(at);
+                        batch.truncate(at);
+                        self.deliver_and_advance(batch).await?;
+                        self.follow_after(invalidation).await;
+                        return Ok(Flow::Reopen);
                     }
+                    self.deliver_and_advance(batch).await?;
+                    self.status.following();
                     if let Some(err) = failed {
                         return Err(err);
                     }
                 }
             }
         }
+    }
+
+    /// Delivers a batch, then moves the resume point past it: the last event's own token.
+    /// (Were the delivery to fail, the batch is read again: nothing was reported yet.)
+    async fn deliver_and_advance(
+        &mut self,
+        batch: Vec<ChangeStreamEvent<Document>>,
+    ) -> Result<(), StoreError> {
+        let last = batch.last().map(|event| event.id.clone());
+        self.deliver(batch).await?;
+        if let Some(token) = last {
+            self.start = Start::Token(token);
+        }
+        Ok(())
+    }
+
+    /// The collection was dropped or renamed, or its database dropped (`mongorestore --drop`,
+    /// `php artisan migrate:fresh`): go on after the invalidation, with the indexes made again,
+    /// and a floor at the invalidation, so a tab resuming from a document of before resyncs.
+    /// Saved at once, so a restart goes on after it too.
+    async fn follow_after(&mut self, invalidation: ChangeStreamEvent<Document>) {
+        metrics::feed_invalidated();
+        tracing::warn!(
+            "the collection was dropped or renamed (change stream invalidated); following the new one"
+        );
+        if let Some(seq) = invalidation.cluster_time.map(seq_of) {
+            self.store.floor().raise_to(seq);
+        }
+        self.start = Start::After(invalidation.id);
+        self.save_token().await;
+        if let Err(err) = self.store.create_indexes().await {
+            tracing::warn!(%err, "cannot create the indexes again yet");
+        }
+        let store = Arc::clone(&self.store);
+        tokio::spawn(async move { store.keep_pre_images().await });
     }
 
     async fn open(
@@ -225,7 +324,7 @@ impl Feed {
             .store
             .collection()
             .watch()
-            .pipeline([doc! { "$match": { "operationType": { "$in": WATCHED.as_slice() } } }])
+            .pipeline([watched()])
             // Whose a changed document is: an update's document as it is now, or (for a delete,
             // or an update of a document deleted since) as it was, where the collection keeps
             // pre-images.
@@ -233,6 +332,7 @@ impl Feed {
             .full_document_before_change(FullDocumentBeforeChangeType::WhenAvailable);
         match &self.start {
             Start::Token(token) => watch.resume_after(token.clone()).await,
+            Start::After(token) => watch.start_after(token.clone()).await,
             Start::At(time) => watch.start_at_operation_time(*time).await,
             Start::Unknown | Start::Fresh => {
                 // Save the starting point (and the floor below which resumes resync) before
@@ -244,8 +344,8 @@ impl Feed {
                         doc! { "_id": self.key() },
                         doc! {
                             "$set": { "start_at": now },
-                            "$max": { "floor": seq_of(now) },
-                            "$unset": { "token": "" },
+                            "$max": { FLOOR_FIELD: seq_of(now) },
+                            "$unset": { "token": "", "start_after": "" },
                         },
                     )
                     .upsert(true)
@@ -257,9 +357,12 @@ impl Feed {
     }
 
     /// One batch of events: the inserts' positions recorded in their documents (one write for
-    /// the batch), the inserts reported in position order, then each user's changes of read
-    /// state, coalesced, with the unread count after them.
+    /// the batch), then each changed user marked and counted; only then, when nothing can fail
+    /// any more, the inserts reported in position order and each user's changes of read state,
+    /// coalesced, with the unread count after them. A failure before that reports nothing, and
+    /// the batch is read again.
     async fn deliver(&self, batch: Vec<ChangeStreamEvent<Document>>) -> Result<(), StoreError> {
+        let decoder = self.store.decoder();
         let mut inserts = Vec::new();
         let mut changes = ByUser::default();
         for event in batch {
@@ -269,45 +372,46 @@ impl Feed {
                     let (Some(seq), Some(document)) = (seq, event.full_document) else {
                         continue;
                     };
-                    let Some(Bson::ObjectId(oid)) = document.get("_id") else {
-                        metrics::skipped();
-                        tracing::warn!(
-                            "skipping an inserted document whose _id is not an ObjectId"
-                        );
+                    let Some(notification) = decoder.read(&document) else {
+                        continue;
+                    };
+                    let Some(key) = document.get("_id").cloned() else {
                         continue;
                     };
                     let position = Position {
                         seq,
-                        id: NotificationId::from(*oid),
+                        id: NotificationId::parse(&notification.id).unwrap_or_default(),
                     };
-                    inserts.push((position, document));
+                    inserts.push((position, key, notification));
                 }
                 OperationType::Update | OperationType::Replace => {
+                    // An update names `read_at` (the stream asks for no other); a rewrite
+                    // carries the whole document. Either way it is never new again.
                     let read_at = match (&event.update_description, &event.full_document) {
                         (Some(update), _) => update.updated_fields.get("read_at"),
                         (None, Some(document)) => document.get("read_at"),
                         (None, None) => None,
                     };
-                    match read_at {
-                        // Set to a date (or a date as text, as some writers store it): read.
-                        Some(Bson::DateTime(_) | Bson::String(_)) => {
-                            // Whose it is: the document as it is now, or as it was if it has
-                            // been deleted since (the pre-image).
-                            let owner = event
-                                .full_document
-                                .as_ref()
-                                .or(event.full_document_before_change.as_ref());
-                            add_change(&mut changes, &event.document_key, owner, seq, false);
-                        }
-                        None | Some(Bson::Null) => {}
-                        Some(other) => {
-                            metrics::skipped();
-                            tracing::warn!(read_at = %other, "skipping an update whose read_at is not a date");
-                        }
+                    if !is_unread(read_at) {
+                        // Whose it is: the document as it is now, or as it was if it has
+                        // been deleted since (the pre-image).
+                        let owner = event
+                            .full_document
+                            .as_ref()
+                            .or(event.full_document_before_change.as_ref());
+                        add_change(
+                            decoder,
+                            &mut changes,
+                            &event.document_key,
+                            owner,
+                            seq,
+                            false,
+                        );
                     }
                 }
                 OperationType::Delete => {
                     add_change(
+                        decoder,
                         &mut changes,
                         &event.document_key,
                         event.full_document_before_change.as_ref(),
@@ -320,12 +424,14 @@ impl Feed {
         }
         // Documents inserted in one transaction share their cluster time: `_id` breaks the tie,
         // as it does for resume and the floor.
-        inserts.sort_by_key(|(position, _)| *position);
+        inserts.sort_by(|a, b| a.0.cmp(&b.0));
         self.store.stamp_all(&inserts).await?;
-        for (position, document) in &inserts {
-            self.sink.committed(*position, &to_notification(document));
+        let counted = self.store.count_changes(changes).await?;
+        for (position, _, notification) in &inserts {
+            self.sink.committed(position.clone(), notification);
         }
-        self.store.report_changes(&*self.sink, changes).await
+        counted.report(&*self.sink);
+        Ok(())
     }
 
     /// Reads the saved starting point and floor.
@@ -333,23 +439,28 @@ impl Feed {
         let Some(saved) = self.state().find_one(doc! { "_id": self.key() }).await? else {
             return Ok(Start::Fresh);
         };
-        if let Ok(floor) = saved.get_i64("floor") {
+        if let Ok(floor) = saved.get_i64(FLOOR_FIELD) {
             self.store.floor().raise_to(floor);
         }
         let token = saved
             .get("token")
             .cloned()
             .and_then(|token| bson::from_bson::<ResumeToken>(token).ok());
+        let after = saved.get_bool("start_after").unwrap_or(false);
         Ok(match (token, saved.get_timestamp("start_at")) {
+            (Some(token), _) if after => Start::After(token),
             (Some(token), _) => Start::Token(token),
             (None, Ok(time)) => Start::At(time),
             (None, Err(_)) => Start::Fresh,
         })
     }
 
+    /// Saves the resume point (and, after an invalidation, the floor it raised).
     async fn save_token(&self) {
-        let Start::Token(token) = &self.start else {
-            return;
+        let (token, after) = match &self.start {
+            Start::Token(token) => (token, false),
+            Start::After(token) => (token, true),
+            _ => return,
         };
         let Ok(token) = bson::to_bson(token) else {
             return;
@@ -359,7 +470,10 @@ impl Feed {
             .state()
             .update_one(
                 doc! { "_id": self.key() },
-                doc! { "$set": { "token": token } },
+                doc! {
+                    "$set": { "token": token, "start_after": after },
+                    "$max": { FLOOR_FIELD: self.store.floor().get() },
+                },
             )
             .upsert(true)
             .await;
@@ -390,6 +504,32 @@ fn token_unusable(err: &mongodb::error::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_stay_ordered_past_2038() {
+        // 2038-01-19T03:14:07Z is i32::MAX seconds; 2088 is where this encoding ends.
+        let times = [
+            1_600_000_000_u32,
+            1_764_000_000,
+            2_147_483_647,
+            2_147_483_648,
+            2_200_000_000,
+            3_747_483_646,
+        ];
+        let seqs: Vec<i64> = times
+            .iter()
+            .map(|time| {
+                seq_of(Timestamp {
+                    time: *time,
+                    increment: 1,
+                })
+            })
+            .collect();
+        assert!(
+            seqs.windows(2).all(|w| 0 <= w[0] && w[0] < w[1]),
+            "{seqs:?}"
+        );
+    }
 
     #[test]
     fn later_cluster_times_have_larger_positions() {

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use mongodb::bson::{doc, Document};
+use app::Notification;
+use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::ErrorKind;
 
 use super::{store_error, MongoStore, FEED_STATE_COLLECTION, SEQ_FIELD};
@@ -45,15 +46,16 @@ impl MongoStore {
 
     /// Records each insert's position in its document, unless one is recorded already (every
     /// instance computes the same), in one `update` command for the whole batch.
+    /// (`inserts`: each position, the document's `_id` as stored, what it was decoded as.)
     pub(super) async fn stamp_all(
         &self,
-        inserts: &[(Position, Document)],
+        inserts: &[(Position, Bson, Notification)],
     ) -> Result<(), StoreError> {
         let updates: Vec<Document> = inserts
             .iter()
-            .map(|(position, _)| {
+            .map(|(position, key, _)| {
                 doc! {
-                    "q": { "_id": position.id.object_id(), SEQ_FIELD: { "$exists": false } },
+                    "q": { "_id": key, SEQ_FIELD: { "$exists": false } },
                     "u": { "$set": { SEQ_FIELD: position.seq } },
                 }
             })
@@ -70,7 +72,7 @@ impl MongoStore {
             .map(|(user, seq)| {
                 doc! {
                     "q": { "_id": self.changed_key(user) },
-                    "u": { "$max": { "seq": seq } },
+                    "u": { "$max": { SEQ_FIELD: seq } },
                     "upsert": true,
                 }
             })
@@ -79,28 +81,24 @@ impl MongoStore {
             .await
     }
 
-    /// Marks each user whose read state changed (so a resume from before it resyncs), then
-    /// reports the changes to `sink` with each user's unread count.
-    pub(super) async fn report_changes(
-        &self,
-        sink: &dyn FeedSink,
-        changes: ByUser,
-    ) -> Result<(), StoreError> {
+    /// Marks each user whose read state changed (so a resume from before it resyncs) and
+    /// counts their unread notifications: everything the report of `changes` needs from the
+    /// database, so that reporting it cannot fail half-way.
+    pub(super) async fn count_changes(&self, changes: ByUser) -> Result<Counted, StoreError> {
+        let mut counts = HashMap::new();
         if changes.is_empty() {
-            return Ok(());
+            return Ok(Counted { changes, counts });
         }
         let marks: Vec<(UserId, i64)> = changes
             .last_positions()
             .map(|(user, seq)| (user.clone(), seq))
             .collect();
         self.mark_changed(&marks).await?;
-        let mut counts = HashMap::new();
         for (user, _) in &marks {
             crate::metrics::feed_requests(1);
             counts.insert(user.clone(), self.unread_count(user).await?);
         }
-        changes.report(sink, |user| counts.get(user).copied().unwrap_or_default());
-        Ok(())
+        Ok(Counted { changes, counts })
     }
 
     pub(super) fn changed_key(&self, user: &UserId) -> String {
@@ -130,5 +128,19 @@ impl MongoStore {
             ))),
             _ => Ok(()),
         }
+    }
+}
+
+/// A batch's changes of read state, with each user's unread count after them.
+pub(super) struct Counted {
+    changes: ByUser,
+    counts: HashMap<UserId, u64>,
+}
+
+impl Counted {
+    pub(super) fn report(self, sink: &dyn FeedSink) {
+        let counts = self.counts;
+        self.changes
+            .report(sink, |user| counts.get(user).copied().unwrap_or_default());
     }
 }

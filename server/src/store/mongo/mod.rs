@@ -2,10 +2,10 @@
 //!
 //! Documents have the shape the Laravel model writes (`_id`, `user_id`, `message`, `link`,
 //! `read_at`, `created_at`, `updated_at`), and documents other programs write are read as they
-//! are: an integer `user_id` belongs to the user whose id is that integer in decimal, dates may
-//! be BSON dates or strings, a missing `read_at` means unread.
+//! are, by one decoder with one rule per field (`decode.rs`).
 //!
-//! - `doc.rs`: documents to notifications and back, the user filter;
+//! - `decode.rs`: documents to notifications, and the filters built from the same rules;
+//! - `doc.rs`: the document Belfry writes;
 //! - `feed.rs`: the change-stream feed (a replica set or a sharded cluster), with `batch.rs`
 //!   (its events taken in batches) and `feed_writes.rs` (its few writes);
 //! - `retention.rs`: `--retain-days` as a TTL index;
@@ -15,6 +15,7 @@
 
 mod batch;
 mod changes;
+mod decode;
 mod doc;
 mod feed;
 mod feed_writes;
@@ -37,12 +38,17 @@ use tokio_util::sync::CancellationToken;
 
 use super::{FeedSink, MarkRead, NotificationStore, Page, Replay, RunningFeed, StoreError};
 use crate::model::{NewNotification, NotificationId, Position, UserId};
-use changes::Read;
-use doc::{new_document, to_notification, user_filter};
+pub use decode::Decoder;
+use decode::{id_filter, id_of, servable, unread_filter, user_filter};
+use doc::new_document;
 use feed::FeedFloor;
 
 /// The field where the feed records a document's position in commit order (see `feed.rs`).
-pub const SEQ_FIELD: &str = "belfry_seq";
+/// (Earlier versions wrote `belfry_seq`, in an encoding that wrapped in 2038; those positions
+/// are not read: a tab resuming from such a document resyncs once.)
+pub const SEQ_FIELD: &str = "belfry_pos";
+/// Where `belfry_feed` keeps the floor (see `feed.rs`), in `SEQ_FIELD`'s encoding.
+const FLOOR_FIELD: &str = "pos_floor";
 const FEED_STATE_COLLECTION: &str = "belfry_feed";
 
 /// Used when the URI names no database.
@@ -57,11 +63,22 @@ pub struct MongoStore {
     /// A standalone server (no change streams): reads made here are also logged
     /// (`changes.rs`), and resumes replay only what the stamper made visible (`poll.rs`).
     standalone: AtomicBool,
+    decoder: Decoder,
 }
 
 impl MongoStore {
-    /// Connects, checks the server answers, and creates the list index.
+    /// Connects, checks the server answers, and creates the list index; dates written without
+    /// an offset are read as UTC.
     pub async fn connect(uri: &str, collection: &str) -> Result<Self, StoreError> {
+        Self::connect_with(uri, collection, Decoder::default()).await
+    }
+
+    /// [`connect`](Self::connect), reading documents with `decoder`.
+    pub async fn connect_with(
+        uri: &str,
+        collection: &str,
+        decoder: Decoder,
+    ) -> Result<Self, StoreError> {
         let mut options = ClientOptions::parse(uri)
             .await
             .map_err(|e| StoreError::Other(format!("invalid MongoDB URI: {e}")))?;
@@ -83,10 +100,17 @@ impl MongoStore {
             collection,
             floor: FeedFloor::default(),
             standalone: AtomicBool::new(false),
+            decoder,
         };
         store.ping().await?;
         let change_streams = store.supports_change_streams().await.map_err(store_error)?;
         store.standalone.store(!change_streams, Ordering::Relaxed);
+        store.create_indexes().await?;
+        Ok(store)
+    }
+
+    /// The list's and replay's indexes (again after the collection was dropped).
+    async fn create_indexes(&self) -> Result<(), StoreError> {
         let by_user = IndexModel::builder()
             .keys(doc! { "user_id": 1, "_id": -1 })
             .options(
@@ -99,16 +123,20 @@ impl MongoStore {
             .keys(doc! { "user_id": 1, SEQ_FIELD: 1, "_id": 1 })
             .options(
                 IndexOptions::builder()
-                    .name("belfry_replay".to_owned())
+                    .name("belfry_replay_pos".to_owned())
                     .build(),
             )
             .build();
-        store
-            .collection
+        self.collection
             .create_indexes([by_user, by_position])
             .await
-            .map_err(store_error)?;
-        Ok(store)
+            .map(drop)
+            .map_err(store_error)
+    }
+
+    /// How this store reads documents.
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
     }
 
     pub fn collection(&self) -> &Collection<Document> {
@@ -148,6 +176,26 @@ impl MongoStore {
             .map_err(|_| mongodb::error::Error::custom("the server reports no operation time"))
     }
 
+    /// Sets `read_at` (and `updated_at`) to now on what `filter` selects; how many it changed.
+    async fn set_read(&self, filter: Document) -> Result<u64, StoreError> {
+        let now = BsonDateTime::from_chrono(Utc::now());
+        self.collection
+            .update_many(
+                filter,
+                doc! { "$set": { "read_at": now, "updated_at": now } },
+            )
+            .await
+            .map(|result| result.modified_count)
+            .map_err(store_error)
+    }
+
+    /// The filter of `user`'s notifications that the decoder serves.
+    fn of_user(&self, user: &UserId) -> Document {
+        let mut filter = servable();
+        filter.insert("user_id", user_filter(user));
+        filter
+    }
+
     /// Every document a query of the notifications finds.
     async fn find_all(
         &self,
@@ -156,6 +204,12 @@ impl MongoStore {
     ) -> Result<Vec<Document>, StoreError> {
         find_in(&self.collection, filter, options).await
     }
+}
+
+/// `filter`, narrowed to what the decoder reads as unread.
+fn with_unread(mut filter: Document) -> Document {
+    filter.insert("read_at", unread_filter());
+    filter
 }
 
 /// Every document a query finds.
@@ -199,49 +253,41 @@ impl NotificationStore for MongoStore {
             .insert_many(&docs)
             .await
             .map_err(store_error)?;
-        Ok(docs.iter().map(to_notification).collect())
+        Ok(docs.iter().filter_map(|d| self.decoder.read(d)).collect())
     }
 
     async fn list(&self, user: &UserId, page: Page) -> Result<Vec<Notification>, StoreError> {
-        let mut filter = doc! { "user_id": user_filter(user) };
+        let mut filter = self.of_user(user);
         if let Some(before) = page.before {
-            filter.insert("_id", doc! { "$lt": before.object_id() });
+            filter.insert("$or", decode::before(&before));
         }
         let options = FindOptions::builder()
             .sort(doc! { "_id": -1 })
             .limit(i64::from(page.limit))
             .build();
         let docs = self.find_all(filter, options).await?;
-        Ok(docs.iter().map(to_notification).collect())
+        Ok(docs.iter().filter_map(|d| self.decoder.read(d)).collect())
     }
 
     async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError> {
-        // `read_at: null` matches both an explicit null and a missing field.
         self.collection
-            .count_documents(doc! { "user_id": user_filter(user), "read_at": Bson::Null })
+            .count_documents(with_unread(self.of_user(user)))
             .await
             .map_err(store_error)
     }
 
     async fn mark_read(&self, user: &UserId, id: NotificationId) -> Result<MarkRead, StoreError> {
-        let now = BsonDateTime::from_chrono(Utc::now());
-        let result = self
-            .collection
-            .update_one(
-                doc! { "_id": id.object_id(), "user_id": user_filter(user), "read_at": Bson::Null },
-                doc! { "$set": { "read_at": now, "updated_at": now } },
-            )
-            .await
-            .map_err(store_error)?;
-        if result.matched_count == 1 {
+        let mut filter = self.of_user(user);
+        filter.insert("_id", id_filter(&id));
+        if self.set_read(with_unread(filter.clone())).await? > 0 {
             if self.is_standalone() {
-                self.log_read(user, Read::One(id)).await?;
+                self.log_read(user, &[id]).await?;
             }
             return Ok(MarkRead::Marked);
         }
         let exists = self
             .collection
-            .count_documents(doc! { "_id": id.object_id(), "user_id": user_filter(user) })
+            .count_documents(filter)
             .await
             .map_err(store_error)?;
         Ok(if exists > 0 {
@@ -252,19 +298,24 @@ impl NotificationStore for MongoStore {
     }
 
     async fn mark_all_read(&self, user: &UserId) -> Result<u64, StoreError> {
-        let now = BsonDateTime::from_chrono(Utc::now());
-        let result = self
-            .collection
-            .update_many(
-                doc! { "user_id": user_filter(user), "read_at": Bson::Null },
-                doc! { "$set": { "read_at": now, "updated_at": now } },
-            )
-            .await
-            .map_err(store_error)?;
-        if result.modified_count > 0 && self.is_standalone() {
-            self.log_read(user, Read::All).await?;
+        let mut unread = with_unread(self.of_user(user));
+        if !self.is_standalone() {
+            // The change stream reports each document's update, with its id.
+            return self.set_read(unread).await;
         }
-        Ok(result.modified_count)
+        // Standalone, the log names what was read: exactly the documents found unread here,
+        // so one committed meanwhile is neither marked nor told read (it stays unread).
+        let only_ids = FindOptions::builder().projection(doc! { "_id": 1 }).build();
+        let found = self.find_all(unread.clone(), only_ids).await?;
+        let keys: Vec<Bson> = found.iter().filter_map(|d| d.get("_id").cloned()).collect();
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        unread.insert("_id", doc! { "$in": &keys });
+        let changed = self.set_read(unread).await?;
+        let ids: Vec<NotificationId> = keys.iter().filter_map(id_of).collect();
+        self.log_read(user, &ids).await?;
+        Ok(changed)
     }
 
     async fn enforce_retention(
@@ -291,13 +342,17 @@ impl NotificationStore for MongoStore {
         after: NotificationId,
         limit: usize,
     ) -> Result<Replay, StoreError> {
+        let mut of_cursor = self.of_user(user);
+        of_cursor.insert("_id", id_filter(&after));
         let cursor = self
             .collection
-            .find_one(doc! { "_id": after.object_id(), "user_id": user_filter(user) })
+            .find_one(of_cursor)
             .projection(doc! { SEQ_FIELD: 1 })
             .await
             .map_err(store_error)?;
-        let Some(seq) = cursor.and_then(|d| d.get_i64(SEQ_FIELD).ok()) else {
+        let Some((seq, key)) =
+            cursor.and_then(|d| Some((d.get_i64(SEQ_FIELD).ok()?, d.get("_id")?.clone())))
+        else {
             return Ok(Replay::Unknown);
         };
         if seq < self.floor.get() {
@@ -308,17 +363,17 @@ impl NotificationStore for MongoStore {
             .find_one(doc! { "_id": self.changed_key(user) })
             .await
             .map_err(store_error)?;
-        if changed.and_then(|d| d.get_i64("seq").ok()) > Some(seq) {
+        if changed.and_then(|d| d.get_i64(SEQ_FIELD).ok()) > Some(seq) {
             return Ok(Replay::StateChanged);
         }
-        let oid = after.object_id();
-        let filter = doc! {
-            "user_id": user_filter(user),
-            "$or": [
-                { SEQ_FIELD: { "$gt": seq } },
-                { SEQ_FIELD: seq, "_id": { "$gt": oid } },
+        let mut filter = self.of_user(user);
+        filter.insert(
+            "$or",
+            vec![
+                doc! { SEQ_FIELD: { "$gt": seq } },
+                doc! { SEQ_FIELD: seq, "_id": { "$gt": key } },
             ],
-        };
+        );
         let options = FindOptions::builder()
             .sort(doc! { SEQ_FIELD: 1, "_id": 1 })
             .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
@@ -337,8 +392,9 @@ impl NotificationStore for MongoStore {
             .iter()
             .filter_map(|d| {
                 let seq = d.get_i64(SEQ_FIELD).ok()?;
-                let id = NotificationId::from(d.get_object_id("_id").ok()?);
-                Some((Position { seq, id }, to_notification(d)))
+                let notification = self.decoder.read(d)?;
+                let id = NotificationId::parse(&notification.id).ok()?;
+                Some((Position { seq, id }, notification))
             })
             .collect();
         Ok(Replay::After {
@@ -353,6 +409,6 @@ impl NotificationStore for MongoStore {
         sink: Arc<dyn FeedSink>,
         shutdown: CancellationToken,
     ) -> RunningFeed {
-        RunningFeed::spawn(|started| feed::run(self, sink, shutdown, started))
+        RunningFeed::spawn(|started, status| feed::run(self, sink, shutdown, started, status))
     }
 }

@@ -19,6 +19,18 @@
 //! `visible` beyond the last one it published: the same sequence on every instance, whoever
 //! wrote the documents.
 //!
+//! ## What is new
+//! Only documents made recently are candidates for a position: made (by the decoder's
+//! `created_at`, else the ObjectId's second) at most [`GRACE`] before the database's clock, and
+//! not before the lease's `since` (the first start of this version of the feed on the
+//! collection). So the existing history is neither pushed nor written at a first start, an old
+//! document rewritten whole (`replaceOne`, an ODM's `save()`, which drops the stamp) is not new
+//! again, and a document whose `_id` is a string or a number is stamped like any other, once.
+//! A candidate the query's coarse bounds let through but that is older is stamped at position
+//! 0: never published, never replayed, never looked at again. Each stamp is also remembered for
+//! twice [`GRACE`] in `belfry_stamps`, so a recent document rewritten whole gets its own
+//! position back instead of a new one.
+//!
 //! Reads made through Belfry travel the same way: on a standalone server they are logged
 //! (`changes.rs`), the holder stamps the entries from the same counter, and every instance
 //! reports them after the batch's new notifications, by user, with the unread count.
@@ -26,18 +38,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{TimeDelta, Utc};
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
-use mongodb::options::{FindOptions, IndexOptions, ReturnDocument};
+use mongodb::options::{FindOptions, IndexOptions, InsertManyOptions, ReturnDocument};
 use mongodb::{Collection, IndexModel};
 use tokio_util::sync::CancellationToken;
 
 use super::changes::add_entry;
-use super::doc::to_notification;
 use super::{find_in, store_error, MongoStore, SEQ_FIELD};
 use crate::metrics;
 use crate::model::{NotificationId, Position};
 use crate::store::tail::{self, Reason, Tail};
-use crate::store::{ByUser, FeedSink, Started, StoreError};
+use crate::store::{ByUser, FeedSink, FeedStatus, Started, StoreError};
 
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a stamper's lease lasts without renewal (it renews on every poll).
@@ -45,12 +57,20 @@ const LEASE: Duration = Duration::from_secs(5);
 const BATCH: i64 = 500;
 /// The generation of a stamp, beside its position.
 const GEN_FIELD: &str = "belfry_gen";
+/// How long after it was made a document may still be new: the delay between a writer making
+/// a document and committing it, and the writer's clock ahead of the database's.
+pub const GRACE: Duration = Duration::from_secs(5 * 60);
+/// Recent stamps, so that a document rewritten whole gets its position back.
+const STAMPS_COLLECTION: &str = "belfry_stamps";
+/// The position of a document that was not new when first seen: never published.
+const NOT_NEW: i64 = 0;
 
 pub async fn run(
     store: Arc<MongoStore>,
     sink: Arc<dyn FeedSink>,
     shutdown: CancellationToken,
     started: Started,
+    status: FeedStatus,
 ) {
     let mut poller = Poller {
         store,
@@ -60,7 +80,7 @@ pub async fn run(
         last_published: None,
         started,
     };
-    tail::follow(&mut poller, POLL_INTERVAL, None, &shutdown).await;
+    tail::follow(&mut poller, POLL_INTERVAL, None, &shutdown, &status).await;
 }
 
 struct Poller {
@@ -82,11 +102,17 @@ struct Lease {
     until: i64,
     visible: i64,
     floor: i64,
+    /// When the feed first started on the collection (the database's clock, ms): nothing made
+    /// before is new.
+    since: i64,
 }
 
 impl Lease {
     fn read(document: &Document) -> Option<Self> {
         Some(Self {
+            since: document
+                .get_datetime("since")
+                .map_or(0, |d| d.timestamp_millis()),
             holder: document.get_object_id("holder").ok(),
             generation: document.get_i64("generation").ok()?,
             until: document
@@ -156,7 +182,10 @@ impl Tail for Poller {
             lease.floor = lease.visible;
         }
         let visible = match held {
-            Some(generation) => self.stamp(generation, &lease).await?.max(lease.visible),
+            Some(generation) => self
+                .stamp(generation, &lease, now)
+                .await?
+                .max(lease.visible),
             None => lease.visible,
         };
         self.publish(visible, &lease).await
@@ -184,22 +213,37 @@ impl Poller {
                     .keys(doc! { SEQ_FIELD: 1 })
                     .options(
                         IndexOptions::builder()
-                            .name("belfry_seq".to_owned())
+                            .name("belfry_pos".to_owned())
                             .build(),
                     )
                     .build(),
             )
             .await
             .map_err(store_error)?;
-        metrics::feed_requests(1);
+        metrics::feed_requests(2);
         self.store.create_change_log().await?;
+        self.stamps()
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "at": 1 })
+                    .options(
+                        IndexOptions::builder()
+                            .name("belfry_stamps_ttl".to_owned())
+                            .expire_after(GRACE * 2)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await
+            .map_err(store_error)?;
         let highest = self.highest_seq().await?;
+        let now = self.clock().await?;
         // A new lease, or one an earlier version wrote (without a counter), starts past every
         // stamp there is; a lease in use is left as it is.
         let fresh = doc! {
             "next": highest + 1, "visible": highest, "floor": highest, "generation": 0_i64,
         };
-        metrics::feed_requests(2);
+        metrics::feed_requests(3);
         self.store
             .feed_state()
             .update_one(
@@ -214,6 +258,15 @@ impl Poller {
             .update_one(
                 doc! { "_id": self.key(), "next": { "$exists": false } },
                 doc! { "$set": fresh },
+            )
+            .await
+            .map_err(store_error)?;
+        // Nothing made before the feed's first start (of this version) is new.
+        self.store
+            .feed_state()
+            .update_one(
+                doc! { "_id": self.key(), "since": { "$exists": false } },
+                doc! { "$set": { "since": DateTime::from_millis(now) } },
             )
             .await
             .map_err(store_error)?;
@@ -238,7 +291,7 @@ impl Poller {
 
     /// The lease as it stands, and the database's clock.
     async fn lease(&self) -> Result<(Lease, i64), StoreError> {
-        metrics::feed_requests(2);
+        metrics::feed_requests(1);
         let document = self
             .store
             .feed_state()
@@ -248,6 +301,12 @@ impl Poller {
         let lease = document.as_ref().and_then(Lease::read).ok_or_else(|| {
             StoreError::Other("the stamper's lease is missing or malformed".into())
         })?;
+        self.clock().await.map(|now| (lease, now))
+    }
+
+    /// The database's clock (ms since 1970), as `hello` tells it.
+    async fn clock(&self) -> Result<i64, StoreError> {
+        metrics::feed_requests(1);
         let hello = self
             .store
             .database
@@ -258,7 +317,11 @@ impl Poller {
             .get_datetime("localTime")
             .map(|d| d.timestamp_millis())
             .map_err(|_| StoreError::Other("the database reports no localTime".into()))?;
-        Ok((lease, now))
+        Ok(now)
+    }
+
+    fn stamps(&self) -> Collection<Document> {
+        self.store.database.collection(STAMPS_COLLECTION)
     }
 
     /// Renews the lease if this instance holds it, takes it over if it lapsed; the generation
@@ -298,15 +361,22 @@ impl Poller {
         Ok(self.generation)
     }
 
-    /// Gives the documents without a (valid) position the next ones, in `_id` order (new
+    /// Gives the new documents without a (valid) position the next ones, in `_id` order (new
     /// notifications, then change log entries), and makes them visible; returns the highest
-    /// visible position this run made.
-    async fn stamp(&mut self, generation: i64, lease: &Lease) -> Result<i64, StoreError> {
+    /// visible position this run made. `now` is the database's clock (ms).
+    async fn stamp(&mut self, generation: i64, lease: &Lease, now: i64) -> Result<i64, StoreError> {
         let notifications = self.store.collection().clone();
         let log = self.store.changes();
-        let fresh = unstamped(&notifications, doc! {}, generation, lease).await?;
+        let new_from = (now - GRACE.as_millis() as i64).max(lease.since);
+        let candidates = unstamped(&notifications, recent(new_from), generation, lease).await?;
         let entries =
             unstamped(&log, self.store.changes_of_collection(), generation, lease).await?;
+        let (fresh, old) = self.new_or_old(candidates, new_from).await?;
+        // Older than they looked: a position that is never published, so never looked at again.
+        let not_new = stamp_statements(old.iter().map(|d| (d, NOT_NEW)), generation);
+        self.store
+            .update_many_statements(notifications.name(), not_new)
+            .await?;
         let count = (fresh.len() + entries.len()) as i64;
         if count == 0 {
             return Ok(lease.visible);
@@ -328,11 +398,21 @@ impl Poller {
             return Ok(lease.visible);
         };
         let after_fresh = first + fresh.len() as i64;
-        for (collection, documents, from) in [
-            (&notifications, &fresh, first),
-            (&log, &entries, after_fresh),
+        // A rewritten document takes its own position back (`known`), the others the next ones.
+        let fresh: Vec<(&Document, i64)> = fresh
+            .iter()
+            .zip(first..)
+            .map(|((document, known), next)| (document, known.unwrap_or(next)))
+            .collect();
+        self.remember(&fresh).await?;
+        let entries = entries.iter().zip(after_fresh..);
+        for (collection, updates) in [
+            (
+                &notifications,
+                stamp_statements(fresh.iter().copied(), generation),
+            ),
+            (&log, stamp_statements(entries, generation)),
         ] {
-            let updates = stamp_statements(documents, from, generation);
             self.store
                 .update_many_statements(collection.name(), updates)
                 .await?;
@@ -353,6 +433,99 @@ impl Poller {
             return Ok(lease.visible);
         }
         Ok(last)
+    }
+
+    /// Splits the candidates into the new ones (each with the position it had, if it was
+    /// stamped recently and rewritten since) and those made before `new_from` (ms).
+    async fn new_or_old(
+        &self,
+        candidates: Vec<Document>,
+        new_from: i64,
+    ) -> Result<(Vec<(Document, Option<i64>)>, Vec<Document>), StoreError> {
+        let decoder = self.store.decoder();
+        let made = |document: &Document| {
+            let created = document.get("created_at").and_then(|v| decoder.date_of(v));
+            // An ObjectId holds whole seconds: it may have been made up to a second later.
+            let oid = document
+                .get_object_id("_id")
+                .ok()
+                .map(|o| o.timestamp().timestamp_millis() + 999);
+            created.map(|at| at.timestamp_millis()).or(oid)
+        };
+        let (new, old): (Vec<Document>, Vec<Document>) = candidates.into_iter().partition(|d| {
+            // A lapsed holder's stamp is stamped again, whenever the document was made.
+            d.get(SEQ_FIELD).is_some_and(|s| *s != Bson::Null)
+                || made(d).is_some_and(|at| at >= new_from)
+        });
+        let known = self.known(&new).await?;
+        let new = new
+            .into_iter()
+            .map(|d| {
+                let had = d
+                    .get("_id")
+                    .and_then(|key| known.iter().find(|(k, _)| k == key));
+                let had = had.map(|(_, seq)| *seq);
+                (d, had)
+            })
+            .collect();
+        Ok((new, old))
+    }
+
+    /// The positions `documents` were stamped with recently, by `_id`.
+    async fn known(&self, documents: &[Document]) -> Result<Vec<(Bson, i64)>, StoreError> {
+        let keys: Vec<Document> = documents
+            .iter()
+            .filter(|d| d.get(SEQ_FIELD).is_none_or(|s| *s == Bson::Null))
+            .filter_map(|d| Some(self.stamp_key(d.get("_id")?)))
+            .collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = find_in(
+            &self.stamps(),
+            doc! { "_id": { "$in": keys } },
+            FindOptions::default(),
+        )
+        .await?;
+        metrics::feed_requests(1);
+        Ok(found
+            .iter()
+            .filter_map(|d| {
+                let key = d.get_document("_id").ok()?.get("id")?.clone();
+                Some((key, d.get_i64(SEQ_FIELD).ok()?))
+            })
+            .collect())
+    }
+
+    /// Remembers the positions given to `stamped` for a while (see [`GRACE`]).
+    async fn remember(&self, stamped: &[(&Document, i64)]) -> Result<(), StoreError> {
+        let at = DateTime::now();
+        let entries: Vec<Document> = stamped
+            .iter()
+            .filter_map(|(d, seq)| {
+                Some(doc! { "_id": self.stamp_key(d.get("_id")?), SEQ_FIELD: seq, "at": at })
+            })
+            .collect();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        metrics::feed_requests(1);
+        // A key remembered already (the position given back) is a duplicate: fine.
+        let unordered = InsertManyOptions::builder().ordered(false).build();
+        match self
+            .stamps()
+            .insert_many(entries)
+            .with_options(unordered)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if only_duplicates(&err) => Ok(()),
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
+    fn stamp_key(&self, key: &Bson) -> Document {
+        doc! { "c": self.store.collection().name(), "id": key.clone() }
     }
 
     /// Reports what is visible beyond the last reported position, in position order: new
@@ -382,68 +555,114 @@ impl Poller {
             // A lapsed holder's stamp: the document is stamped again, and reported then.
             (!is_void(document, seq, lease.generation, lease.floor)).then_some(seq)
         };
-        for document in &stamped {
-            let (Some(seq), Ok(oid)) = (valid(document), document.get_object_id("_id")) else {
-                continue;
-            };
-            let position = Position {
-                seq,
-                id: NotificationId::from(oid),
-            };
-            self.sink.committed(position, &to_notification(document));
-        }
         let mut changes = ByUser::default();
         for entry in &entries {
             if let Some(seq) = valid(entry) {
                 add_entry(&mut changes, entry, seq);
             }
         }
+        // Everything the report needs from the database first, so that a failure reports
+        // nothing and the next poll reports the same window once.
+        let counted = self.store.count_changes(changes).await?;
+        let decoder = self.store.decoder();
+        for document in &stamped {
+            let Some(seq) = valid(document) else {
+                continue;
+            };
+            let Some(notification) = decoder.read(document) else {
+                continue;
+            };
+            let Ok(id) = NotificationId::parse(&notification.id) else {
+                continue;
+            };
+            self.sink.committed(Position { seq, id }, &notification);
+        }
+        counted.report(&*self.sink);
         // Positions up to `upto` that no document holds are gaps, never filled later.
         self.last_published = Some(upto);
-        self.store.report_changes(&*self.sink, changes).await
+        Ok(())
     }
+}
+
+/// The filter of documents that may have been made from `from` (ms) on: by their ObjectId, or
+/// a `created_at` in any form the decoder reads. Text is compared a day early (its offset is
+/// unknown to the query); the decoder then judges exactly (`Poller::new_or_old`).
+fn recent(from: i64) -> Document {
+    let at = DateTime::from_millis(from);
+    let day_early = chrono::DateTime::from_timestamp_millis(from)
+        .unwrap_or_default()
+        .checked_sub_signed(TimeDelta::days(1))
+        .unwrap_or_default()
+        .with_timezone(&Utc)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let oid = ObjectId::from_bytes({
+        let mut bytes = [0; 12];
+        let secs = u32::try_from(from / 1000).unwrap_or(0);
+        bytes[..4].copy_from_slice(&secs.to_be_bytes());
+        bytes
+    });
+    doc! { "$or": [
+        { "_id": { "$gte": oid } },
+        { "created_at": { "$gte": at } },
+        { "created_at": { "$gte": &day_early, "$type": "string" } },
+        { "created_at.date": { "$gte": &day_early } },
+        { "created_at": { "$gte": from / 1000, "$type": ["int", "long", "double"] } },
+    ] }
 }
 
 /// The documents of `collection` matching `filter` without a (valid) position: new ones, and
 /// those a lapsed holder stamped after the lease moved (void); oldest first, at most a batch.
 async fn unstamped(
     collection: &Collection<Document>,
-    mut filter: Document,
+    filter: Document,
     generation: i64,
     lease: &Lease,
 ) -> Result<Vec<Document>, StoreError> {
-    filter.insert(
-        "$or",
-        vec![
-            doc! { SEQ_FIELD: Bson::Null },
-            doc! { GEN_FIELD: { "$lt": generation }, SEQ_FIELD: { "$gt": lease.floor } },
-        ],
-    );
+    let filter = doc! { "$or": [
+        { "$and": [filter, { SEQ_FIELD: Bson::Null }] },
+        { GEN_FIELD: { "$lt": generation }, SEQ_FIELD: { "$gt": lease.floor } },
+    ] };
     let oldest_first = FindOptions::builder()
         .sort(doc! { "_id": 1 })
-        .projection(doc! { "_id": 1, SEQ_FIELD: 1, GEN_FIELD: 1 })
+        .projection(doc! { "_id": 1, SEQ_FIELD: 1, GEN_FIELD: 1, "created_at": 1 })
         .limit(BATCH)
         .build();
     metrics::feed_requests(1);
     find_in(collection, filter, oldest_first).await
 }
 
-/// The statements giving `documents` the positions from `first` on, with `generation`; each
-/// only as found, so a document stamped meanwhile keeps its stamp.
-fn stamp_statements(documents: &[Document], first: i64, generation: i64) -> Vec<Document> {
+/// The statements giving each document its position, with `generation`; each only as found,
+/// so a document stamped meanwhile keeps its stamp.
+fn stamp_statements<'a>(
+    documents: impl IntoIterator<Item = (&'a Document, i64)>,
+    generation: i64,
+) -> Vec<Document> {
     documents
-        .iter()
-        .zip(first..)
+        .into_iter()
         .filter_map(|(document, seq)| {
-            let id = document.get_object_id("_id").ok()?;
             let as_found = doc! {
-                "_id": id,
+                "_id": document.get("_id")?.clone(),
                 SEQ_FIELD: document.get(SEQ_FIELD).cloned().unwrap_or(Bson::Null),
                 GEN_FIELD: document.get(GEN_FIELD).cloned().unwrap_or(Bson::Null),
             };
             Some(doc! { "q": as_found, "u": { "$set": { SEQ_FIELD: seq, GEN_FIELD: generation } } })
         })
         .collect()
+}
+
+/// Whether an unordered insert failed only on keys that exist (code 11000).
+fn only_duplicates(err: &mongodb::error::Error) -> bool {
+    match &*err.kind {
+        mongodb::error::ErrorKind::InsertMany(failure) => {
+            failure.write_concern_error.is_none()
+                && failure
+                    .write_errors
+                    .as_ref()
+                    .is_some_and(|errors| errors.iter().all(|e| e.code == 11000))
+        }
+        _ => false,
+    }
 }
 
 /// At most a batch of what `filter` finds, in position order.

@@ -129,24 +129,24 @@ fn insert_batches(
                 let id = NotificationId::new();
                 let now = Utc::now();
                 stmt.execute(params![
-                    id.to_hex(),
+                    id.as_str(),
                     new.user_id.as_str(),
                     new.message.as_str(),
                     new.link.as_ref().map(|l| l.as_str()),
                     now.timestamp_millis()
                 ])?;
                 // `seq` is the rowid: what SQLite just assigned.
-                let position = Position {
-                    seq: tx.last_insert_rowid(),
-                    id,
-                };
                 let notification = Notification {
-                    id: id.to_hex(),
+                    id: id.as_str().to_owned(),
                     user_id: new.user_id.to_string(),
                     message: new.message.into_string(),
                     link: new.link.map(Link::into_string),
                     read_at: None,
                     created_at: rfc3339(now),
+                };
+                let position = Position {
+                    seq: tx.last_insert_rowid(),
+                    id,
                 };
                 rows.push((position, notification));
             }

@@ -24,13 +24,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::handoff::Handoff;
 use super::schema::{
-    row_to_change, row_with_position, ChangeRow, CHANGE_COLUMNS, COLUMNS, UNREAD_COUNT,
+    not_a_rewrite, row_to_change, row_with_position, ChangeRow, CHANGE_COLUMNS, COLUMNS,
+    UNREAD_COUNT,
 };
 use super::{connect, run_blocking, SqliteStore};
 use crate::metrics;
 use crate::model::{NotificationId, Position, UserId};
 use crate::store::tail::{self, Reason, Tail};
-use crate::store::{ByUser, FeedSink, Started, StoreError};
+use crate::store::{ByUser, FeedSink, FeedStatus, Started, StoreError};
 
 /// How often the feed asks whether another process committed.
 const TAIL_INTERVAL: Duration = Duration::from_millis(50);
@@ -57,12 +58,15 @@ pub async fn run(
     sink: Arc<dyn FeedSink>,
     shutdown: CancellationToken,
     mut started: Started,
+    status: FeedStatus,
 ) {
     let Some(mut tail) = SqliteTail::start(&store, sink).await else {
+        status.stalled("the feed cannot read the database");
         return;
     };
     started.now();
-    tail::follow(&mut tail, TAIL_INTERVAL, Some(store.written()), &shutdown).await;
+    let wake = Some(store.written());
+    tail::follow(&mut tail, TAIL_INTERVAL, wake, &shutdown, &status).await;
 }
 
 impl SqliteTail {
@@ -111,8 +115,8 @@ impl SqliteTail {
         self.rows_handed += rows.len() as u64;
         metrics::feed_rows(true, rows.len() as u64);
         for (position, notification) in rows {
-            self.sink.committed(position, &notification);
             self.last_seq = position.seq;
+            self.sink.committed(position, &notification);
         }
     }
 }
@@ -152,7 +156,7 @@ impl Tail for SqliteTail {
                 match row {
                     Ok((position, notification)) => self.sink.committed(position, &notification),
                     Err(err) => {
-                        metrics::skipped();
+                        metrics::skipped("row");
                         tracing::warn!(%err, seq, "the feed skips a row Belfry cannot read");
                     }
                 }
@@ -204,7 +208,8 @@ fn read_since(
     let after = handed.last().map_or(after, |(position, _)| position.seq);
     let rows = {
         let mut stmt = tx.prepare_cached(&format!(
-            "SELECT seq, {COLUMNS} FROM notifications WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            "SELECT seq, {COLUMNS} FROM notifications WHERE seq > ?1 AND {} ORDER BY seq LIMIT ?2",
+            not_a_rewrite("?1")
         ))?;
         // Each row's `seq` apart from the rest, so a row that does not read as a notification
         // is skipped (and counted) without stopping the feed.
@@ -288,7 +293,7 @@ mod tests {
             .execute(
                 "INSERT INTO notifications (id, user_id, message, created_at)
                  VALUES (?1, ?2, ?3, 0)",
-                params![NotificationId::new().to_hex(), user, message],
+                params![NotificationId::new().as_str(), user, message],
             )
             .unwrap();
     }

@@ -146,7 +146,7 @@ mod tests {
                 .map(|seq| {
                     let id = NotificationId::new();
                     let notification = Notification {
-                        id: id.to_hex(),
+                        id: id.as_str().to_owned(),
                         user_id: "u".into(),
                         message: format!("{seq}"),
                         link: None,

@@ -34,8 +34,8 @@ use crate::model::{NewNotification, NotificationId, Position, UserId};
 use commit::GroupCommit;
 use handoff::Handoff;
 use schema::{
-    open_connection, readable, row_to_change, row_to_notification, row_with_position,
-    CHANGE_COLUMNS, COLUMNS, UNREAD_COUNT,
+    not_a_rewrite, open_connection, readable, row_to_change, row_to_notification,
+    row_with_position, CHANGE_COLUMNS, COLUMNS, UNREAD_COUNT,
 };
 
 pub struct SqliteStore {
@@ -161,7 +161,7 @@ impl NotificationStore for SqliteStore {
         let user = user.to_string();
         self.with_conn(move |conn| {
             // "Before" compares hex strings: same length, lower case, so byte order is id order.
-            let before = page.before.map(NotificationId::to_hex);
+            let before = page.before.as_ref().map(|id| id.as_str().to_owned());
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM notifications
                  WHERE user_id = ?1 AND (?2 IS NULL OR id < ?2)
@@ -186,7 +186,7 @@ impl NotificationStore for SqliteStore {
                 let read_at: Option<Option<i64>> = conn
                     .query_row(
                         "SELECT read_at FROM notifications WHERE id = ?1 AND user_id = ?2",
-                        params![id.to_hex(), user],
+                        params![id.as_str(), user],
                         |row| row.get(0),
                     )
                     .optional()?;
@@ -197,7 +197,7 @@ impl NotificationStore for SqliteStore {
                         let changed = conn.execute(
                             "UPDATE notifications SET read_at = ?1
                          WHERE id = ?2 AND user_id = ?3 AND read_at IS NULL",
-                            params![Utc::now().timestamp_millis(), id.to_hex(), user],
+                            params![Utc::now().timestamp_millis(), id.as_str(), user],
                         )?;
                         if changed == 1 {
                             MarkRead::Marked
@@ -290,7 +290,7 @@ impl NotificationStore for SqliteStore {
             let cursor: Option<i64> = conn
                 .query_row(
                     "SELECT seq FROM notifications WHERE id = ?1 AND user_id = ?2",
-                    params![after.to_hex(), user],
+                    params![after.as_str(), user],
                     |row| row.get(0),
                 )
                 .optional()?;
@@ -299,7 +299,8 @@ impl NotificationStore for SqliteStore {
             };
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT seq, {COLUMNS} FROM notifications
-                 WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+                 WHERE user_id = ?1 AND seq > ?2 AND {} ORDER BY seq LIMIT ?3",
+                not_a_rewrite("?2")
             ))?;
             let missed =
                 readable(stmt.query_map(params![user, seq, limit + 1], row_with_position)?)?;
@@ -346,9 +347,10 @@ impl NotificationStore for SqliteStore {
         sink: Arc<dyn FeedSink>,
         shutdown: CancellationToken,
     ) -> RunningFeed {
-        RunningFeed::spawn(|started| async move {
+        RunningFeed::spawn(|started, status| async move {
             let checkpoints = checkpoint::run(Arc::clone(&self), shutdown.clone());
-            tokio::join!(feed::run(self, sink, shutdown, started), checkpoints);
+            let feed = feed::run(self, sink, shutdown, started, status);
+            tokio::join!(feed, checkpoints);
         })
     }
 }

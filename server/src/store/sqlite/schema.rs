@@ -50,6 +50,32 @@ BEGIN
     INSERT INTO notification_changes (user_id, kind, id, after)
     VALUES (NEW.user_id, 'read', NEW.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
 END;
+-- Rewrites: a row written again whole with an id that exists (`REPLACE INTO`, as another
+-- program may) gets a new `seq` but is not a new notification. The trigger before the insert
+-- sees the row it replaces (REPLACE deletes it after BEFORE triggers, without firing DELETE
+-- triggers), the one after it records the new `seq`, which the feed and replay skip, and a
+-- change of read state that the rewrite made.
+CREATE TABLE IF NOT EXISTS notification_rewrites (
+    id       TEXT    PRIMARY KEY,
+    seq      INTEGER,
+    was_read INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notification_rewrites_seq ON notification_rewrites (seq);
+CREATE TRIGGER IF NOT EXISTS notification_rewriting BEFORE INSERT ON notifications
+    WHEN EXISTS (SELECT 1 FROM notifications WHERE id = NEW.id)
+BEGIN
+    INSERT OR REPLACE INTO notification_rewrites (id, seq, was_read)
+    SELECT id, NULL, read_at IS NOT NULL FROM notifications WHERE id = NEW.id;
+END;
+CREATE TRIGGER IF NOT EXISTS notification_rewritten AFTER INSERT ON notifications
+    WHEN EXISTS (SELECT 1 FROM notification_rewrites WHERE id = NEW.id AND seq IS NULL)
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    SELECT NEW.user_id, 'read', NEW.id, NEW.seq
+    WHERE NEW.read_at IS NOT NULL
+      AND (SELECT was_read FROM notification_rewrites WHERE id = NEW.id) = 0;
+    UPDATE notification_rewrites SET seq = NEW.seq WHERE id = NEW.id;
+END;
 CREATE TRIGGER IF NOT EXISTS notification_removed AFTER DELETE ON notifications
 BEGIN
     INSERT INTO notification_changes (user_id, kind, id, after)
@@ -63,6 +89,12 @@ const PAGE_CACHE_KIB: i64 = 32 * 1024;
 /// Unread notifications of one user (the partial index `notifications_unread`).
 pub const UNREAD_COUNT: &str =
     "SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL";
+
+/// Leaves out rows that rewrote an existing notification (see the schema): never new again.
+/// `?N` is the `seq` the query reads after.
+pub fn not_a_rewrite(after: &str) -> String {
+    format!("seq NOT IN (SELECT seq FROM notification_rewrites WHERE seq > {after})")
+}
 
 /// The columns a [`Notification`] is read from, in the order [`notification_at`] expects.
 pub const COLUMNS: &str = "id, user_id, message, link, read_at, created_at";
@@ -138,7 +170,7 @@ pub fn readable<T>(rows: impl Iterator<Item = rusqlite::Result<T>>) -> rusqlite:
         match row {
             Ok(row) => out.push(row),
             Err(err) if is_unreadable(&err) => {
-                metrics::skipped();
+                metrics::skipped("row");
                 tracing::warn!(%err, "skipping a notifications row Belfry cannot read");
             }
             Err(err) => return Err(err),

@@ -1,0 +1,592 @@
+//! The decoder: one rule per field for the documents of the host's collection, whoever wrote
+//! them (Belfry, the host application, a restore, a migration), and the query filters built
+//! from the same rules. The list, the count, mark-read, the feeds and replay all read documents
+//! through [`Decoder::decode`] and select them with these filters, so they cannot disagree on
+//! whose a document is, whether it is read, or when it was made.
+//!
+//! The rules (docs/API.md, "Documents other programs write"):
+//! - `_id`: an ObjectId (its 24 lower-case hex digits), a string (as is, if it is a valid
+//!   [`NotificationId`]) or an integer (decimal). Anything else: skipped.
+//! - `user_id`: a string that is a valid [`UserId`]; an integer, or a double with an integral
+//!   value, as its decimal form; an ObjectId as its 24 hex digits. Anything else (`null`, a
+//!   boolean, `42.5`, MinKey, …) names no user: skipped.
+//! - `message`: a non-empty string, else skipped. `link`: a valid link, else none (counted).
+//! - `read_at`: missing, `null`, `false`, `0` or `""` is **unread**; anything else is read, at
+//!   the time it gives if it is a date (see below), else at `updated_at`, else at `created_at`.
+//! - dates (`created_at`, `read_at`, `updated_at`): a BSON date; text in RFC 3339 (any offset,
+//!   any fraction) or `Y-m-d H:i:s[.u]` (read in the configured zone, UTC by default; Laravel's
+//!   `app.timezone`); the `{date, timezone_type, timezone}` document older Carbon versions
+//!   wrote; a number of seconds (below 10^11) or milliseconds since 1970. Sent as RFC 3339 UTC
+//!   with milliseconds. An unreadable `created_at` falls back to the ObjectId's second; without
+//!   an ObjectId the document is skipped.
+//!
+//! A skipped document is counted (`belfry_skipped_records_total{reason}`) and logged at warn
+//! level by whoever met it; it is never delivered and never listed.
+
+use std::str::FromStr;
+
+use app::Notification;
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use mongodb::bson::{doc, Bson, Document};
+
+use crate::model::{Link, NotificationId, UserId};
+use crate::store::rfc3339;
+
+/// Why a document is not a notification Belfry can serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// `_id` is of a type or form no notification id has.
+    Id,
+    /// `user_id` names no user.
+    UserId,
+    /// `message` is missing, empty or not a string.
+    Message,
+    /// Neither `created_at` nor the `_id` tells when it was made.
+    CreatedAt,
+}
+
+impl Skip {
+    /// The `reason` label of `belfry_skipped_records_total`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Skip::Id => "id",
+            Skip::UserId => "user_id",
+            Skip::Message => "message",
+            Skip::CreatedAt => "created_at",
+        }
+    }
+}
+
+/// Reads documents by the rules above; `zone` is where a date written without an offset was.
+#[derive(Clone, Copy, Debug)]
+pub struct Decoder {
+    pub zone: Tz,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self { zone: Tz::UTC }
+    }
+}
+
+/// Seconds since 1970 below this, milliseconds from it on (10^11 s is the year 5138; 10^11 ms
+/// is 1973).
+const MILLIS_FROM: f64 = 1e11;
+
+impl Decoder {
+    /// The notification `document` is, or why it is skipped.
+    pub fn decode(&self, document: &Document) -> Result<Notification, Skip> {
+        let id = document.get("_id").and_then(id_of).ok_or(Skip::Id)?;
+        let user = document
+            .get("user_id")
+            .and_then(user_of)
+            .ok_or(Skip::UserId)?;
+        let message = match document.get("message") {
+            Some(Bson::String(message)) if !message.is_empty() => message.clone(),
+            _ => return Err(Skip::Message),
+        };
+        let created_at = document
+            .get("created_at")
+            .and_then(|value| self.date_of(value))
+            .or_else(|| match document.get("_id") {
+                Some(Bson::ObjectId(oid)) => Some(oid.timestamp().to_chrono()),
+                _ => None,
+            })
+            .ok_or(Skip::CreatedAt)?;
+        let read_at = self.read_at(document, created_at);
+        let link = match document.get("link") {
+            None | Some(Bson::Null) => None,
+            Some(Bson::String(link)) if Link::parse(link).is_ok() => Some(link.clone()),
+            Some(_) => {
+                crate::metrics::skipped("link");
+                tracing::warn!(%id, "a notification's link is not a valid link; sent without it");
+                None
+            }
+        };
+        Ok(Notification {
+            id: id.as_str().to_owned(),
+            user_id: user.as_str().to_owned(),
+            message,
+            link,
+            read_at: read_at.map(rfc3339),
+            created_at: rfc3339(created_at),
+        })
+    }
+
+    /// [`decode`](Self::decode), counting and logging a skipped document.
+    pub fn read(&self, document: &Document) -> Option<Notification> {
+        match self.decode(document) {
+            Ok(notification) => Some(notification),
+            Err(skip) => {
+                crate::metrics::skipped(skip.reason());
+                let id = document.get("_id").map(ToString::to_string);
+                tracing::warn!(
+                    id = id.as_deref().unwrap_or("none"),
+                    reason = skip.reason(),
+                    "skipping a document Belfry cannot serve"
+                );
+                None
+            }
+        }
+    }
+
+    /// When the document was read, or `None` while it is unread.
+    fn read_at(&self, document: &Document, created_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let value = document.get("read_at");
+        if is_unread(value) {
+            return None;
+        }
+        let date = |field: &str| document.get(field).and_then(|v| self.date_of(v));
+        Some(
+            date("read_at")
+                .or_else(|| date("updated_at"))
+                .unwrap_or(created_at),
+        )
+    }
+
+    /// The instant a date field stands for, if it is one of the forms in the module's rules.
+    pub fn date_of(&self, value: &Bson) -> Option<DateTime<Utc>> {
+        match value {
+            Bson::DateTime(at) => Some(at.to_chrono()),
+            Bson::String(text) => self.date_of_text(text.trim()),
+            Bson::Document(carbon) => carbon_date(carbon),
+            Bson::Int32(n) => epoch(f64::from(*n)),
+            Bson::Int64(n) => epoch(*n as f64),
+            Bson::Double(n) => epoch(*n),
+            Bson::Timestamp(t) => DateTime::from_timestamp(i64::from(t.time), 0),
+            _ => None,
+        }
+    }
+
+    fn date_of_text(&self, text: &str) -> Option<DateTime<Utc>> {
+        if let Some(at) = with_offset(text) {
+            return Some(at);
+        }
+        local(naive(text)?, self.zone)
+    }
+}
+
+/// Text with an offset or `Z`: RFC 3339, with `T` or a space between date and time, and the
+/// offset with or without its colon.
+fn with_offset(text: &str) -> Option<DateTime<Utc>> {
+    let text = match text.as_bytes().get(10) {
+        Some(b' ') => format!("{}T{}", &text[..10], &text[11..]),
+        _ => text.to_owned(),
+    };
+    DateTime::parse_from_rfc3339(&text)
+        .or_else(|_| DateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
+}
+
+/// Text without an offset: `Y-m-d H:i:s`, with an optional fraction, `T` or a space.
+fn naive(text: &str) -> Option<NaiveDateTime> {
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+}
+
+/// A wall-clock time in `zone`; in a repeated hour the earlier instant, in a skipped hour the
+/// instant an hour later (as PHP reads it).
+fn local<Z: TimeZone>(at: NaiveDateTime, zone: Z) -> Option<DateTime<Utc>> {
+    zone.from_local_datetime(&at)
+        .earliest()
+        .or_else(|| {
+            zone.from_local_datetime(&(at + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .map(|at| at.with_timezone(&Utc))
+}
+
+/// Carbon's document: `{date: "Y-m-d H:i:s.u", timezone_type: 1|2|3, timezone}`; type 1 is an
+/// offset (`+02:00`), 2 an abbreviation (`UTC`, `CET`), 3 a zone name (`Europe/Paris`).
+fn carbon_date(carbon: &Document) -> Option<DateTime<Utc>> {
+    let at = naive(carbon.get_str("date").ok()?)?;
+    let zone = carbon.get_str("timezone").ok()?;
+    if let Ok(offset) = FixedOffset::from_str(zone) {
+        return local(at, offset);
+    }
+    match zone {
+        "Z" | "UTC" | "GMT" => local(at, Utc),
+        name => local(at, Tz::from_str(name).ok()?),
+    }
+}
+
+fn epoch(n: f64) -> Option<DateTime<Utc>> {
+    if !n.is_finite() {
+        return None;
+    }
+    let millis = if n.abs() < MILLIS_FROM { n * 1000.0 } else { n };
+    DateTime::from_timestamp_millis(millis.round() as i64)
+}
+
+/// A document's id as the API shows it, if its `_id` can be one.
+pub fn id_of(value: &Bson) -> Option<NotificationId> {
+    match value {
+        Bson::ObjectId(oid) => Some(NotificationId::from(*oid)),
+        Bson::String(text) => NotificationId::parse(text).ok(),
+        Bson::Int32(n) => NotificationId::parse(&n.to_string()).ok(),
+        Bson::Int64(n) => NotificationId::parse(&n.to_string()).ok(),
+        _ => None,
+    }
+}
+
+/// Largest integer a double holds exactly (2^53).
+const EXACT_DOUBLE: f64 = 9_007_199_254_740_992.0;
+
+/// The user a `user_id` value names, if it names one.
+pub fn user_of(value: &Bson) -> Option<UserId> {
+    let text = match value {
+        Bson::String(text) => text.clone(),
+        Bson::Int32(n) => n.to_string(),
+        Bson::Int64(n) => n.to_string(),
+        Bson::Double(d) if d.fract() == 0.0 && d.abs() <= EXACT_DOUBLE => format!("{d:.0}"),
+        Bson::ObjectId(oid) => oid.to_hex(),
+        _ => return None,
+    };
+    UserId::parse(&text).ok()
+}
+
+/// Whether a `read_at` value (or its absence) means unread.
+pub fn is_unread(value: Option<&Bson>) -> bool {
+    match value {
+        None | Some(Bson::Null | Bson::Boolean(false)) => true,
+        Some(Bson::Int32(n)) => *n == 0,
+        Some(Bson::Int64(n)) => *n == 0,
+        Some(Bson::Double(n)) => *n == 0.0,
+        Some(Bson::String(s)) => s.is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// Matches an unread `read_at` ([`is_unread`]): `null` also matches a missing field, and `0`
+/// every numeric zero.
+pub fn unread_filter() -> Bson {
+    doc! { "$in": [Bson::Null, false, 0, ""] }.into()
+}
+
+/// Matches the documents of `user`: every stored value [`user_of`] reads as that user.
+pub fn user_filter(user: &UserId) -> Bson {
+    let mut forms = vec![Bson::from(user.as_str())];
+    if let Some(n) = user.as_integer() {
+        // A number matches every numeric type of that value (int, long, double).
+        forms.push(Bson::Int64(n));
+    }
+    if let Some(oid) = NotificationId::parse(user.as_str())
+        .ok()
+        .and_then(|id| id.object_id())
+    {
+        forms.push(Bson::ObjectId(oid));
+    }
+    one_of(forms)
+}
+
+/// Matches the document whose `_id` [`id_of`] reads as `id`.
+pub fn id_filter(id: &NotificationId) -> Bson {
+    let mut forms = vec![Bson::from(id.as_str())];
+    if let Some(oid) = id.object_id() {
+        forms.push(Bson::ObjectId(oid));
+    }
+    if let Some(n) = id.as_integer() {
+        forms.push(Bson::Int64(n));
+    }
+    one_of(forms)
+}
+
+/// The `$or` of documents listed after `before` (newest first by `_id`): a smaller `_id` of
+/// the same type, or any `_id` of a type MongoDB sorts lower (numbers, then strings, then
+/// ObjectIds), since a comparison only matches values of its own type.
+pub fn before(before: &NotificationId) -> Vec<Document> {
+    let numbers = doc! { "_id": { "$type": ["int", "long", "double"] } };
+    if let Some(oid) = before.object_id() {
+        let lower = doc! { "_id": { "$type": ["int", "long", "double", "string"] } };
+        return vec![doc! { "_id": { "$lt": oid } }, lower];
+    }
+    if let Some(n) = before.as_integer() {
+        return vec![doc! { "_id": { "$lt": n } }];
+    }
+    vec![doc! { "_id": { "$lt": before.as_str() } }, numbers]
+}
+
+/// What every listed or counted document has besides its owner, by the decoder's rules: an
+/// `_id` of a type it reads, a non-empty `message`, and a time it was made (an ObjectId, or a
+/// `created_at` of a type that can hold a date). Under `$and`, so a caller's own `_id` or
+/// `$or` condition stands beside it. (Text that holds no date is the one skip a query cannot
+/// see: such a document, without an ObjectId, is counted unread but not listed.)
+pub fn servable() -> Document {
+    let dated = [
+        "date",
+        "string",
+        "object",
+        "int",
+        "long",
+        "double",
+        "timestamp",
+    ];
+    doc! { "$and": [
+        { "_id": { "$type": ["objectId", "string", "int", "long"] } },
+        { "message": { "$type": "string", "$ne": "" } },
+        { "$or": [
+            { "_id": { "$type": "objectId" } },
+            { "created_at": { "$type": dated.as_slice() } },
+        ] },
+    ] }
+}
+
+fn one_of(mut forms: Vec<Bson>) -> Bson {
+    match forms.len() {
+        1 => forms.remove(0),
+        _ => doc! { "$in": forms }.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mongodb::bson::oid::ObjectId;
+    use mongodb::bson::spec::BinarySubtype;
+    use mongodb::bson::{Binary, DateTime as BsonDateTime, Timestamp};
+
+    fn paris() -> Decoder {
+        Decoder {
+            zone: Tz::Europe__Paris,
+        }
+    }
+
+    fn at(text: &str) -> Option<String> {
+        paris().date_of(&Bson::from(text)).map(rfc3339)
+    }
+
+    #[test]
+    fn dates_as_text() {
+        let utc7 = Some("2026-11-28T07:00:00.000Z".to_owned());
+        for text in [
+            "2026-11-28T09:00:00+02:00",
+            "2026-11-28T07:00:00Z",
+            "2026-11-28T07:00:00.000000Z",
+            "2026-11-28T07:00:00.000Z",
+            "2026-11-28 07:00:00Z",
+            "2026-11-28 07:00:00+00:00",
+            "2026-11-28 09:00:00+0200",
+            // Without an offset: the configured zone (Paris is UTC+1 in November).
+            "2026-11-28 08:00:00",
+            "2026-11-28T08:00:00",
+            "2026-11-28 08:00:00.000000",
+            " 2026-11-28 08:00:00 ",
+        ] {
+            assert_eq!(at(text), utc7, "{text}");
+        }
+        assert_eq!(
+            at("2026-11-28 07:00:00.5Z").as_deref(),
+            Some("2026-11-28T07:00:00.500Z")
+        );
+        // Summer time, and an hour that does not exist (clocks go forward at 02:00).
+        assert_eq!(
+            at("2026-07-01 09:00:00").as_deref(),
+            Some("2026-07-01T07:00:00.000Z")
+        );
+        assert_eq!(
+            at("2026-03-29 02:30:00").as_deref(),
+            Some("2026-03-29T01:30:00.000Z")
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "28/11/2026",
+            "2026-11-28",
+            "2026-13-01 00:00:00",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_in_other_forms() {
+        let d = Decoder::default();
+        let date = |value: Bson| d.date_of(&value).map(rfc3339);
+        let utc7 = Some("2026-11-28T07:00:00.000Z".to_owned());
+        let instant = DateTime::parse_from_rfc3339("2026-11-28T07:00:00Z").unwrap();
+        assert_eq!(date(BsonDateTime::from_chrono(instant).into()), utc7);
+        assert_eq!(date(Bson::Int64(instant.timestamp())), utc7);
+        assert_eq!(date(Bson::Int64(instant.timestamp_millis())), utc7);
+        assert_eq!(date(Bson::Double(instant.timestamp() as f64)), utc7);
+        for (zone_type, zone, wall) in [
+            (3, "Europe/Paris", "2026-11-28 08:00:00.000000"),
+            (1, "+02:00", "2026-11-28 09:00:00.000000"),
+            (2, "UTC", "2026-11-28 07:00:00.000000"),
+            (2, "CET", "2026-11-28 08:00:00.000000"),
+        ] {
+            let carbon = doc! { "date": wall, "timezone_type": zone_type, "timezone": zone };
+            assert_eq!(date(carbon.into()), utc7, "{zone}");
+        }
+        let unknown =
+            doc! { "date": "2026-11-28 08:00:00", "timezone_type": 3, "timezone": "Mars/Base" };
+        assert_eq!(date(unknown.into()), None);
+        assert_eq!(date(Bson::Double(f64::NAN)), None);
+        assert_eq!(date(Bson::Boolean(true)), None);
+        assert_eq!(date(Bson::Null), None);
+        let ts = Timestamp {
+            time: instant.timestamp() as u32,
+            increment: 3,
+        };
+        assert_eq!(date(Bson::Timestamp(ts)), utc7);
+    }
+
+    #[test]
+    fn user_ids() {
+        let oid = ObjectId::parse_str("5ecd2b3fed5d0000dd000dd2").unwrap();
+        let cases: [(Bson, Option<&str>); 12] = [
+            (Bson::from("42"), Some("42")),
+            (Bson::Int32(42), Some("42")),
+            (Bson::Int64(42), Some("42")),
+            (Bson::Double(42.0), Some("42")),
+            (Bson::ObjectId(oid), Some("5ecd2b3fed5d0000dd000dd2")),
+            (Bson::Double(42.5), None),
+            (Bson::Double(1e300), None),
+            (Bson::Null, None),
+            (Bson::Boolean(true), None),
+            (Bson::MinKey, None),
+            (Bson::from("a b"), None),
+            (Bson::from(""), None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(
+                user_of(&value).as_ref().map(UserId::as_str),
+                want,
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids() {
+        let oid = ObjectId::new();
+        let binary = Binary {
+            subtype: BinarySubtype::Uuid,
+            bytes: vec![0; 16],
+        };
+        let cases: [(Bson, Option<String>); 7] = [
+            (Bson::ObjectId(oid), Some(oid.to_hex())),
+            (
+                Bson::from("9f0c3a52-5d1e-4c1b-9a43-0f2b7f6c1d2e"),
+                Some("9f0c3a52-5d1e-4c1b-9a43-0f2b7f6c1d2e".into()),
+            ),
+            (Bson::Int32(7), Some("7".into())),
+            (Bson::Int64(-7), Some("-7".into())),
+            (Bson::Double(7.0), None),
+            (Bson::Binary(binary), None),
+            (Bson::from("has space"), None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(
+                id_of(&value).map(|id| id.as_str().to_owned()),
+                want,
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn read_state() {
+        for unread in [
+            None,
+            Some(Bson::Null),
+            Some(false.into()),
+            Some(Bson::Int32(0)),
+            Some(Bson::Int64(0)),
+            Some(Bson::Double(0.0)),
+            Some("".into()),
+        ] {
+            assert!(is_unread(unread.as_ref()), "{unread:?}");
+        }
+        for read in [
+            Bson::Boolean(true),
+            Bson::Int64(1_764_313_200_000),
+            "2026-11-28 07:00:00".into(),
+            doc! { "date": "x" }.into(),
+            BsonDateTime::now().into(),
+        ] {
+            assert!(!is_unread(Some(&read)), "{read:?}");
+        }
+    }
+
+    fn document(extra: Document) -> Document {
+        let mut document = doc! {
+            "_id": ObjectId::parse_str("6747f0c0a1b2c3d4e5f60712").unwrap(),
+            "user_id": 7,
+            "message": "hi",
+        };
+        document.extend(extra);
+        document
+    }
+
+    #[test]
+    fn whole_documents() {
+        let d = Decoder::default();
+        let n = d.decode(&document(doc! {})).unwrap();
+        assert_eq!((n.user_id.as_str(), n.read_at, n.link), ("7", None, None));
+        // No created_at: the ObjectId's second.
+        assert_eq!(n.created_at, "2024-11-28T04:25:36.000Z");
+        // Read without a date: at updated_at, else at created_at.
+        let read = d
+            .decode(&document(
+                doc! { "read_at": true, "updated_at": "2026-11-28 07:00:00" },
+            ))
+            .unwrap();
+        assert_eq!(read.read_at.as_deref(), Some("2026-11-28T07:00:00.000Z"));
+        let read = d.decode(&document(doc! { "read_at": "soon" })).unwrap();
+        assert_eq!(read.read_at.as_deref(), Some("2024-11-28T04:25:36.000Z"));
+        let unread = d.decode(&document(doc! { "read_at": false })).unwrap();
+        assert_eq!(unread.read_at, None);
+        // A link that is not one is left out, the notification is not.
+        let n = d
+            .decode(&document(doc! { "link": "javascript:alert(1)" }))
+            .unwrap();
+        assert_eq!(n.link, None);
+        assert_eq!(
+            d.decode(&document(doc! { "link": "/a" }))
+                .unwrap()
+                .link
+                .as_deref(),
+            Some("/a")
+        );
+        // Skipped, each for its reason.
+        assert_eq!(
+            d.decode(&document(doc! { "user_id": Bson::Null })),
+            Err(Skip::UserId)
+        );
+        assert_eq!(
+            d.decode(&document(doc! { "message": 5 })),
+            Err(Skip::Message)
+        );
+        assert_eq!(
+            d.decode(&document(doc! { "message": "" })),
+            Err(Skip::Message)
+        );
+        assert_eq!(d.decode(&document(doc! { "_id": 1.5 })), Err(Skip::Id));
+        let no_time = document(doc! { "_id": "uuid-1", "created_at": "yesterday" });
+        assert_eq!(d.decode(&no_time), Err(Skip::CreatedAt));
+        let string_id = document(doc! { "_id": "uuid-1", "created_at": "2026-11-28 07:00:00" });
+        assert_eq!(d.decode(&string_id).unwrap().id, "uuid-1");
+    }
+
+    #[test]
+    fn filters_name_every_form_the_decoder_reads() {
+        let user = UserId::parse("5ecd2b3fed5d0000dd000dd2").unwrap();
+        let oid = ObjectId::parse_str(user.as_str()).unwrap();
+        assert_eq!(
+            user_filter(&user),
+            Bson::from(doc! { "$in": [user.as_str(), oid] })
+        );
+        let user = UserId::parse("42").unwrap();
+        assert_eq!(
+            user_filter(&user),
+            Bson::from(doc! { "$in": ["42", 42_i64] })
+        );
+        let user = UserId::parse("alice").unwrap();
+        assert_eq!(user_filter(&user), Bson::from("alice"));
+        let id = NotificationId::parse("17").unwrap();
+        assert_eq!(id_filter(&id), Bson::from(doc! { "$in": ["17", 17_i64] }));
+    }
+}

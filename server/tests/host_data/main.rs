@@ -1,0 +1,103 @@
+//! The host's data as it really is: documents and rows written the way other programs write
+//! them (the host application, a restore, a migration, the sqlite3 shell), never through
+//! Belfry's API, and what the list, the count, the stream, mark-read and replay make of them.
+//! One test binary, a module per concern:
+//! - `feeds.rs`: feeds that survive a dropped or renamed collection, a first start on a full
+//!   collection, ids of any type, whole-document rewrites, read-all beside a publish, their own
+//!   stamps;
+//! - `fields.rs`: one rule per field (`user_id`, `read_at`, dates) on every path.
+
+#[macro_use]
+#[path = "../support/mod.rs"]
+mod support;
+
+mod feeds;
+mod fields;
+
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::Document;
+use serde_json::Value;
+use support::live::SseClient;
+use support::token;
+
+/// The MongoDB URI a test's database URL names (the test runs on MongoDB only).
+fn mongo_uri(database: &str) -> String {
+    match database.parse::<belfry::config::DatabaseUrl>() {
+        Ok(belfry::config::DatabaseUrl::Mongo(uri)) => uri,
+        other => panic!("a MongoDB test, not {other:?}"),
+    }
+}
+
+/// The database name in a MongoDB URL (what `support::direct::mongo` opens).
+fn database_name(uri: &str) -> String {
+    let path = uri.rsplit('/').next().unwrap_or_default();
+    path.split('?').next().unwrap_or_default().to_owned()
+}
+
+/// The host's own client on `uri` and its `notifications` collection.
+async fn host(uri: &str) -> (mongodb::Client, mongodb::Collection<Document>) {
+    support::direct::mongo(uri).await
+}
+
+/// An ObjectId made `seconds_ago`, as a writer then (or a restore of its documents) has it.
+fn oid_made(seconds_ago: u32) -> ObjectId {
+    let now = u32::try_from(support::unix_now()).expect("before 2106");
+    let mut bytes = ObjectId::new().bytes();
+    bytes[..4].copy_from_slice(&(now - seconds_ago).to_be_bytes());
+    ObjectId::from_bytes(bytes)
+}
+
+/// `POST path` as `user`, as the bell sends it; the status.
+async fn post_as(base: &str, user: &str, path: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(token(user))
+        .header("x-requested-with", "XMLHttpRequest")
+        .send()
+        .await
+        .expect("POST")
+        .status()
+        .as_u16()
+}
+
+/// The next event on `tab`: its name and JSON data.
+async fn next_event(tab: &mut SseClient) -> (String, Value) {
+    let event = tab.next().await.expect("the stream is open");
+    let data = serde_json::from_str(&event.data).expect("JSON data");
+    (event.event, data)
+}
+
+/// `GET /notifications` as `user`: the list, newest first.
+async fn list_of(base: &str, user: &str) -> Vec<app::Notification> {
+    let response = reqwest::Client::new()
+        .get(format!("{base}/notifications?limit=100"))
+        .bearer_auth(token(user))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+    serde_json::from_slice(&response.bytes().await.expect("a body")).expect("a JSON list")
+}
+
+/// `GET /notifications/unread-count` as `user`.
+async fn unread_count(base: &str, user: &str) -> u64 {
+    let response = reqwest::Client::new()
+        .get(format!("{base}/notifications/unread-count"))
+        .bearer_auth(token(user))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+    let body: Value =
+        serde_json::from_slice(&response.bytes().await.expect("a body")).expect("JSON");
+    body["unread_count"].as_u64().expect("a count")
+}
+
+/// A counter's value in a `/metrics` text, summed over its labels.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|line| line.starts_with(name))
+        .filter(|line| line[name.len()..].starts_with([' ', '{']))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
