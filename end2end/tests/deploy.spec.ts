@@ -8,7 +8,7 @@ import type { BrowserContext, Page } from "@playwright/test";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -30,6 +30,11 @@ class Deployment {
     this.url = `https://127.0.0.1:${port}`;
   }
 
+  /** Where nginx logs the requests, as deploy/nginx.conf says how. */
+  get accessLog(): string {
+    return path.join(this.dir, "access.log");
+  }
+
   /** A certificate for 127.0.0.1, then nginx with deploy/nginx.conf. */
   async start(): Promise<void> {
     const cert = path.join(this.dir, "cert.pem");
@@ -48,6 +53,7 @@ class Deployment {
       ["listen 443 ", `listen 127.0.0.1:${this.port} `],
       ["/etc/belfry/tls/fullchain.pem", cert],
       ["/etc/belfry/tls/privkey.pem", key],
+      ["/var/log/nginx/belfry.access.log", this.accessLog],
     ].reduce((text, [from, to]) => {
       if (!text.includes(from)) throw new Error(`deploy/nginx.conf no longer has ${from}`);
       return text.split(from).join(to);
@@ -213,6 +219,11 @@ test("deployment: the embed over HTTPS and HTTP/2 on another site gets a push @m
   await bell.click();
   await expect(item(page, "Embedded, through nginx")).toHaveCount(1);
   await context.close();
+  // The embed's stream URL carried its token (`?token=`): logged without it (SECURITY.md).
+  // (nginx writes a request's line when it ends: the stream's, once the context closed it.)
+  const logged = () => (existsSync(deployment.accessLog) ? readFileSync(deployment.accessLog, "utf8") : "");
+  await expect.poll(logged, { timeout: 15_000 }).toContain("GET /notifications/stream ");
+  expect(logged()).not.toContain("token=");
 });
 
 test("deployment: Mark all read in one browser reaches a browser whose stream the other instance holds @mongo", async ({ browser, deployment }) => {

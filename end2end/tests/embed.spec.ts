@@ -1,5 +1,5 @@
 // The bell embedded in a page of another origin (examples/embed.html, served by the host site).
-import { test, expect, openStreams } from "./fixtures";
+import { test, expect, openStreams, signToken } from "./fixtures";
 
 test("embed: works from an allowed origin with a token and CORS", async ({ page, belfry, host }) => {
   await belfry.publish({ user_id: "7", message: "Waiting for you" });
@@ -43,6 +43,54 @@ test("token expiry: the widget gets a fresh token from token-url and misses noth
   await bell.click();
   await expect(page.getByRole("menuitem", { name: /Published while renewing/ })).toHaveCount(1);
   expect(host.tokensMinted()).toBeGreaterThan(0);
+});
+
+test("token URL answering for another user: the bell starts over as that user, on a channel of its own", async ({ context, belfry, host }) => {
+  test.setTimeout(90_000);
+  await belfry.publish({ user_id: "32", message: "Waiting for 32" });
+  // A token of user 31 already past the server's leeway: the bell asks the token URL, which
+  // answers for user 32 (the host signed someone else in).
+  const tokenUrl = encodeURIComponent(`${host.allowedOrigin}/token?user=32&ttl=600`);
+  const switched = await context.newPage();
+  await switched.goto(`${host.allowedOrigin}/embed.html?server=${belfry.url}&token=${signToken("31", -60)}&token-url=${tokenUrl}`);
+  const switchedBell = switched.getByRole("button", { name: /Notifications/ });
+  await expect(switchedBell).toHaveAccessibleName("Notifications, 1 unread", { timeout: 15_000 });
+  await expect.poll(() => openStreams(belfry), { timeout: 15_000 }).toBe(1);
+
+  // A tab of user 31 in the same browser: its own connection, not a share of 32's.
+  const first = await context.newPage();
+  await first.goto(`${host.allowedOrigin}/embed.html?server=${belfry.url}&token=${belfry.token("31")}`);
+  const firstBell = first.getByRole("button", { name: /Notifications/ });
+  await expect(firstBell).toHaveAccessibleName("Notifications, none unread", { timeout: 15_000 });
+  await expect.poll(() => openStreams(belfry), { timeout: 15_000 }).toBe(2);
+
+  await belfry.publish({ user_id: "31", message: "For 31" });
+  await expect(firstBell).toHaveAccessibleName("Notifications, 1 unread");
+  await belfry.publish({ user_id: "32", message: "For 32" });
+  await expect(switchedBell).toHaveAccessibleName("Notifications, 2 unread");
+  await firstBell.click();
+  await expect(first.getByRole("menuitem")).toHaveCount(1);
+  await expect(first.getByRole("menuitem").first()).toContainText("For 31");
+  await switchedBell.click();
+  await expect(switched.getByRole("menuitem", { name: /For 31/ })).toHaveCount(0);
+  await expect(switched.getByRole("menuitem", { name: /For 32/ })).toHaveCount(1);
+});
+
+test("token URL answering without a token: the bell says so, and never sends the answer as a token", async ({ page, belfry, host }) => {
+  const sent: string[] = [];
+  page.on("request", (request) => {
+    if (request.url().startsWith(belfry.url)) sent.push(`${request.url()} ${request.headers()["authorization"] ?? ""}`);
+  });
+  // The host answers its HTML page (a sign-in page, say) with 200 instead of a token.
+  const tokenUrl = encodeURIComponent(`${host.allowedOrigin}/sign-in`);
+  await page.goto(`${host.allowedOrigin}/embed.html?server=${belfry.url}&token=${signToken("33", -60)}&token-url=${tokenUrl}`);
+  const bell = page.getByRole("button", { name: /Notifications/ });
+  await bell.click({ timeout: 15_000 });
+  await expect(page.getByRole("alert")).toContainText("Could not load notifications", { timeout: 15_000 });
+  expect(sent.length).toBeGreaterThan(0);
+  for (const request of sent) {
+    expect(request).not.toMatch(/<|%3C|DOCTYPE/i);
+  }
 });
 
 test("embed: a good guest in a French page: its own words and relative times, shielded from a hostile stylesheet and changing nothing of the page; events; removed with its connection @both", async ({ page, belfry, host }) => {

@@ -2,10 +2,14 @@
 //! live connection's events applied to the bell's state. The server renders the bell and never
 //! runs any of this (`mod.rs` gives it empty stand-ins).
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use send_wrapper::SendWrapper;
 
+use super::client::token_subject;
 use super::live::LiveEvent;
 use super::logic::{elapsed, mark_all_read, mark_read, merge, parse_utc_millis, Elapsed};
 use super::shared;
@@ -38,12 +42,41 @@ pub(super) fn start(bell: Bell, loaded: bool) {
         tell_the_page(bell);
     }
     let live = shared::start(bell.client, newest, move |event| bell.on_live(event));
-    let live = SendWrapper::new(live);
+    let live = SendWrapper::new(Rc::new(RefCell::new(live)));
+    restart_for_another_user(bell, Rc::clone(&live));
     on_cleanup(move || {
-        live.stop();
+        live.borrow().stop();
         if let Some(tick) = tick {
             tick.clear();
         }
+    });
+}
+
+/// A token URL may answer for another user than the bell's (the host signed someone else in):
+/// the bell then starts over as that user, with its list, its count and a connection (and
+/// channel between tabs) of its own, so nothing of the previous user's reaches it or goes on.
+fn restart_for_another_user(bell: Bell, live: Rc<RefCell<shared::Connection>>) {
+    let user = RefCell::new(bell.client.token_user());
+    Effect::new(move |_| {
+        let now = bell
+            .client
+            .token
+            .with(|t| t.as_deref().and_then(token_subject));
+        if now.is_none() || now == *user.borrow() {
+            return;
+        }
+        let was = user.replace(now);
+        if was.is_none() {
+            return;
+        }
+        live.borrow().stop();
+        bell.items.set(Vec::new());
+        bell.more.set(false);
+        bell.unread.set(0);
+        bell.refresh();
+        live.replace(shared::start(bell.client, None, move |event| {
+            bell.on_live(event)
+        }));
     });
 }
 

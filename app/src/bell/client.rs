@@ -127,7 +127,8 @@ mod browser {
             Ok(response)
         }
 
-        /// Asks the host page's token URL for a fresh token (JSON `{"token": …}` or plain text).
+        /// Asks the host page's token URL for a fresh token (JSON `{"token": …}` or plain text);
+        /// an answer without one is an error, and the old token stays.
         pub async fn refresh_token(&self) -> Result<(), ApiError> {
             let Some(url) = self.token_url.get_value() else {
                 return Err(ApiError("no token URL to renew the token".into()));
@@ -144,14 +145,43 @@ mod browser {
                 )));
             }
             let text = response.text().await.map_err(|e| failed("token", e))?;
-            let token = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| text.trim().to_owned());
+            let token = super::super::logic::token_in(&text)
+                .ok_or_else(|| ApiError("the token URL answered without a token".into()))?;
             self.token.set(Some(token));
             Ok(())
         }
 
+        /// The user the bell's token is for, if it holds one.
+        pub fn token_user(&self) -> Option<String> {
+            self.token.get_untracked().and_then(|t| token_subject(&t))
+        }
+    }
+
+    /// The `sub` of a JWT, read without verifying it: only to tell whose the bell is (the
+    /// server checks every token).
+    pub fn token_subject(token: &str) -> Option<String> {
+        let payload = token.split('.').nth(1)?;
+        let mut base64: String = payload
+            .chars()
+            .map(|c| match c {
+                '-' => '+',
+                '_' => '/',
+                c => c,
+            })
+            .collect();
+        while !base64.len().is_multiple_of(4) {
+            base64.push('=');
+        }
+        let json = web_sys::window()?.atob(&base64).ok()?;
+        let claims: serde_json::Value = serde_json::from_str(&json).ok()?;
+        match &claims["sub"] {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    impl BellClient {
         async fn json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
             let url = self.url(path);
             let response = self.send(|| Request::get(&url)).await?;

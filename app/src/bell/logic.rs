@@ -139,6 +139,32 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.min(5)).min(MAX)
 }
 
+/// The token in a token URL's answer: JSON `{"token": "…"}`, or the token as plain text (a JWT:
+/// three non-empty base64url parts). Anything else (an HTML sign-in page, `{}`, an empty body)
+/// is no token: `None`, never taken as one.
+pub fn token_in(answer: &str) -> Option<String> {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(answer) {
+        return json
+            .get("token")?
+            .as_str()
+            .filter(|t| is_jwt(t))
+            .map(str::to_owned);
+    }
+    let text = answer.trim();
+    is_jwt(text).then(|| text.to_owned())
+}
+
+fn is_jwt(text: &str) -> bool {
+    let base64url = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let parts: Vec<&str> = text.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| base64url(p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +272,27 @@ mod tests {
     fn backoff_doubles_up_to_30_seconds() {
         let secs: Vec<u64> = (0..8).map(|a| backoff(a).as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30, 30]);
+    }
+
+    #[test]
+    fn a_token_url_answer_holds_a_token_or_none() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI3In0.c2lnbmF0dXJl";
+        assert_eq!(
+            token_in(&format!("{{\"token\":\"{jwt}\"}}")).as_deref(),
+            Some(jwt)
+        );
+        assert_eq!(token_in(&format!("{jwt}\n")).as_deref(), Some(jwt));
+        for none in [
+            "",
+            "{}",
+            "{\"token\":\"\"}",
+            "{\"token\":7}",
+            "<!DOCTYPE html><html><body>Sign in</body></html>",
+            "a.b",
+            "a..c",
+            "a.b.c d",
+        ] {
+            assert_eq!(token_in(none), None, "{none}");
+        }
     }
 }

@@ -23,7 +23,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, Reflect};
-use leptos::prelude::{GetUntracked, GetValue};
+use leptos::prelude::GetValue;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent};
@@ -88,36 +88,9 @@ pub fn start(
 /// One name per server and user: the lock's and the channel's. Another user's tabs (or the
 /// same browser after a sign-out and in) never share a channel with this one.
 fn key(client: &BellClient) -> Option<String> {
-    let user = client
-        .user
-        .get_value()
-        .or_else(|| client.token.get_untracked().and_then(|t| subject(&t)))?;
+    let user = client.user.get_value().or_else(|| client.token_user())?;
     let server = client.server.get_value();
     Some(format!("belfry:{server}:{user}"))
-}
-
-/// The `sub` of a JWT, read without verifying it: only to name the channel (the server checks
-/// every token).
-fn subject(token: &str) -> Option<String> {
-    let payload = token.split('.').nth(1)?;
-    let mut base64: String = payload
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
-    while !base64.len().is_multiple_of(4) {
-        base64.push('=');
-    }
-    let json = web_sys::window()?.atob(&base64).ok()?;
-    let claims: serde_json::Value = serde_json::from_str(&json).ok()?;
-    match &claims["sub"] {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 /// `navigator.locks`, where the browser has it.
