@@ -211,3 +211,47 @@ async fn replay(
     metrics::resynced();
     Ok((vec![StreamEvent::Resync(reason)], None))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notification(id: &NotificationId) -> Notification {
+        Notification {
+            id: id.as_str().to_owned(),
+            user_id: "7".into(),
+            message: "m".into(),
+            link: None,
+            read_at: None,
+            created_at: "2026-11-28T07:00:00.000Z".into(),
+        }
+    }
+
+    /// A feed that reports a batch again (it was read again after a failed request) sends no
+    /// stream anything twice; what follows still goes out.
+    #[test]
+    fn a_position_reported_again_is_not_sent_again() {
+        let hub = Hub::new(4);
+        let user = UserId::parse("7").unwrap();
+        let mut stream = hub.subscribe(&user).unwrap();
+        let delivery = Delivery::new(Arc::clone(&hub));
+        let ids = [
+            NotificationId::new(),
+            NotificationId::new(),
+            NotificationId::new(),
+        ];
+        let at = |seq: i64, i: usize| Position {
+            seq,
+            id: ids[i].clone(),
+        };
+        for (seq, i) in [(1, 0), (2, 1), (1, 0), (2, 1), (3, 2)] {
+            delivery.committed(at(seq, i), &notification(&ids[i]));
+        }
+        let mut sent = Vec::new();
+        while let Ok(Some(Event::New(pushed))) = stream.events.try_next() {
+            sent.push(pushed.id.clone());
+        }
+        let want: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+        assert_eq!(sent, want);
+    }
+}
