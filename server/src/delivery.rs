@@ -248,7 +248,7 @@ mod tests {
             delivery.committed(at(seq, i), &notification(&ids[i]));
         }
         let mut sent = Vec::new();
-        while let Ok(Some(Event::New(pushed))) = stream.events.try_next() {
+        while let Ok(Event::New(pushed)) = stream.events.try_recv() {
             sent.push(pushed.id.clone());
         }
         let want: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();

@@ -22,6 +22,9 @@
 //!
 //! A skipped document is counted (`belfry_skipped_records_total{reason}`) and logged at warn
 //! level by whoever met it; it is never delivered and never listed.
+//!
+//! About 600 lines, half of them the table tests of each odd value: the rules and their tests
+//! are read together.
 
 use std::str::FromStr;
 

@@ -5,8 +5,8 @@
 //! ## Commit order
 //! ObjectIds from several writers are not in commit order, so each insert is given a position
 //! from the change stream itself: its `clusterTime` (the operation log's timestamp, the same for
-//! every watcher), packed as `seconds << 32 | increment`. The feed records it in the document as
-//! `belfry_seq` *before* publishing, so by the time any client holds an id, the database knows
+//! every watcher), packed as `(seconds - 2020-09-13) << 32 | increment`. The feed records it in the document as
+//! `belfry_pos` *before* publishing, so by the time any client holds an id, the database knows
 //! its position, and a resume can replay "everything after it" exactly. Every instance writes the
 //! same value, only if none is there yet, so several instances agree without coordination.
 //!
@@ -23,9 +23,9 @@
 //! operation log that no longer reaches back to the token) does it start from now; it then
 //! records that point as `floor`, and a client resuming from before the floor is told to resync.
 //!
-//! About 400 lines in one file on purpose: the stream's life (where it starts, how it resumes
-//! after an outage, what each batch does) is one loop over one state; `batch.rs` and
-//! `feed_writes.rs` hold the parts that stand alone.
+//! About 550 lines (with its tests) in one file on purpose: the stream's life (where it
+//! starts, how it resumes after an outage or an invalidation, what each batch does) is one
+//! loop over one state; `batch.rs` and `feed_writes.rs` hold the parts that stand alone.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

@@ -10,7 +10,8 @@
 //!   (its events taken in batches) and `feed_writes.rs` (its few writes);
 //! - `retention.rs`: `--retain-days` as a TTL index;
 //! - `poll.rs`: the polling feed for a standalone `mongod`, which has no change streams, with
-//!   `changes.rs` (the log of reads made through Belfry there);
+//!   `fresh.rs` (which documents are new there) and `changes.rs` (the log of reads made
+//!   through Belfry there);
 //! - here: the store itself, and what the two feeds share (their state collection, stamping).
 
 mod batch;
@@ -19,6 +20,7 @@ mod decode;
 mod doc;
 mod feed;
 mod feed_writes;
+mod fresh;
 mod poll;
 mod retention;
 
@@ -47,6 +49,8 @@ use feed::FeedFloor;
 /// (Earlier versions wrote `belfry_seq`, in an encoding that wrapped in 2038; those positions
 /// are not read: a tab resuming from such a document resyncs once.)
 pub const SEQ_FIELD: &str = "belfry_pos";
+/// The generation of a standalone stamp, beside its position (see `poll.rs`).
+const GEN_FIELD: &str = "belfry_gen";
 /// Where `belfry_feed` keeps the floor (see `feed.rs`), in `SEQ_FIELD`'s encoding.
 const FLOOR_FIELD: &str = "pos_floor";
 const FEED_STATE_COLLECTION: &str = "belfry_feed";

@@ -8,7 +8,7 @@
 //! - the lease is judged by the database's clock (`hello`'s `localTime`), never an instance's;
 //! - taking it over raises its `generation`, as a compare-and-swap on the generation it read;
 //! - a stamping run reserves its positions (`$inc` of `next`), stamps the documents
-//!   (`belfry_seq` and `belfry_gen`, one command) and makes them visible (`$max` of `visible`);
+//!   (`belfry_pos` and `belfry_gen`, one command) and makes them visible (`$max` of `visible`);
 //!   the reservation and the `visible` write name the holder's generation, so an instance that
 //!   lost the lease (it paused, or its run outlived the lease) can no longer publish positions.
 //!   Stamps it still writes are above the lease's `floor` (what was visible when the lease
@@ -19,33 +19,24 @@
 //! `visible` beyond the last one it published: the same sequence on every instance, whoever
 //! wrote the documents.
 //!
-//! ## What is new
-//! Only documents made recently are candidates for a position: made (by the decoder's
-//! `created_at`, else the ObjectId's second) at most [`GRACE`] before the database's clock, and
-//! not before the lease's `since` (the first start of this version of the feed on the
-//! collection). So the existing history is neither pushed nor written at a first start, an old
-//! document rewritten whole (`replaceOne`, an ODM's `save()`, which drops the stamp) is not new
-//! again, and a document whose `_id` is a string or a number is stamped like any other, once.
-//! A candidate the query's coarse bounds let through but that is older is stamped at position
-//! 0: never published, never replayed, never looked at again. Each stamp is also remembered for
-//! twice [`GRACE`] in `belfry_stamps`, so a recent document rewritten whole gets its own
-//! position back instead of a new one.
+//! Which unstamped documents are new (and so get a position that is published) is
+//! `fresh.rs`'s: only those made recently, never the history a first start finds.
 //!
-//! Reads made through Belfry travel the same way: on a standalone server they are logged
-//! (`changes.rs`), the holder stamps the entries from the same counter, and every instance
-//! reports them after the batch's new notifications, by user, with the unread count.
+//! About 500 lines in one file on purpose: the lease, stamping and publishing are one protocol
+//! over one lease document, and read best together; `fresh.rs` and `changes.rs` hold the parts
+//! that stand alone.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime, Document};
-use mongodb::options::{FindOptions, IndexOptions, InsertManyOptions, ReturnDocument};
+use mongodb::options::{FindOptions, IndexOptions, ReturnDocument};
 use mongodb::{Collection, IndexModel};
 use tokio_util::sync::CancellationToken;
 
 use super::changes::add_entry;
-use super::{find_in, store_error, MongoStore, SEQ_FIELD};
+use super::fresh::{self, GRACE, NOT_NEW};
+use super::{find_in, store_error, MongoStore, GEN_FIELD, SEQ_FIELD};
 use crate::metrics;
 use crate::model::{NotificationId, Position};
 use crate::store::tail::{self, Reason, Tail};
@@ -55,16 +46,6 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a stamper's lease lasts without renewal (it renews on every poll).
 const LEASE: Duration = Duration::from_secs(5);
 const BATCH: i64 = 500;
-/// The generation of a stamp, beside its position.
-const GEN_FIELD: &str = "belfry_gen";
-/// How long after it was made a document may still be new: the delay between a writer making
-/// a document and committing it, and the writer's clock ahead of the database's.
-pub const GRACE: Duration = Duration::from_secs(5 * 60);
-/// Recent stamps, so that a document rewritten whole gets its position back.
-const STAMPS_COLLECTION: &str = "belfry_stamps";
-/// The position of a document that was not new when first seen: never published.
-const NOT_NEW: i64 = 0;
-
 pub async fn run(
     store: Arc<MongoStore>,
     sink: Arc<dyn FeedSink>,
@@ -222,20 +203,7 @@ impl Poller {
             .map_err(store_error)?;
         metrics::feed_requests(2);
         self.store.create_change_log().await?;
-        self.stamps()
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { "at": 1 })
-                    .options(
-                        IndexOptions::builder()
-                            .name("belfry_stamps_ttl".to_owned())
-                            .expire_after(GRACE * 2)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .await
-            .map_err(store_error)?;
+        fresh::create_index(&self.store).await?;
         let highest = self.highest_seq().await?;
         let now = self.clock().await?;
         // A new lease, or one an earlier version wrote (without a counter), starts past every
@@ -320,10 +288,6 @@ impl Poller {
         Ok(now)
     }
 
-    fn stamps(&self) -> Collection<Document> {
-        self.store.database.collection(STAMPS_COLLECTION)
-    }
-
     /// Renews the lease if this instance holds it, takes it over if it lapsed; the generation
     /// this instance holds it with, or `None`.
     async fn hold(&mut self, lease: &Lease, now: i64) -> Result<Option<i64>, StoreError> {
@@ -368,10 +332,11 @@ impl Poller {
         let notifications = self.store.collection().clone();
         let log = self.store.changes();
         let new_from = (now - GRACE.as_millis() as i64).max(lease.since);
-        let candidates = unstamped(&notifications, recent(new_from), generation, lease).await?;
+        let candidates =
+            unstamped(&notifications, fresh::recent(new_from), generation, lease).await?;
         let entries =
             unstamped(&log, self.store.changes_of_collection(), generation, lease).await?;
-        let (fresh, old) = self.new_or_old(candidates, new_from).await?;
+        let (fresh, old) = fresh::new_or_old(&self.store, candidates, new_from).await?;
         // Older than they looked: a position that is never published, so never looked at again.
         let not_new = stamp_statements(old.iter().map(|d| (d, NOT_NEW)), generation);
         self.store
@@ -404,7 +369,7 @@ impl Poller {
             .zip(first..)
             .map(|((document, known), next)| (document, known.unwrap_or(next)))
             .collect();
-        self.remember(&fresh).await?;
+        fresh::remember(&self.store, &fresh).await?;
         let entries = entries.iter().zip(after_fresh..);
         for (collection, updates) in [
             (
@@ -433,99 +398,6 @@ impl Poller {
             return Ok(lease.visible);
         }
         Ok(last)
-    }
-
-    /// Splits the candidates into the new ones (each with the position it had, if it was
-    /// stamped recently and rewritten since) and those made before `new_from` (ms).
-    async fn new_or_old(
-        &self,
-        candidates: Vec<Document>,
-        new_from: i64,
-    ) -> Result<(Vec<(Document, Option<i64>)>, Vec<Document>), StoreError> {
-        let decoder = self.store.decoder();
-        let made = |document: &Document| {
-            let created = document.get("created_at").and_then(|v| decoder.date_of(v));
-            // An ObjectId holds whole seconds: it may have been made up to a second later.
-            let oid = document
-                .get_object_id("_id")
-                .ok()
-                .map(|o| o.timestamp().timestamp_millis() + 999);
-            created.map(|at| at.timestamp_millis()).or(oid)
-        };
-        let (new, old): (Vec<Document>, Vec<Document>) = candidates.into_iter().partition(|d| {
-            // A lapsed holder's stamp is stamped again, whenever the document was made.
-            d.get(SEQ_FIELD).is_some_and(|s| *s != Bson::Null)
-                || made(d).is_some_and(|at| at >= new_from)
-        });
-        let known = self.known(&new).await?;
-        let new = new
-            .into_iter()
-            .map(|d| {
-                let had = d
-                    .get("_id")
-                    .and_then(|key| known.iter().find(|(k, _)| k == key));
-                let had = had.map(|(_, seq)| *seq);
-                (d, had)
-            })
-            .collect();
-        Ok((new, old))
-    }
-
-    /// The positions `documents` were stamped with recently, by `_id`.
-    async fn known(&self, documents: &[Document]) -> Result<Vec<(Bson, i64)>, StoreError> {
-        let keys: Vec<Document> = documents
-            .iter()
-            .filter(|d| d.get(SEQ_FIELD).is_none_or(|s| *s == Bson::Null))
-            .filter_map(|d| Some(self.stamp_key(d.get("_id")?)))
-            .collect();
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let found = find_in(
-            &self.stamps(),
-            doc! { "_id": { "$in": keys } },
-            FindOptions::default(),
-        )
-        .await?;
-        metrics::feed_requests(1);
-        Ok(found
-            .iter()
-            .filter_map(|d| {
-                let key = d.get_document("_id").ok()?.get("id")?.clone();
-                Some((key, d.get_i64(SEQ_FIELD).ok()?))
-            })
-            .collect())
-    }
-
-    /// Remembers the positions given to `stamped` for a while (see [`GRACE`]).
-    async fn remember(&self, stamped: &[(&Document, i64)]) -> Result<(), StoreError> {
-        let at = DateTime::now();
-        let entries: Vec<Document> = stamped
-            .iter()
-            .filter_map(|(d, seq)| {
-                Some(doc! { "_id": self.stamp_key(d.get("_id")?), SEQ_FIELD: seq, "at": at })
-            })
-            .collect();
-        if entries.is_empty() {
-            return Ok(());
-        }
-        metrics::feed_requests(1);
-        // A key remembered already (the position given back) is a duplicate: fine.
-        let unordered = InsertManyOptions::builder().ordered(false).build();
-        match self
-            .stamps()
-            .insert_many(entries)
-            .with_options(unordered)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) if only_duplicates(&err) => Ok(()),
-            Err(err) => Err(store_error(err)),
-        }
-    }
-
-    fn stamp_key(&self, key: &Bson) -> Document {
-        doc! { "c": self.store.collection().name(), "id": key.clone() }
     }
 
     /// Reports what is visible beyond the last reported position, in position order: new
@@ -584,33 +456,6 @@ impl Poller {
     }
 }
 
-/// The filter of documents that may have been made from `from` (ms) on: by their ObjectId, or
-/// a `created_at` in any form the decoder reads. Text is compared a day early (its offset is
-/// unknown to the query); the decoder then judges exactly (`Poller::new_or_old`).
-fn recent(from: i64) -> Document {
-    let at = DateTime::from_millis(from);
-    let day_early = chrono::DateTime::from_timestamp_millis(from)
-        .unwrap_or_default()
-        .checked_sub_signed(TimeDelta::days(1))
-        .unwrap_or_default()
-        .with_timezone(&Utc)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string();
-    let oid = ObjectId::from_bytes({
-        let mut bytes = [0; 12];
-        let secs = u32::try_from(from / 1000).unwrap_or(0);
-        bytes[..4].copy_from_slice(&secs.to_be_bytes());
-        bytes
-    });
-    doc! { "$or": [
-        { "_id": { "$gte": oid } },
-        { "created_at": { "$gte": at } },
-        { "created_at": { "$gte": &day_early, "$type": "string" } },
-        { "created_at.date": { "$gte": &day_early } },
-        { "created_at": { "$gte": from / 1000, "$type": ["int", "long", "double"] } },
-    ] }
-}
-
 /// The documents of `collection` matching `filter` without a (valid) position: new ones, and
 /// those a lapsed holder stamped after the lease moved (void); oldest first, at most a batch.
 async fn unstamped(
@@ -649,20 +494,6 @@ fn stamp_statements<'a>(
             Some(doc! { "q": as_found, "u": { "$set": { SEQ_FIELD: seq, GEN_FIELD: generation } } })
         })
         .collect()
-}
-
-/// Whether an unordered insert failed only on keys that exist (code 11000).
-fn only_duplicates(err: &mongodb::error::Error) -> bool {
-    match &*err.kind {
-        mongodb::error::ErrorKind::InsertMany(failure) => {
-            failure.write_concern_error.is_none()
-                && failure
-                    .write_errors
-                    .as_ref()
-                    .is_some_and(|errors| errors.iter().all(|e| e.code == 11000))
-        }
-        _ => false,
-    }
 }
 
 /// At most a batch of what `filter` finds, in position order.
