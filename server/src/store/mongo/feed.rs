@@ -5,10 +5,11 @@
 //! ## Commit order
 //! ObjectIds from several writers are not in commit order, so each insert is given a position
 //! from the change stream itself: its `clusterTime` (the operation log's timestamp, the same for
-//! every watcher), packed as `(seconds - 2020-09-13) << 32 | increment`. The feed records it in the document as
-//! `belfry_pos` *before* publishing, so by the time any client holds an id, the database knows
-//! its position, and a resume can replay "everything after it" exactly. Every instance writes the
-//! same value, only if none is there yet, so several instances agree without coordination.
+//! every watcher), packed as `(seconds since 2020-09-13) << 32 | increment` (see [`seq_of`]).
+//! The feed records it in the document as `belfry_pos` *before* publishing, so by the time any
+//! client holds an id, the database knows its position, and a resume can replay "everything
+//! after it" exactly. Every instance writes the same value, only if none is there yet, so
+//! several instances agree without coordination.
 //!
 //! ## Not missing anything
 //! Where the feed stands is kept in the `belfry_feed` collection (one document per watched
