@@ -6,6 +6,7 @@
 mod support;
 
 mod feed;
+mod migrations;
 
 use std::collections::HashSet;
 use std::sync::Arc;

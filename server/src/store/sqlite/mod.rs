@@ -15,6 +15,7 @@ mod handoff;
 mod retention;
 mod schema;
 
+pub use schema::schema_version;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

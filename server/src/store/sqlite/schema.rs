@@ -16,7 +16,14 @@ use crate::metrics;
 use crate::model::{NotificationId, Position};
 use crate::store::{rfc3339, StoreError};
 
-const SCHEMA: &str = "
+/// The schema, as ordered migrations: migration N takes a file from `PRAGMA user_version` N-1
+/// to N, in one transaction with the version (see [`migrate`]). A migration that has shipped is
+/// never edited: a change is the next one. (Version 0.1.0 wrote the first schema with
+/// `user_version` 0; its statements say `IF NOT EXISTS`, so such a file is adopted as it is.)
+const MIGRATIONS: &[&str] = &[V1_FIRST, V2_REWRITES];
+
+/// 1: the notifications, their indexes, and the change log its triggers write (0.1.0).
+const V1_FIRST: &str = "
 CREATE TABLE IF NOT EXISTS notifications (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     id         TEXT    NOT NULL UNIQUE,
@@ -50,6 +57,15 @@ BEGIN
     INSERT INTO notification_changes (user_id, kind, id, after)
     VALUES (NEW.user_id, 'read', NEW.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
 END;
+CREATE TRIGGER IF NOT EXISTS notification_removed AFTER DELETE ON notifications
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    VALUES (OLD.user_id, 'removed', OLD.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
+END;
+";
+
+/// 2: rewrites (`REPLACE INTO` of an existing id) are not new notifications.
+const V2_REWRITES: &str = "
 -- Rewrites: a row written again whole with an id that exists (`REPLACE INTO`, as another
 -- program may) gets a new `seq` but is not a new notification. The trigger before the insert
 -- sees the row it replaces (REPLACE deletes it after BEFORE triggers, without firing DELETE
@@ -76,11 +92,6 @@ BEGIN
       AND (SELECT was_read FROM notification_rewrites WHERE id = NEW.id) = 0;
     UPDATE notification_rewrites SET seq = NEW.seq WHERE id = NEW.id;
 END;
-CREATE TRIGGER IF NOT EXISTS notification_removed AFTER DELETE ON notifications
-BEGIN
-    INSERT INTO notification_changes (user_id, kind, id, after)
-    VALUES (OLD.user_id, 'removed', OLD.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
-END;
 ";
 
 /// Each connection's page cache, in KiB (SQLite's default is 2,000).
@@ -96,7 +107,7 @@ pub fn not_a_rewrite(after: &str) -> String {
     format!("seq NOT IN (SELECT seq FROM notification_rewrites WHERE seq > {after})")
 }
 
-/// The columns a [`Notification`] is read from, in the order [`notification_at`] expects.
+/// The columns a [`Notification`] is read from (by name, in any order).
 pub const COLUMNS: &str = "id, user_id, message, link, read_at, created_at";
 
 /// Opens (creating if need be) the file and its schema, in WAL mode with full sync.
@@ -120,43 +131,72 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     // file. (The WAL's checkpoints: `checkpoint.rs`.)
     conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
         .map_err(store_error)?;
-    conn.execute_batch(SCHEMA).map_err(store_error)?;
+    let mut conn = conn;
+    migrate(&mut conn)?;
     Ok(conn)
+}
+
+/// Brings the file's schema up to this version's: every migration past its `user_version`, in
+/// one immediate transaction (so two processes opening one file at once apply each once). A
+/// file from a newer Belfry is refused rather than written in a shape it does not expect.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(store_error)?;
+    let version: usize = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(store_error)?;
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Other(format!(
+            "this database file has schema version {version}, written by a newer Belfry; this \
+             one knows versions up to {}",
+            MIGRATIONS.len()
+        )));
+    }
+    for migration in &MIGRATIONS[version..] {
+        tx.execute_batch(migration).map_err(store_error)?;
+    }
+    if version < MIGRATIONS.len() {
+        tx.pragma_update(None, "user_version", MIGRATIONS.len())
+            .map_err(store_error)?;
+    }
+    tx.commit().map_err(store_error)
+}
+
+/// The schema version this Belfry writes.
+pub fn schema_version() -> usize {
+    MIGRATIONS.len()
 }
 
 fn millis_to_rfc3339(millis: i64) -> String {
     rfc3339(DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or_default())
 }
 
-/// Reads the `COLUMNS` of a row, starting at column `first`. A row another program wrote with
-/// an `id` that is not an ObjectId, or a date that is not a number, is an error here (and
-/// skipped by the callers, see [`readable`]).
-fn notification_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Notification> {
-    let id: String = row.get(first)?;
+/// Reads a notification from a row with the [`COLUMNS`], by their names. A row another
+/// program wrote with an `id` that is not one, or a date that is not a number, is an error here
+/// (and skipped by the callers, see [`readable`]).
+pub fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
+    let id: String = row.get("id")?;
     NotificationId::parse(&id).map_err(|msg| {
-        rusqlite::Error::FromSqlConversionFailure(first, rusqlite::types::Type::Text, msg.into())
+        let at = row.as_ref().column_index("id").unwrap_or_default();
+        rusqlite::Error::FromSqlConversionFailure(at, rusqlite::types::Type::Text, msg.into())
     })?;
     Ok(Notification {
         id,
-        user_id: row.get(first + 1)?,
-        message: row.get(first + 2)?,
-        link: row.get(first + 3)?,
-        read_at: row.get::<_, Option<i64>>(first + 4)?.map(millis_to_rfc3339),
-        created_at: millis_to_rfc3339(row.get(first + 5)?),
+        user_id: row.get("user_id")?,
+        message: row.get("message")?,
+        link: row.get("link")?,
+        read_at: row.get::<_, Option<i64>>("read_at")?.map(millis_to_rfc3339),
+        created_at: millis_to_rfc3339(row.get("created_at")?),
     })
 }
 
-/// `COLUMNS`
-pub fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
-    notification_at(row, 0)
-}
-
-/// `seq, COLUMNS…`
+/// Reads `seq` and the [`COLUMNS`]: a notification and its position.
 pub fn row_with_position(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Position, Notification)> {
-    let seq: i64 = row.get(0)?;
-    let notification = notification_at(row, 1)?;
+    let seq: i64 = row.get("seq")?;
+    let notification = row_to_notification(row)?;
     let id = NotificationId::parse(&notification.id).map_err(|msg| {
-        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, msg.into())
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, msg.into())
     })?;
     Ok((Position { seq, id }, notification))
 }
@@ -200,9 +240,9 @@ pub const CHANGE_COLUMNS: &str = "seq, user_id, kind, id";
 
 pub fn row_to_change(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
     Ok(ChangeRow {
-        seq: row.get(0)?,
-        user_id: row.get(1)?,
-        removed: row.get::<_, String>(2)? == "removed",
-        id: row.get(3)?,
+        seq: row.get("seq")?,
+        user_id: row.get("user_id")?,
+        removed: row.get::<_, String>("kind")? == "removed",
+        id: row.get("id")?,
     })
 }
