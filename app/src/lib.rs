@@ -25,6 +25,7 @@ pub mod embed;
 pub mod notification;
 pub mod page;
 mod pages;
+pub mod protocol;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};

@@ -12,9 +12,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use app::protocol::{Read, Removed, StreamEvent};
 use app::Notification;
 use futures::stream::{self, Stream, StreamExt};
-use serde_json::json;
 
 use crate::hub::{Event, Hub, Pushed, TooManyStreams};
 use crate::metrics;
@@ -79,33 +79,27 @@ impl FeedSink for Delivery {
     }
 }
 
-/// `{ids, unread_count}`; or, once nothing is left unread, `{all: true, unread_count: 0}`, which
-/// says the same of every notification the tab holds, in a few bytes (a read-all of a long list
-/// would otherwise carry every id).
+/// `notification-read`: the ids, or `all` once nothing is left unread (see [`Read::of`]).
 fn read_event(ids: &[NotificationId], unread_count: u64) -> Event {
-    match unread_count {
-        0 => all_read_event(0),
-        _ => Event::Read(ids_json(ids, unread_count)),
-    }
-}
-
-fn all_read_event(unread_count: u64) -> Event {
-    let json = json!({ "all": true, "unread_count": unread_count });
-    Event::Read(Arc::from(json.to_string()))
+    let read = Read::of(texts(ids), unread_count);
+    Event::Read(Arc::from(StreamEvent::Read(read).data()))
 }
 
 fn removed_event(ids: &[NotificationId], unread_count: u64) -> Event {
-    Event::Removed(ids_json(ids, unread_count))
+    let removed = Removed {
+        ids: texts(ids),
+        unread_count,
+    };
+    Event::Removed(Arc::from(StreamEvent::Removed(removed).data()))
 }
 
-/// The data of a read or removed event: `{ids, unread_count}`.
-fn ids_json(ids: &[NotificationId], unread_count: u64) -> Arc<str> {
-    let ids: Vec<&str> = ids.iter().map(NotificationId::as_str).collect();
-    Arc::from(json!({ "ids": ids, "unread_count": unread_count }).to_string())
+fn texts(ids: &[NotificationId]) -> Vec<String> {
+    ids.iter().map(|id| id.as_str().to_owned()).collect()
 }
 
 fn pushed(position: Position, notification: &Notification) -> Option<Arc<Pushed>> {
     let json = serde_json::to_string(notification).ok()?;
+    // (The `data:` of `StreamEvent::New`, without copying the notification into one.)
     Some(Arc::new(Pushed {
         position,
         id: notification.id.clone(),
@@ -115,7 +109,7 @@ fn pushed(position: Position, notification: &Notification) -> Option<Arc<Pushed>
 
 /// What an open stream is told, in order.
 #[derive(Debug)]
-pub enum StreamEvent {
+pub enum Outgoing {
     /// A notification or a change of read state, replayed or live.
     Hub(Event),
     /// The resume could not replay (`unknown_id`, `too_far_behind`): refetch the list.
@@ -136,7 +130,7 @@ pub async fn open(
     store: &dyn NotificationStore,
     user: &UserId,
     resume_from: Option<NotificationId>,
-) -> Result<impl Stream<Item = StreamEvent> + use<>, OpenError> {
+) -> Result<impl Stream<Item = Outgoing> + use<>, OpenError> {
     let mut subscription = hub.subscribe(user)?;
     let (opening, floor) = match resume_from {
         Some(id) => replay(store, user, id).await?,
@@ -153,7 +147,7 @@ pub async fn open(
                 {
                     None
                 }
-                event => Some(StreamEvent::Hub(event)),
+                event => Some(Outgoing::Hub(event)),
             })
         },
     );
@@ -165,7 +159,7 @@ async fn replay(
     store: &dyn NotificationStore,
     user: &UserId,
     from: NotificationId,
-) -> Result<(Vec<StreamEvent>, Option<Position>), StoreError> {
+) -> Result<(Vec<Outgoing>, Option<Position>), StoreError> {
     let reason = match store.replay(user, from, MAX_REPLAY).await? {
         Replay::After {
             cursor,
@@ -185,7 +179,7 @@ async fn replay(
                 if bytes > MAX_REPLAY_BYTES {
                     break;
                 }
-                events.push(StreamEvent::Hub(Event::New(pushed)));
+                events.push(Outgoing::Hub(Event::New(pushed)));
             }
             if bytes <= MAX_REPLAY_BYTES {
                 metrics::replayed(events.len() as u64);
@@ -193,11 +187,11 @@ async fn replay(
                 if let Some(changed) = changed {
                     if !changed.read.is_empty() {
                         let event = read_event(&changed.read, changed.unread_count);
-                        events.push(StreamEvent::Hub(event));
+                        events.push(Outgoing::Hub(event));
                     }
                     if !changed.removed.is_empty() {
                         let event = removed_event(&changed.removed, changed.unread_count);
-                        events.push(StreamEvent::Hub(event));
+                        events.push(Outgoing::Hub(event));
                     }
                 }
                 return Ok((events, Some(floor)));
@@ -209,7 +203,7 @@ async fn replay(
         Replay::TooFar => "too_far_behind",
     };
     metrics::resynced();
-    Ok((vec![StreamEvent::Resync(reason)], None))
+    Ok((vec![Outgoing::Resync(reason)], None))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use app::protocol;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header::CACHE_CONTROL;
@@ -15,10 +16,9 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use futures::stream::{self, StreamExt};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::auth::StreamUser;
-use crate::delivery::{self, OpenError, StreamEvent};
+use crate::delivery::{self, OpenError, Outgoing};
 use crate::error::{AppError, ErrorBody};
 use crate::hub::Event;
 use crate::model::NotificationId;
@@ -98,21 +98,26 @@ fn sleep_until(deadline: std::time::SystemTime) -> tokio::time::Sleep {
     tokio::time::sleep(left)
 }
 
-fn to_sse(event: StreamEvent) -> SseEvent {
+/// Frames an event: its name and data as `app::protocol` encodes them (the hub's events carry
+/// their data serialised once, shared by every stream of the user).
+fn to_sse(event: Outgoing) -> SseEvent {
     match event {
-        StreamEvent::Hub(Event::New(pushed)) => SseEvent::default()
-            .event("new-notification")
+        Outgoing::Hub(Event::New(pushed)) => SseEvent::default()
+            .event(protocol::NEW_NOTIFICATION)
             .id(&pushed.id)
             .data(&pushed.json),
-        StreamEvent::Hub(Event::Read(json)) => {
-            SseEvent::default().event("notification-read").data(&*json)
-        }
-        StreamEvent::Hub(Event::Removed(json)) => SseEvent::default()
-            .event("notification-removed")
+        Outgoing::Hub(Event::Read(json)) => SseEvent::default()
+            .event(protocol::NOTIFICATION_READ)
             .data(&*json),
-        StreamEvent::Resync(reason) => SseEvent::default()
-            .event("resync")
-            .data(json!({ "reason": reason }).to_string()),
+        Outgoing::Hub(Event::Removed(json)) => SseEvent::default()
+            .event(protocol::NOTIFICATION_REMOVED)
+            .data(&*json),
+        Outgoing::Resync(reason) => {
+            let resync = protocol::StreamEvent::Resync(protocol::Resync {
+                reason: reason.to_owned(),
+            });
+            SseEvent::default().event(resync.name()).data(resync.data())
+        }
     }
 }
 

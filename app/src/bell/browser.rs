@@ -14,6 +14,7 @@ use super::live::LiveEvent;
 use super::logic::{elapsed, mark_all_read, mark_read, merge, parse_utc_millis, Elapsed};
 use super::shared;
 use super::{Bell, BellEvent, Link, PAGE};
+use crate::protocol::StreamEvent;
 
 fn now_millis() -> i64 {
     js_sys::Date::now() as i64
@@ -140,7 +141,7 @@ impl Bell {
 
     fn on_live(self, event: LiveEvent) {
         match event {
-            LiveEvent::New(notification) => {
+            LiveEvent::Stream(StreamEvent::New(notification)) => {
                 let event = BellEvent::Notification(notification.clone());
                 let added = self
                     .items
@@ -154,27 +155,23 @@ impl Bell {
                 self.unread.update(|n| *n += added);
                 self.sync_count();
             }
-            LiveEvent::Read {
-                ids,
-                all,
-                unread_count,
-            } => {
+            LiveEvent::Stream(StreamEvent::Read(read)) => {
                 let at = now_rfc3339();
                 self.items.update(|items| {
-                    if all {
+                    if read.all {
                         mark_all_read(items, &at)
                     } else {
-                        mark_read(items, &ids, &at)
+                        mark_read(items, &read.ids, &at)
                     }
                 });
-                self.unread.set(unread_count);
+                self.unread.set(read.unread_count);
             }
-            LiveEvent::Removed { ids, unread_count } => {
+            LiveEvent::Stream(StreamEvent::Removed(removed)) => {
                 self.items
-                    .update(|items| items.retain(|n| !ids.contains(&n.id)));
-                self.unread.set(unread_count);
+                    .update(|items| items.retain(|n| !removed.ids.contains(&n.id)));
+                self.unread.set(removed.unread_count);
             }
-            LiveEvent::Resync => self.refresh(),
+            LiveEvent::Stream(StreamEvent::Resync(_)) => self.refresh(),
             LiveEvent::Connected { resumed } => {
                 self.link.set(Link::Live);
                 // Opened with nothing to resume from (the embed, an empty server-rendered list,

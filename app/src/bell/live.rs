@@ -14,23 +14,14 @@ use web_sys::{EventSource, MessageEvent};
 
 use super::client::BellClient;
 use super::logic::backoff;
-use crate::Notification;
+use crate::protocol::{StreamEvent, EVENT_NAMES};
 
-/// What the live connection tells the bell. Serialisable, so the tab that holds the connection
-/// can hand each event to the other tabs (see `shared.rs`).
+/// What the live connection tells the bell: the stream's events, and the connection's own
+/// state. Serialisable, so the tab that holds the connection can hand each event to the other
+/// tabs (see `shared.rs`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum LiveEvent {
-    New(Notification),
-    Read {
-        ids: Vec<String>,
-        all: bool,
-        unread_count: u64,
-    },
-    Removed {
-        ids: Vec<String>,
-        unread_count: u64,
-    },
-    Resync,
+    Stream(StreamEvent),
     /// The stream is open; `resumed` when it was opened from a known last event (so nothing
     /// between the bell's list and the stream was missed).
     Connected {
@@ -40,23 +31,6 @@ pub enum LiveEvent {
 }
 
 type Handler = Rc<dyn Fn(LiveEvent)>;
-
-/// An event's data as JSON, if it is.
-fn json_of(event: &MessageEvent) -> Option<serde_json::Value> {
-    serde_json::from_str(&event.data().as_string()?).ok()
-}
-
-/// The `ids` of a read or removed event.
-fn ids_of(body: &serde_json::Value) -> Vec<String> {
-    body["ids"]
-        .as_array()
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|id| id.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 struct State {
     client: BellClient,
@@ -132,37 +106,20 @@ impl Live {
             };
             live.emit(LiveEvent::Connected { resumed });
         });
-        listen("new-notification", self.clone(), |live, event| {
-            let Some(data) = event.data().as_string() else {
-                return;
-            };
-            if let Ok(notification) = serde_json::from_str::<Notification>(&data) {
-                live.0.borrow_mut().last_id = Some(notification.id.clone());
-                live.emit(LiveEvent::New(notification));
-            }
-        });
-        listen("notification-read", self.clone(), |live, event| {
-            let Some(body) = json_of(&event) else {
-                return;
-            };
-            live.emit(LiveEvent::Read {
-                ids: ids_of(&body),
-                all: body["all"].as_bool().unwrap_or(false),
-                unread_count: body["unread_count"].as_u64().unwrap_or(0),
+        for name in EVENT_NAMES {
+            listen(name, self.clone(), |live, event| {
+                let Some(data) = event.data().as_string() else {
+                    return;
+                };
+                let Ok(event) = StreamEvent::parse(&event.type_(), &data) else {
+                    return;
+                };
+                if let Some(id) = event.id() {
+                    live.0.borrow_mut().last_id = Some(id.to_owned());
+                }
+                live.emit(LiveEvent::Stream(event));
             });
-        });
-        listen("notification-removed", self.clone(), |live, event| {
-            let Some(body) = json_of(&event) else {
-                return;
-            };
-            live.emit(LiveEvent::Removed {
-                ids: ids_of(&body),
-                unread_count: body["unread_count"].as_u64().unwrap_or(0),
-            });
-        });
-        listen("resync", self.clone(), |live, _| {
-            live.emit(LiveEvent::Resync)
-        });
+        }
         listen("error", self.clone(), |live, _| {
             let closed = live
                 .0

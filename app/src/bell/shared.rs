@@ -30,6 +30,7 @@ use web_sys::{BroadcastChannel, MessageEvent};
 
 use super::client::BellClient;
 use super::live::{Live, LiveEvent};
+use crate::protocol::StreamEvent;
 
 type Handler = Rc<dyn Fn(LiveEvent)>;
 type Listener<E> = Closure<dyn FnMut(E)>;
@@ -176,7 +177,7 @@ impl Tab {
     }
 
     fn saw(&self, event: &LiveEvent) {
-        if let LiveEvent::New(notification) = event {
+        if let LiveEvent::Stream(StreamEvent::New(notification)) = event {
             self.last_id.replace(Some(notification.id.clone()));
         }
     }

@@ -4,6 +4,7 @@
 use std::pin::Pin;
 use std::time::Duration;
 
+use app::protocol::{StreamEvent, NEW_NOTIFICATION};
 use app::Notification;
 use eventsource_stream::{Event, Eventsource};
 use futures::{Stream, StreamExt};
@@ -90,9 +91,10 @@ impl SseClient {
     /// The next event, which must be a new notification.
     pub async fn next_notification(&mut self) -> Notification {
         let event = self.next().await.expect("the stream is open");
-        assert_eq!(event.event, "new-notification", "{event:?}");
-        let notification: Notification =
-            serde_json::from_str(&event.data).expect("notification JSON");
+        let parsed = StreamEvent::parse(&event.event, &event.data);
+        let Ok(StreamEvent::New(notification)) = parsed else {
+            panic!("not a new notification: {event:?}");
+        };
         assert_eq!(
             event.id, notification.id,
             "the SSE id is the notification's _id"
@@ -127,7 +129,7 @@ pub async fn read_until_expected(
     loop {
         match client.next_within(Duration::from_millis(300)).await {
             Ok(Some(event)) => {
-                assert_eq!(event.event, "new-notification", "{user}: {event:?}");
+                assert_eq!(event.event, NEW_NOTIFICATION, "{user}: {event:?}");
                 received.push(event.id);
             }
             Ok(None) => panic!("{user}: the stream ended"),
