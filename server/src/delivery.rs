@@ -19,7 +19,7 @@ use futures::stream::{self, Stream, StreamExt};
 use crate::hub::{Event, Hub, Pushed, TooManyStreams};
 use crate::metrics;
 use crate::model::{NotificationId, Position, UserId};
-use crate::store::{FeedSink, NotificationStore, ReadChange, Replay, StoreError};
+use crate::store::{Change, ChangeKind, FeedSink, NotificationStore, Replay, StoreError};
 
 /// The most missed notifications a resume replays; past that, the client refetches the list.
 pub const MAX_REPLAY: usize = 500;
@@ -67,15 +67,16 @@ impl FeedSink for Delivery {
         }
     }
 
-    fn read(&self, user: &UserId, change: &ReadChange) {
-        let event = match change {
-            ReadChange::Ids { ids, unread_count } => read_event(ids, *unread_count),
-        };
-        self.hub.publish(user, event);
+    fn changed(&self, user: &UserId, change: &Change) {
+        self.hub.publish(user, change_event(change));
     }
+}
 
-    fn removed(&self, user: &UserId, ids: &[NotificationId], unread_count: u64) {
-        self.hub.publish(user, removed_event(ids, unread_count));
+/// The event that tells a change.
+fn change_event(change: &Change) -> Event {
+    match change.kind {
+        ChangeKind::Read => read_event(&change.ids, change.unread_count),
+        ChangeKind::Removed => removed_event(&change.ids, change.unread_count),
     }
 }
 
@@ -183,16 +184,9 @@ async fn replay(
             }
             if bytes <= MAX_REPLAY_BYTES {
                 metrics::replayed(events.len() as u64);
-                // Then the read state the client missed, as it is now.
-                if let Some(changed) = changed {
-                    if !changed.read.is_empty() {
-                        let event = read_event(&changed.read, changed.unread_count);
-                        events.push(Outgoing::Hub(event));
-                    }
-                    if !changed.removed.is_empty() {
-                        let event = removed_event(&changed.removed, changed.unread_count);
-                        events.push(Outgoing::Hub(event));
-                    }
+                // Then the changes the client missed, as they are now.
+                for change in &changed {
+                    events.push(Outgoing::Hub(change_event(change)));
                 }
                 return Ok((events, Some(floor)));
             }

@@ -60,19 +60,51 @@ pub enum Replay {
     After {
         cursor: Position,
         missed: Vec<(Position, Notification)>,
-        changed: Option<Changed>,
+        /// At most one change of each kind, coalesced, with the unread count now.
+        changed: Vec<Change>,
     },
     /// The user's read state changed since the cursor in a way this store cannot replay
     /// exactly: the client refetches the list.
     StateChanged,
 }
 
-/// The read state changes a resume missed, coalesced: what became read, what was removed, and
-/// the unread count now.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Changed {
-    pub read: Vec<NotificationId>,
-    pub removed: Vec<NotificationId>,
+/// What happened to notifications after they were committed. SQLite's change log stores it as
+/// [`as_str`](Self::as_str); the stream tells it as its own event (`app::protocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChangeKind {
+    /// Marked read.
+    Read,
+    /// Deleted.
+    Removed,
+}
+
+impl ChangeKind {
+    /// Every kind, in the order a feed reports a user's changes.
+    pub const ALL: [ChangeKind; 2] = [ChangeKind::Read, ChangeKind::Removed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Read => "read",
+            ChangeKind::Removed => "removed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A change of some of a user's notifications: which ones, what happened to them, and the
+/// user's unread count after it. A read names exactly the ids it covered, never more (so a
+/// notification committed beside a read-all is never told read while it is unread).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub ids: Vec<NotificationId>,
     pub unread_count: u64,
 }
 
@@ -216,33 +248,26 @@ pub trait FeedSink: Send + Sync {
     /// receiver drops what is not beyond what it has).
     fn committed(&self, position: Position, notification: &Notification);
 
-    /// Some or all of `user`'s notifications were marked read; `unread_count` is what is left.
-    fn read(&self, user: &UserId, change: &ReadChange);
-
-    /// Some of `user`'s notifications were deleted; `unread_count` is what is left.
-    fn removed(&self, user: &UserId, ids: &[NotificationId], unread_count: u64);
+    /// Some of `user`'s notifications changed (after the inserts reported before it).
+    fn changed(&self, user: &UserId, change: &Change);
 }
 
-/// Changes of read state gathered by user, in the order each user's first change came: what a
-/// feed reports, per batch, as one `read` and one `removed` per user.
+/// Changes gathered by user, in the order each user's first change came: what a feed reports,
+/// per batch, as one [`Change`] of each kind per user.
 #[derive(Default)]
 pub(crate) struct ByUser(Vec<(UserId, UserChanges)>);
 
 #[derive(Default)]
 pub(crate) struct UserChanges {
-    read: Vec<NotificationId>,
-    removed: Vec<NotificationId>,
+    /// The ids of each kind of change, by [`ChangeKind::index`].
+    ids: [Vec<NotificationId>; ChangeKind::ALL.len()],
     /// The position of the user's last change.
     seq: i64,
 }
 
 impl ByUser {
-    pub(crate) fn add(&mut self, user: UserId, id: NotificationId, removed: bool, seq: i64) {
-        let change = self.of(user, seq);
-        match removed {
-            true => change.removed.push(id),
-            false => change.read.push(id),
-        }
+    pub(crate) fn add(&mut self, user: UserId, id: NotificationId, kind: ChangeKind, seq: i64) {
+        self.of(user, seq).ids[kind.index()].push(id);
     }
 
     fn of(&mut self, user: UserId, seq: i64) -> &mut UserChanges {
@@ -269,32 +294,20 @@ impl ByUser {
 
     /// Reports every user's changes to `sink`, with the unread count `count` gives for them.
     pub(crate) fn report(self, sink: &dyn FeedSink, count: impl Fn(&UserId) -> u64) {
-        for (user, change) in self.0 {
+        for (user, changes) in self.0 {
             let unread_count = count(&user);
-            if !change.read.is_empty() {
-                let read = ReadChange::Ids {
-                    ids: change.read,
-                    unread_count,
-                };
-                sink.read(&user, &read);
-            }
-            if !change.removed.is_empty() {
-                sink.removed(&user, &change.removed, unread_count);
+            for (kind, ids) in ChangeKind::ALL.into_iter().zip(changes.ids) {
+                if !ids.is_empty() {
+                    let change = Change {
+                        kind,
+                        ids,
+                        unread_count,
+                    };
+                    sink.changed(&user, &change);
+                }
             }
         }
     }
-}
-
-/// A change of read state, as a feed reports it: the notifications marked read, never more
-/// (a read-all names the ids it covered, so a notification committed beside it is never told
-/// read while it is unread).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReadChange {
-    /// These notifications were marked read.
-    Ids {
-        ids: Vec<NotificationId>,
-        unread_count: u64,
-    },
 }
 
 /// Opens the store the database flags name, creating its schema or indexes if needed.

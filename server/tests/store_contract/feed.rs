@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use app::Notification;
 use belfry::model::{NotificationId, Position, UserId};
-use belfry::store::{FeedSink, NotificationStore, ReadChange};
+use belfry::store::{ChangeKind, FeedSink, NotificationStore};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -35,21 +35,15 @@ impl FeedSink for Recorder {
         self.changed.notify_waiters();
     }
 
-    fn read(&self, user: &UserId, change: &ReadChange) {
+    fn changed(&self, user: &UserId, change: &belfry::store::Change) {
         // Ids in id order: one `updateMany` is reported in whatever order the server wrote it.
-        let (mut ids, count) = match change {
-            ReadChange::Ids { ids, unread_count } => (ids.clone(), *unread_count),
-        };
+        let mut ids = change.ids.clone();
         ids.sort();
-        self.changes
-            .lock()
-            .unwrap()
-            .push(Change::Read(user.to_string(), ids, count));
-        self.changed.notify_waiters();
-    }
-
-    fn removed(&self, user: &UserId, ids: &[NotificationId], unread_count: u64) {
-        let change = Change::Removed(user.to_string(), ids.to_vec(), unread_count);
+        let (user, count) = (user.to_string(), change.unread_count);
+        let change = match change.kind {
+            ChangeKind::Read => Change::Read(user, ids, count),
+            ChangeKind::Removed => Change::Removed(user, ids, count),
+        };
         self.changes.lock().unwrap().push(change);
         self.changed.notify_waiters();
     }

@@ -12,7 +12,7 @@ use super::decode::{id_of, Decoder};
 use super::store_error;
 use crate::metrics;
 use crate::model::UserId;
-use crate::store::{ByUser, StoreError};
+use crate::store::{ByUser, ChangeKind, StoreError};
 
 /// What the stream's reader queues: an event, or the error that ended the stream.
 pub type Queued = Result<ChangeStreamEvent<Document>, mongodb::error::Error>;
@@ -75,7 +75,7 @@ pub async fn complete_transaction(
     None
 }
 
-/// Adds to `changes` a read (or, with `removed`, a delete) of the document `key` names, whose
+/// Adds to `changes` a change of `kind` (a read, a delete) of the document `key` names, whose
 /// owner `document` tells. A delete tells no owner unless the collection keeps pre-images; such
 /// a removal reaches the tabs when they next refetch.
 pub fn add_change(
@@ -84,7 +84,7 @@ pub fn add_change(
     key: &Option<Document>,
     document: Option<&Document>,
     seq: Option<i64>,
-    removed: bool,
+    kind: ChangeKind,
 ) {
     let id = key.as_ref().and_then(|k| k.get("_id")).and_then(id_of);
     // The owner by the decoder's rule: a change to a document it would not serve is not told.
@@ -101,5 +101,5 @@ pub fn add_change(
     let Ok(user) = UserId::parse(&owner.user_id) else {
         return;
     };
-    changes.add(user, id, removed, seq.unwrap_or_default());
+    changes.add(user, id, kind, seq.unwrap_or_default());
 }

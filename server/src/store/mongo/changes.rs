@@ -20,7 +20,7 @@ use mongodb::{Collection, IndexModel};
 use super::decode::id_of;
 use super::{store_error, MongoStore, SEQ_FIELD};
 use crate::model::{NotificationId, UserId};
-use crate::store::{ByUser, StoreError};
+use crate::store::{ByUser, ChangeKind, StoreError};
 
 const CHANGES_COLLECTION: &str = "belfry_changes";
 /// How long an entry is kept: far longer than any stamper takes to order it.
@@ -97,6 +97,6 @@ pub(super) fn add_entry(changes: &mut ByUser, entry: &Document, seq: i64) {
     // the user's count alone is reported.)
     let ids = entry.get_array("ids").map(Vec::as_slice).unwrap_or(&[]);
     for id in ids.iter().filter_map(id_of) {
-        changes.add(user.clone(), id, false, seq);
+        changes.add(user.clone(), id, ChangeKind::Read, seq);
     }
 }

@@ -47,7 +47,7 @@ use super::decode::is_unread;
 use super::{poll, store_error, MongoStore, FLOOR_FIELD};
 use crate::metrics;
 use crate::model::{NotificationId, Position};
-use crate::store::{ByUser, FeedSink, FeedStatus, Started, StoreError};
+use crate::store::{ByUser, ChangeKind, FeedSink, FeedStatus, Started, StoreError};
 
 const TOKEN_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -406,7 +406,7 @@ impl Feed {
                             &event.document_key,
                             owner,
                             seq,
-                            false,
+                            ChangeKind::Read,
                         );
                     }
                 }
@@ -417,7 +417,7 @@ impl Feed {
                         &event.document_key,
                         event.full_document_before_change.as_ref(),
                         seq,
-                        true,
+                        ChangeKind::Removed,
                     );
                 }
                 _ => {}

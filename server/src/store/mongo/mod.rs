@@ -404,7 +404,7 @@ impl NotificationStore for MongoStore {
         Ok(Replay::After {
             cursor: Position { seq, id: after },
             missed,
-            changed: None,
+            changed: Vec::new(),
         })
     }
 

@@ -242,8 +242,8 @@ fn read_since(
     }))
 }
 
-/// Reports a poll's changes, one `read` and one `removed` per user, with the unread counts of
-/// the poll's snapshot.
+/// Reports a poll's changes, one of each kind per user, with the unread counts of the poll's
+/// snapshot.
 fn report_changes(sink: &dyn FeedSink, changes: Vec<ChangeRow>, counts: &HashMap<String, u64>) {
     let mut by_user = ByUser::default();
     for change in changes {
@@ -253,7 +253,7 @@ fn report_changes(sink: &dyn FeedSink, changes: Vec<ChangeRow>, counts: &HashMap
         ) else {
             continue;
         };
-        by_user.add(user, id, change.removed, change.seq);
+        by_user.add(user, id, change.kind, change.seq);
     }
     by_user.report(sink, |user| {
         counts.get(user.as_str()).copied().unwrap_or_default()
@@ -274,8 +274,7 @@ mod tests {
         fn committed(&self, position: Position, _: &Notification) {
             self.0.lock().unwrap().push(position.seq);
         }
-        fn read(&self, _: &UserId, _: &crate::store::ReadChange) {}
-        fn removed(&self, _: &UserId, _: &[NotificationId], _: u64) {}
+        fn changed(&self, _: &UserId, _: &crate::store::Change) {}
     }
 
     /// A store on a new file, and the directory that holds it.

@@ -29,7 +29,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Changed, FeedSink, MarkRead, NotificationStore, Page, Replay, RunningFeed, StoreError,
+    Change, ChangeKind, FeedSink, MarkRead, NotificationStore, Page, Replay, RunningFeed,
+    StoreError,
 };
 use crate::model::{NewNotification, NotificationId, Position, UserId};
 use commit::GroupCommit;
@@ -316,24 +317,24 @@ impl NotificationStore for SqliteStore {
             if missed.len() > limit || changes.len() > limit {
                 return Ok(Replay::TooFar);
             }
-            let changed = if changes.is_empty() {
-                None
-            } else {
-                let mut changed = Changed {
-                    unread_count: conn.query_row(UNREAD_COUNT, [&user], |r| r.get(0))?,
-                    ..Changed::default()
-                };
-                for change in changes {
-                    let Ok(id) = NotificationId::parse(&change.id) else {
-                        continue;
-                    };
-                    match change.removed {
-                        true => changed.removed.push(id),
-                        false => changed.read.push(id),
+            let mut changed = Vec::new();
+            if !changes.is_empty() {
+                let unread_count = conn.query_row(UNREAD_COUNT, [&user], |r| r.get(0))?;
+                for kind in ChangeKind::ALL {
+                    let ids: Vec<NotificationId> = changes
+                        .iter()
+                        .filter(|change| change.kind == kind)
+                        .filter_map(|change| NotificationId::parse(&change.id).ok())
+                        .collect();
+                    if !ids.is_empty() {
+                        changed.push(Change {
+                            kind,
+                            ids,
+                            unread_count,
+                        });
                     }
                 }
-                Some(changed)
-            };
+            }
             Ok(Replay::After {
                 cursor: Position { seq, id: after },
                 missed,

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use super::store_error;
 use crate::metrics;
 use crate::model::{NotificationId, Position};
-use crate::store::{rfc3339, StoreError};
+use crate::store::{rfc3339, ChangeKind, StoreError};
 
 /// The schema, as ordered migrations: migration N takes a file from `PRAGMA user_version` N-1
 /// to N, in one transaction with the version (see [`migrate`]). A migration that has shipped is
@@ -232,17 +232,24 @@ fn is_unreadable(err: &rusqlite::Error) -> bool {
 pub struct ChangeRow {
     pub seq: i64,
     pub user_id: String,
-    pub removed: bool,
+    pub kind: ChangeKind,
     pub id: String,
 }
 
 pub const CHANGE_COLUMNS: &str = "seq, user_id, kind, id";
 
+/// A change log row; a `kind` this version does not know is an error (skipped by the callers).
 pub fn row_to_change(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
+    let kind: String = row.get("kind")?;
+    let kind = ChangeKind::parse(&kind).ok_or_else(|| {
+        let at = row.as_ref().column_index("kind").unwrap_or_default();
+        let msg = format!("no such change kind: {kind:?}");
+        rusqlite::Error::FromSqlConversionFailure(at, rusqlite::types::Type::Text, msg.into())
+    })?;
     Ok(ChangeRow {
         seq: row.get("seq")?,
         user_id: row.get("user_id")?,
-        removed: row.get::<_, String>("kind")? == "removed",
+        kind,
         id: row.get("id")?,
     })
 }
