@@ -129,7 +129,7 @@ pub fn database_error() {
 }
 
 /// A row or document skipped, or a field of one left out, for `reason` (`id`, `user_id`,
-/// `message`, `created_at`, `link`, `read_at`, `entry`).
+/// `message`, `created_at`, `link`, `entry`, `row`, `stamp`).
 pub fn skipped(reason: &'static str) {
     metrics::counter!(SKIPPED, "reason" => reason).increment(1);
 }

@@ -7,6 +7,7 @@
 
 use leptos::prelude::*;
 
+use super::logic::encoded;
 use crate::Notification;
 
 /// Where the bell's server is and how it signs in. Cheap to copy.
@@ -55,7 +56,7 @@ impl BellClient {
             query.push(format!("token={token}"));
         }
         if let Some(id) = last_event_id {
-            query.push(format!("last_event_id={id}"));
+            query.push(format!("last_event_id={}", encoded(id)));
         }
         let path = if query.is_empty() {
             "/notifications/stream".to_owned()
@@ -85,7 +86,7 @@ mod browser {
     use leptos::prelude::*;
     use web_sys::RequestCredentials;
 
-    use super::{BellClient, PAGE};
+    use super::{encoded, BellClient, PAGE};
     use crate::Notification;
 
     #[derive(Clone, Debug)]
@@ -199,7 +200,7 @@ mod browser {
 
         pub async fn list(&self, before: Option<&str>) -> Result<Vec<Notification>, ApiError> {
             let path = match before {
-                Some(id) => format!("/notifications?limit={PAGE}&before={id}"),
+                Some(id) => format!("/notifications?limit={PAGE}&before={}", encoded(id)),
                 None => format!("/notifications?limit={PAGE}"),
             };
             self.json(&path).await
@@ -228,7 +229,8 @@ mod browser {
         }
 
         pub async fn mark_read(&self, id: &str) -> Result<(), ApiError> {
-            self.post(&format!("/notifications/{id}/read")).await
+            self.post(&format!("/notifications/{}/read", encoded(id)))
+                .await
         }
 
         pub async fn mark_all_read(&self) -> Result<(), ApiError> {

@@ -139,6 +139,21 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.min(5)).min(MAX)
 }
 
+/// `text` percent-encoded for a URL's path segment or query value: everything but RFC 3986's
+/// unreserved characters. A notification's id is the host's own `_id`, which may hold `/`, `?`,
+/// `#` or `+`.
+pub fn encoded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// The token in a token URL's answer: JSON `{"token": "…"}`, or the token as plain text (a JWT:
 /// three non-empty base64url parts). Anything else (an HTML sign-in page, `{}`, an empty body)
 /// is no token: `None`, never taken as one.
@@ -294,5 +309,15 @@ mod tests {
         ] {
             assert_eq!(token_in(none), None, "{none}");
         }
+    }
+
+    #[test]
+    fn ids_are_encoded_for_urls() {
+        assert_eq!(
+            encoded("6747f1f0a3b2c1d0e9f8a7b6"),
+            "6747f1f0a3b2c1d0e9f8a7b6"
+        );
+        assert_eq!(encoded("9f0c3a52-5d1e_x.y~z"), "9f0c3a52-5d1e_x.y~z");
+        assert_eq!(encoded("a/b?c#d+e%f é"), "a%2Fb%3Fc%23d%2Be%25f%20%C3%A9");
     }
 }

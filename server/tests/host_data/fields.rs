@@ -68,7 +68,7 @@ async fn read_at_of_any_form(database: String) {
     let server = TestServer::start(&database).await;
     let at = DateTime::parse_rfc3339_str("2026-11-28T07:00:00Z").unwrap();
     let carbon = doc! { "date": "2026-11-28 08:00:00.000000", "timezone_type": 3, "timezone": "Europe/Paris" };
-    let forms: [(&str, Option<Bson>, Option<&str>); 9] = [
+    let forms: [(&str, Option<Bson>, Option<&str>); 10] = [
         ("missing", None, None),
         ("null", Some(Bson::Null), None),
         ("false", Some(false.into()), None),
@@ -91,6 +91,11 @@ async fn read_at_of_any_form(database: String) {
         ),
         // Read, at no time it tells: at `updated_at`.
         ("true", Some(true.into()), Some("2026-11-28T07:00:00.000Z")),
+        (
+            "array",
+            Some(Bson::Array(vec![Bson::Null])),
+            Some("2026-11-28T07:00:00.000Z"),
+        ),
     ];
     for (message, read_at, _) in &forms {
         let mut document = doc! { "user_id": "r", "message": *message, "updated_at": at };
@@ -213,7 +218,52 @@ async fn dates_as_text(database: String) {
     assert!(metric(&metrics, "belfry_skipped_records_total") > skipped);
 }
 
+/// A page is full even where the decoder skips documents the query could not tell apart (text
+/// that holds no date, without an ObjectId), and paging reaches every document whatever its
+/// `_id` looks like (strings "5", "17" and "100" sort as strings).
+async fn pages_are_full_and_reach_everything(database: String) {
+    let (_client, collection) = host(&mongo_uri(&database)).await;
+    let server = TestServer::start(&database).await;
+    collection
+        .insert_one(
+            doc! { "user_id": "p", "message": "the real one", "created_at": DateTime::now() },
+        )
+        .await
+        .unwrap();
+    let undatable: Vec<Document> = (0..12)
+        .map(|i| doc! { "_id": format!("zz-{i}"), "user_id": "p", "message": "x", "created_at": "yesterday" })
+        .collect();
+    collection.insert_many(undatable).await.unwrap();
+    let (_, page) = server.get_as("p", "/notifications?limit=10").await;
+    assert!(page.contains("the real one"), "{page}");
+
+    let ids = ["5", "9", "10", "17", "100", "6747f1f0a3b2c1d0e9f8a7b6"];
+    let numbered: Vec<Document> = ids
+        .iter()
+        .map(
+            |id| doc! { "_id": *id, "user_id": "q", "message": "m", "created_at": DateTime::now() },
+        )
+        .collect();
+    collection.insert_many(numbered).await.unwrap();
+    let mut seen = Vec::new();
+    let mut before = String::new();
+    for _ in 0..10 {
+        let path = format!("/notifications?limit=2{before}");
+        let (_, body) = server.get_as("q", &path).await;
+        let page: Vec<app::Notification> = serde_json::from_str(&body).unwrap();
+        let Some(last) = page.last() else { break };
+        before = format!("&before={}", last.id);
+        seen.extend(page.into_iter().map(|n| n.id));
+    }
+    let mut want: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    want.sort();
+    let mut got = seen.clone();
+    got.sort();
+    assert_eq!(got, want, "each once, in pages: {seen:?}");
+}
+
 on_stores!(database: [mongo, mongo_standalone] [
+    pages_are_full_and_reach_everything,
     user_ids_of_any_type,
     read_at_of_any_form,
     dates_as_text,

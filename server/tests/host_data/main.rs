@@ -28,6 +28,17 @@ fn mongo_uri(database: &str) -> String {
     }
 }
 
+/// Whether a test's database is on the server without change streams.
+fn is_standalone(database: &str) -> bool {
+    let base = support::standalone_mongo_uri();
+    let authority = base
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    database.starts_with(&format!("{authority}/"))
+}
+
 /// The database name in a MongoDB URL (what `support::direct::mongo` opens).
 fn database_name(uri: &str) -> String {
     let path = uri.rsplit('/').next().unwrap_or_default();

@@ -235,8 +235,8 @@ pub fn id_of(value: &Bson) -> Option<NotificationId> {
     }
 }
 
-/// Largest integer a double holds exactly (2^53).
-const EXACT_DOUBLE: f64 = 9_007_199_254_740_992.0;
+/// Doubles below this (2^63) are within `i64`, as a filter's integer compares them.
+const I64_DOUBLE: f64 = 9_223_372_036_854_775_808.0;
 
 /// The user a `user_id` value names, if it names one.
 pub fn user_of(value: &Bson) -> Option<UserId> {
@@ -244,7 +244,8 @@ pub fn user_of(value: &Bson) -> Option<UserId> {
         Bson::String(text) => text.clone(),
         Bson::Int32(n) => n.to_string(),
         Bson::Int64(n) => n.to_string(),
-        Bson::Double(d) if d.fract() == 0.0 && d.abs() <= EXACT_DOUBLE => format!("{d:.0}"),
+        // (`+ 0.0` makes -0.0 the user "0", as the filter's integer 0 matches it.)
+        Bson::Double(d) if d.fract() == 0.0 && d.abs() < I64_DOUBLE => format!("{:.0}", d + 0.0),
         Bson::ObjectId(oid) => oid.to_hex(),
         _ => return None,
     };
@@ -266,7 +267,13 @@ pub fn is_unread(value: Option<&Bson>) -> bool {
 /// Matches an unread `read_at` ([`is_unread`]): `null` also matches a missing field, and `0`
 /// every numeric zero.
 pub fn unread_filter() -> Bson {
-    doc! { "$in": [Bson::Null, false, 0, ""] }.into()
+    // Not an array (`$in` would match `[null]` by its element) nor a decimal (`0` would match
+    // `Decimal128("0")`): the decoder reads both as read.
+    doc! {
+        "$in": [Bson::Null, false, 0, ""],
+        "$not": { "$type": ["array", "decimal"] },
+    }
+    .into()
 }
 
 /// Matches the documents of `user`: every stored value [`user_of`] reads as that user.
@@ -297,19 +304,30 @@ pub fn id_filter(id: &NotificationId) -> Bson {
     one_of(forms)
 }
 
-/// The `$or` of documents listed after `before` (newest first by `_id`): a smaller `_id` of
-/// the same type, or any `_id` of a type MongoDB sorts lower (numbers, then strings, then
-/// ObjectIds), since a comparison only matches values of its own type.
-pub fn before(before: &NotificationId) -> Vec<Document> {
-    let numbers = doc! { "_id": { "$type": ["int", "long", "double"] } };
-    if let Some(oid) = before.object_id() {
-        let lower = doc! { "_id": { "$type": ["int", "long", "double", "string"] } };
-        return vec![doc! { "_id": { "$lt": oid } }, lower];
+/// The `$or` of documents listed after the one whose stored `_id` is `key` (newest first by
+/// `_id`): a smaller `_id` of the same type, or any `_id` of a type MongoDB sorts lower (numbers,
+/// then strings, then ObjectIds), since a comparison only matches values of its own type.
+pub fn before(key: &Bson) -> Vec<Document> {
+    let lower: &[&str] = match key {
+        Bson::ObjectId(_) => &["int", "long", "double", "string"],
+        Bson::String(_) => &["int", "long", "double"],
+        _ => &[],
+    };
+    let mut or = vec![doc! { "_id": { "$lt": key.clone() } }];
+    if !lower.is_empty() {
+        or.push(doc! { "_id": { "$type": lower } });
     }
-    if let Some(n) = before.as_integer() {
-        return vec![doc! { "_id": { "$lt": n } }];
+    or
+}
+
+/// The stored `_id` an id most likely has, when no document with it is found: an ObjectId for
+/// 24 hex digits, an integer for a decimal, else a string.
+pub fn likely_key(id: &NotificationId) -> Bson {
+    match (id.object_id(), id.as_integer()) {
+        (Some(oid), _) => Bson::ObjectId(oid),
+        (None, Some(n)) => Bson::Int64(n),
+        (None, None) => Bson::from(id.as_str()),
     }
-    vec![doc! { "_id": { "$lt": before.as_str() } }, numbers]
 }
 
 /// What every listed or counted document has besides its owner, by the decoder's rules: an
@@ -327,9 +345,16 @@ pub fn servable() -> Document {
         "double",
         "timestamp",
     ];
+    // `$type` matches an array by its elements, and numbers compare across types: arrays and
+    // decimals are ruled out where the decoder does not read them.
+    let not_read = ["array", "decimal"];
     doc! { "$and": [
         { "_id": { "$type": ["objectId", "string", "int", "long"] } },
+        // What `NotificationId::parse` refuses: empty, a space or control character, over 128.
+        { "_id": { "$not": { "$regex": "^$|[\\s\\x00-\\x1f\\x7f]|^.{129}" } } },
         { "message": { "$type": "string", "$ne": "" } },
+        { "message": { "$not": { "$type": "array" } } },
+        { "user_id": { "$not": { "$type": not_read.as_slice() } } },
         { "$or": [
             { "_id": { "$type": "objectId" } },
             { "created_at": { "$type": dated.as_slice() } },
@@ -439,13 +464,14 @@ mod tests {
     #[test]
     fn user_ids() {
         let oid = ObjectId::parse_str("5ecd2b3fed5d0000dd000dd2").unwrap();
-        let cases: [(Bson, Option<&str>); 12] = [
+        let cases: [(Bson, Option<&str>); 13] = [
             (Bson::from("42"), Some("42")),
             (Bson::Int32(42), Some("42")),
             (Bson::Int64(42), Some("42")),
             (Bson::Double(42.0), Some("42")),
             (Bson::ObjectId(oid), Some("5ecd2b3fed5d0000dd000dd2")),
             (Bson::Double(42.5), None),
+            (Bson::Double(-0.0), Some("0")),
             (Bson::Double(1e300), None),
             (Bson::Null, None),
             (Bson::Boolean(true), None),

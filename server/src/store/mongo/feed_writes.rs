@@ -60,8 +60,11 @@ impl MongoStore {
                 }
             })
             .collect();
-        self.update_many_statements(self.collection.name(), updates)
+        // A document that cannot take its stamp is still delivered: it is only not replayable
+        // (a tab resuming from it resyncs).
+        self.stamp_statements(self.collection.name(), updates)
             .await
+            .map(drop)
     }
 
     /// Records, for each user, the position of their latest change of read state (a resume
@@ -105,14 +108,56 @@ impl MongoStore {
         format!("{}:changed:{}", self.collection.name(), user)
     }
 
-    /// Sends several update statements as one `update` command: one round trip.
+    /// Sends several update statements as one `update` command: one round trip. A statement the
+    /// server refuses (a write error) fails it.
     pub(super) async fn update_many_statements(
         &self,
         collection: &str,
         updates: Vec<Document>,
     ) -> Result<(), StoreError> {
+        let refused = self.try_update_statements(collection, updates).await?;
+        match refused.first() {
+            None => Ok(()),
+            Some(first) => Err(StoreError::Other(format!(
+                "{} of the feed's writes failed: {first:?}",
+                refused.len()
+            ))),
+        }
+    }
+
+    /// Stamps: as [`update_many_statements`](Self::update_many_statements), but a document that
+    /// cannot take its stamp (near the 16 MiB limit, or refused by the collection's validator)
+    /// does not stop the others: each is logged and counted, and its index in `updates` given
+    /// back. Only a failed command is an error.
+    pub(super) async fn stamp_statements(
+        &self,
+        collection: &str,
+        updates: Vec<Document>,
+    ) -> Result<Vec<usize>, StoreError> {
+        let refused = self.try_update_statements(collection, updates).await?;
+        let mut indexes = Vec::with_capacity(refused.len());
+        for error in &refused {
+            crate::metrics::skipped("stamp");
+            tracing::warn!(
+                code = error.get_i32("code").unwrap_or_default(),
+                reason = error.get_str("errmsg").unwrap_or_default(),
+                "a document cannot take its position stamp; it is not replayable"
+            );
+            if let Ok(index) = error.get_i32("index") {
+                indexes.push(usize::try_from(index).unwrap_or_default());
+            }
+        }
+        Ok(indexes)
+    }
+
+    /// The `update` command's write errors (each with the `index` of its statement).
+    async fn try_update_statements(
+        &self,
+        collection: &str,
+        updates: Vec<Document>,
+    ) -> Result<Vec<Document>, StoreError> {
         if updates.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         crate::metrics::feed_requests(1);
         let reply = self
@@ -120,14 +165,15 @@ impl MongoStore {
             .run_command(doc! { "update": collection, "updates": updates, "ordered": false })
             .await
             .map_err(store_error)?;
-        match reply.get_array("writeErrors") {
-            Ok(errors) if !errors.is_empty() => Err(StoreError::Other(format!(
-                "{} of the feed's writes failed: {:?}",
-                errors.len(),
-                errors.first()
-            ))),
-            _ => Ok(()),
-        }
+        Ok(reply
+            .get_array("writeErrors")
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e.as_document().cloned())
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 }
 

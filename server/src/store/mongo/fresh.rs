@@ -3,7 +3,7 @@
 //!
 //! A standalone server tells nobody what was inserted, and a document's own fields say nothing
 //! of when it was committed. So only documents made recently are candidates: made (by the
-//! decoder's `created_at`, else the ObjectId's second) at most [`GRACE`] before the database's
+//! ObjectId's second, which no rewrite changes; for other ids, the decoder's `created_at`) at most [`GRACE`] before the database's
 //! clock, and not before the lease's `since` (the feed's first start on the collection). The
 //! existing history is then neither pushed nor written at a first start, and an old document
 //! rewritten whole (`replaceOne`, an ODM's `save()`, which drops the stamp) is not new again.
@@ -88,14 +88,15 @@ pub(super) async fn new_or_old(
     new_from: i64,
 ) -> Result<(Vec<(Document, Option<i64>)>, Vec<Document>), StoreError> {
     let decoder = store.decoder();
-    let made = |document: &Document| {
-        let created = document.get("created_at").and_then(|v| decoder.date_of(v));
-        // An ObjectId holds whole seconds: it may have been made up to a second later.
-        let oid = document
-            .get_object_id("_id")
-            .ok()
-            .map(|o| o.timestamp().timestamp_millis() + 999);
-        created.map(|at| at.timestamp_millis()).or(oid)
+    // An ObjectId says when the document was made, and no rewrite changes it (a `created_at`
+    // can be set to now by any update); it holds whole seconds, so it may have been made up to
+    // a second later. Other ids: `created_at`.
+    let made = |document: &Document| match document.get_object_id("_id") {
+        Ok(oid) => Some(oid.timestamp().timestamp_millis() + 999),
+        Err(_) => document
+            .get("created_at")
+            .and_then(|v| decoder.date_of(v))
+            .map(|at| at.timestamp_millis()),
     };
     let (new, old): (Vec<Document>, Vec<Document>) = candidates.into_iter().partition(|d| {
         // A lapsed holder's stamp is stamped again, whenever the document was made.

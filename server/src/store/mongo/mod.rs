@@ -55,6 +55,9 @@ const GEN_FIELD: &str = "belfry_gen";
 const FLOOR_FIELD: &str = "pos_floor";
 const FEED_STATE_COLLECTION: &str = "belfry_feed";
 
+/// How many queries a list makes at most to fill a page the decoder skipped documents of.
+const LIST_ROUNDS: usize = 4;
+
 /// Used when the URI names no database.
 pub const DEFAULT_DATABASE: &str = "belfry";
 
@@ -180,6 +183,21 @@ impl MongoStore {
             .map_err(|_| mongodb::error::Error::custom("the server reports no operation time"))
     }
 
+    /// The stored `_id` of `user`'s notification `id`, or the one it most likely has.
+    async fn stored_key(&self, user: &UserId, id: &NotificationId) -> Result<Bson, StoreError> {
+        let mut filter = self.of_user(user);
+        filter.insert("_id", id_filter(id));
+        let found = self
+            .collection
+            .find_one(filter)
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(store_error)?;
+        Ok(found
+            .and_then(|d| d.get("_id").cloned())
+            .unwrap_or_else(|| decode::likely_key(id)))
+    }
+
     /// Sets `read_at` (and `updated_at`) to now on what `filter` selects; how many it changed.
     async fn set_read(&self, filter: Document) -> Result<u64, StoreError> {
         let now = BsonDateTime::from_chrono(Utc::now());
@@ -261,16 +279,36 @@ impl NotificationStore for MongoStore {
     }
 
     async fn list(&self, user: &UserId, page: Page) -> Result<Vec<Notification>, StoreError> {
-        let mut filter = self.of_user(user);
-        if let Some(before) = page.before {
-            filter.insert("$or", decode::before(&before));
+        let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        // After the document the cursor names, by its stored `_id` (a string "17" and a number
+        // 17 sort apart).
+        let mut after = match &page.before {
+            Some(id) => Some(self.stored_key(user, id).await?),
+            None => None,
+        };
+        let mut listed = Vec::with_capacity(limit);
+        // A page the decoder skipped documents of is filled from the next ones, a few times.
+        for _ in 0..LIST_ROUNDS {
+            let mut filter = self.of_user(user);
+            if let Some(key) = &after {
+                filter.insert("$or", decode::before(key));
+            }
+            let options = FindOptions::builder()
+                .sort(doc! { "_id": -1 })
+                .limit(i64::from(page.limit))
+                .build();
+            let docs = self.find_all(filter, options).await?;
+            let full = docs.len() >= limit;
+            for document in &docs {
+                listed.extend(self.decoder.read(document));
+                after = document.get("_id").cloned();
+            }
+            if listed.len() >= limit || !full {
+                break;
+            }
         }
-        let options = FindOptions::builder()
-            .sort(doc! { "_id": -1 })
-            .limit(i64::from(page.limit))
-            .build();
-        let docs = self.find_all(filter, options).await?;
-        Ok(docs.iter().filter_map(|d| self.decoder.read(d)).collect())
+        listed.truncate(limit);
+        Ok(listed)
     }
 
     async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError> {

@@ -59,6 +59,8 @@ pub async fn run(
         me: ObjectId::new(),
         generation: None,
         last_published: None,
+        since: None,
+        unstampable: Vec::new(),
         started,
     };
     tail::follow(&mut poller, POLL_INTERVAL, None, &shutdown, &status).await;
@@ -73,6 +75,10 @@ struct Poller {
     generation: Option<i64>,
     /// The position last reported; `None` until the first poll.
     last_published: Option<i64>,
+    /// The lease's `since` as last read: kept if the lease has to be made again.
+    since: Option<i64>,
+    /// Documents that could not take a stamp (at most [`MAX_UNSTAMPABLE`], the newest).
+    unstampable: Vec<Bson>,
     started: Started,
 }
 
@@ -83,6 +89,8 @@ struct Lease {
     until: i64,
     visible: i64,
     floor: i64,
+    /// The next position to hand out.
+    next: i64,
     /// When the feed first started on the collection (the database's clock, ms): nothing made
     /// before is new.
     since: i64,
@@ -101,6 +109,7 @@ impl Lease {
                 .map_or(0, |d| d.timestamp_millis()),
             visible: document.get_i64("visible").ok()?,
             floor: document.get_i64("floor").unwrap_or_default(),
+            next: document.get_i64("next").ok()?,
         })
     }
 }
@@ -155,12 +164,24 @@ impl Tail for Poller {
         if self.last_published.is_none() {
             self.start().await?;
         }
-        let (mut lease, now) = self.lease().await?;
+        let (mut lease, now) = match self.lease().await? {
+            Some(found) => found,
+            None => {
+                // Gone with its collection or database (a drop, `migrate:fresh`): made again,
+                // counting on from where this instance stands, with the same `since`.
+                tracing::warn!("the stamper's lease is gone (dropped); making it again");
+                self.prepare().await?;
+                return Ok(());
+            }
+        };
         let held = self.hold(&lease, now).await?;
         if let Some(generation) = held.filter(|g| *g != lease.generation) {
             // Taken over just now: the lease is as this instance wrote it.
             lease.generation = generation;
             lease.floor = lease.visible;
+        }
+        if let Some(generation) = held {
+            self.count_on(generation, &mut lease).await?;
         }
         let visible = match held {
             Some(generation) => self
@@ -173,6 +194,13 @@ impl Tail for Poller {
     }
 }
 
+/// How many unstampable documents a stamper remembers to leave out.
+const MAX_UNSTAMPABLE: usize = 1000;
+
+/// How far past its last published position a holder moves a lease that went back: more than
+/// any instance can be ahead of it, so none skips a position handed out after.
+const COUNT_ON_MARGIN: i64 = 1000;
+
 impl Poller {
     fn key(&self) -> String {
         stamper_key(&self.store)
@@ -184,8 +212,20 @@ impl Poller {
         doc! { "_id": self.key(), "holder": self.me, "generation": generation }
     }
 
-    /// First poll: make the index and the lease, and report only what comes from now on.
+    /// First poll: make the indexes and the lease, and report only what comes from now on.
     async fn start(&mut self) -> Result<(), StoreError> {
+        self.prepare().await?;
+        let (lease, _) = self.lease().await?.ok_or_else(|| {
+            StoreError::Other("the stamper's lease is missing or malformed".into())
+        })?;
+        self.last_published = Some(lease.visible);
+        self.started.now();
+        Ok(())
+    }
+
+    /// The indexes, and the lease if there is none: one that starts past every stamp there is
+    /// and every position this instance published. A lease in use is left as it is.
+    async fn prepare(&mut self) -> Result<(), StoreError> {
         metrics::feed_requests(1);
         self.store
             .collection()
@@ -204,10 +244,13 @@ impl Poller {
         metrics::feed_requests(2);
         self.store.create_change_log().await?;
         fresh::create_index(&self.store).await?;
-        let highest = self.highest_seq().await?;
+        self.store.create_indexes().await?;
+        let highest = self
+            .highest_seq()
+            .await?
+            .max(self.last_published.unwrap_or(0));
         let now = self.clock().await?;
-        // A new lease, or one an earlier version wrote (without a counter), starts past every
-        // stamp there is; a lease in use is left as it is.
+        // (A lease an earlier version wrote, without a counter, is given one.)
         let fresh = doc! {
             "next": highest + 1, "visible": highest, "floor": highest, "generation": 0_i64,
         };
@@ -230,17 +273,44 @@ impl Poller {
             .await
             .map_err(store_error)?;
         // Nothing made before the feed's first start (of this version) is new.
+        let since = self.since.unwrap_or(now);
         self.store
             .feed_state()
             .update_one(
                 doc! { "_id": self.key(), "since": { "$exists": false } },
-                doc! { "$set": { "since": DateTime::from_millis(now) } },
+                doc! { "$set": { "since": DateTime::from_millis(since) } },
             )
             .await
             .map_err(store_error)?;
-        let (lease, _) = self.lease().await?;
-        self.last_published = Some(lease.visible);
-        self.started.now();
+        Ok(())
+    }
+
+    /// A lease that went back (restored with its database from a dump taken earlier) would hand
+    /// out positions this instance published already, and what gets them would never be
+    /// published: its holder moves it past them first.
+    async fn count_on(&mut self, generation: i64, lease: &mut Lease) -> Result<(), StoreError> {
+        let last = self.last_published.unwrap_or(0);
+        if lease.next > last {
+            return Ok(());
+        }
+        tracing::warn!(
+            next = lease.next,
+            last,
+            "the stamper's lease went back (restored?); counting on past what was published"
+        );
+        let past = last + COUNT_ON_MARGIN;
+        metrics::feed_requests(1);
+        self.store
+            .feed_state()
+            .update_one(
+                self.held_with(generation),
+                doc! { "$max": { "next": past + 1, "visible": past, "floor": past } },
+            )
+            .await
+            .map_err(store_error)?;
+        lease.next = past + 1;
+        lease.visible = lease.visible.max(past);
+        lease.floor = lease.floor.max(past);
         Ok(())
     }
 
@@ -257,8 +327,8 @@ impl Poller {
         Ok(top.and_then(|d| d.get_i64(SEQ_FIELD).ok()).unwrap_or(0))
     }
 
-    /// The lease as it stands, and the database's clock.
-    async fn lease(&self) -> Result<(Lease, i64), StoreError> {
+    /// The lease as it stands (`None` if it is gone), and the database's clock.
+    async fn lease(&mut self) -> Result<Option<(Lease, i64)>, StoreError> {
         metrics::feed_requests(1);
         let document = self
             .store
@@ -266,10 +336,14 @@ impl Poller {
             .find_one(doc! { "_id": self.key() })
             .await
             .map_err(store_error)?;
-        let lease = document.as_ref().and_then(Lease::read).ok_or_else(|| {
-            StoreError::Other("the stamper's lease is missing or malformed".into())
-        })?;
-        self.clock().await.map(|now| (lease, now))
+        let Some(lease) = document.as_ref().and_then(Lease::read) else {
+            return Ok(None);
+        };
+        if lease.since > 0 {
+            self.since = Some(lease.since);
+        }
+        let now = self.clock().await?;
+        Ok(Some((lease, now)))
     }
 
     /// The database's clock (ms since 1970), as `hello` tells it.
@@ -332,15 +406,17 @@ impl Poller {
         let notifications = self.store.collection().clone();
         let log = self.store.changes();
         let new_from = (now - GRACE.as_millis() as i64).max(lease.since);
-        let candidates =
-            unstamped(&notifications, fresh::recent(new_from), generation, lease).await?;
+        let mut recent = fresh::recent(new_from);
+        if !self.unstampable.is_empty() {
+            recent = doc! { "$and": [recent, { "_id": { "$nin": &self.unstampable } }] };
+        }
+        let candidates = unstamped(&notifications, recent, generation, lease).await?;
         let entries =
             unstamped(&log, self.store.changes_of_collection(), generation, lease).await?;
         let (fresh, old) = fresh::new_or_old(&self.store, candidates, new_from).await?;
         // Older than they looked: a position that is never published, so never looked at again.
-        let not_new = stamp_statements(old.iter().map(|d| (d, NOT_NEW)), generation);
-        self.store
-            .update_many_statements(notifications.name(), not_new)
+        let not_new: Vec<(&Document, i64)> = old.iter().map(|d| (d, NOT_NEW)).collect();
+        self.stamp_documents(&notifications, &not_new, generation)
             .await?;
         let count = (fresh.len() + entries.len()) as i64;
         if count == 0 {
@@ -370,18 +446,12 @@ impl Poller {
             .map(|((document, known), next)| (document, known.unwrap_or(next)))
             .collect();
         fresh::remember(&self.store, &fresh).await?;
+        self.stamp_documents(&notifications, &fresh, generation)
+            .await?;
         let entries = entries.iter().zip(after_fresh..);
-        for (collection, updates) in [
-            (
-                &notifications,
-                stamp_statements(fresh.iter().copied(), generation),
-            ),
-            (&log, stamp_statements(entries, generation)),
-        ] {
-            self.store
-                .update_many_statements(collection.name(), updates)
-                .await?;
-        }
+        self.store
+            .update_many_statements(log.name(), position_statements(entries, generation))
+            .await?;
         let last = first + count - 1;
         metrics::feed_requests(1);
         let committed = self
@@ -398,6 +468,30 @@ impl Poller {
             return Ok(lease.visible);
         }
         Ok(last)
+    }
+
+    /// Gives each document its position; one that cannot take it (too large, refused by a
+    /// validator) is left out of the candidates from then on, so it costs no write per poll.
+    async fn stamp_documents(
+        &mut self,
+        notifications: &Collection<Document>,
+        stamped: &[(&Document, i64)],
+        generation: i64,
+    ) -> Result<(), StoreError> {
+        let statements = position_statements(stamped.iter().copied(), generation);
+        let refused = self
+            .store
+            .stamp_statements(notifications.name(), statements)
+            .await?;
+        for index in refused {
+            if let Some(key) = stamped.get(index).and_then(|(d, _)| d.get("_id")) {
+                if self.unstampable.len() >= MAX_UNSTAMPABLE {
+                    self.unstampable.remove(0);
+                }
+                self.unstampable.push(key.clone());
+            }
+        }
+        Ok(())
     }
 
     /// Reports what is visible beyond the last reported position, in position order: new
@@ -479,7 +573,7 @@ async fn unstamped(
 
 /// The statements giving each document its position, with `generation`; each only as found,
 /// so a document stamped meanwhile keeps its stamp.
-fn stamp_statements<'a>(
+fn position_statements<'a>(
     documents: impl IntoIterator<Item = (&'a Document, i64)>,
     generation: i64,
 ) -> Vec<Document> {
