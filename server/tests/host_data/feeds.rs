@@ -368,6 +368,39 @@ async fn a_document_that_refuses_its_stamp_stops_nobody(database: String) {
     assert_eq!(list_of(&server.url, "7").await.len(), 2);
 }
 
+/// A copy of a notification (Eloquent's `replicate()` copies every attribute, Belfry's stamp
+/// too) is a new notification: pushed, and given a position of its own.
+async fn a_copied_document_is_new(database: String) {
+    let (_client, collection) = host(&mongo_uri(&database)).await;
+    let server = TestServer::start(&database).await;
+    let mut tab = SseClient::open(&server.url, "7").await;
+    let original = server.publish_to("7", "original").await;
+    assert_eq!(tab.next_notification().await, original);
+    let oid = mongodb::bson::oid::ObjectId::parse_str(&original.id).unwrap();
+    let stamped = collection
+        .find_one(doc! { "_id": oid, "belfry_pos": { "$exists": true } })
+        .await
+        .unwrap()
+        .expect("the original is stamped once delivered");
+    let mut copy = stamped.clone();
+    copy.insert("_id", mongodb::bson::oid::ObjectId::new());
+    copy.insert("message", "replicated");
+    collection.insert_one(&copy).await.unwrap();
+    assert_eq!(tab.next_notification().await.message, "replicated");
+    let after = server.publish_to("7", "after").await;
+    assert_eq!(tab.next_notification().await, after);
+    let copied = collection
+        .find_one(doc! { "_id": copy.get("_id").unwrap() })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        copied.get("belfry_pos"),
+        stamped.get("belfry_pos"),
+        "a position of its own"
+    );
+}
+
 /// A standalone database restored from a dump taken earlier brings back an older stamper's
 /// lease, which would hand out positions already published: what is written after is still
 /// pushed, each once.
@@ -446,6 +479,7 @@ mod both_mongodbs {
         a_first_start_pushes_nothing_old,
         ids_of_any_type_are_fed_once,
         a_document_that_refuses_its_stamp_stops_nobody,
+        a_copied_document_is_new,
     ]);
 }
 

@@ -44,8 +44,9 @@ impl MongoStore {
         }
     }
 
-    /// Records each insert's position in its document, unless one is recorded already (every
-    /// instance computes the same), in one `update` command for the whole batch.
+    /// Records each insert's position in its document, in one `update` command for the whole
+    /// batch. Every instance computes the same value; a value the document came with (copied
+    /// from another, as Eloquent's `replicate()` does) is not its position and is replaced.
     /// (`inserts`: each position, the document's `_id` as stored, what it was decoded as.)
     pub(super) async fn stamp_all(
         &self,
@@ -55,7 +56,7 @@ impl MongoStore {
             .iter()
             .map(|(position, key, _)| {
                 doc! {
-                    "q": { "_id": key, SEQ_FIELD: { "$exists": false } },
+                    "q": { "_id": key, SEQ_FIELD: { "$ne": position.seq } },
                     "u": { "$set": { SEQ_FIELD: position.seq } },
                 }
             })

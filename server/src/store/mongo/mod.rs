@@ -51,6 +51,8 @@ use feed::FeedFloor;
 pub const SEQ_FIELD: &str = "belfry_pos";
 /// The generation of a standalone stamp, beside its position (see `poll.rs`).
 const GEN_FIELD: &str = "belfry_gen";
+/// The `_id` a standalone stamp was given to: a copied document carries another's.
+const OF_FIELD: &str = "belfry_of";
 /// Where `belfry_feed` keeps the floor (see `feed.rs`), in `SEQ_FIELD`'s encoding.
 const FLOOR_FIELD: &str = "pos_floor";
 const FEED_STATE_COLLECTION: &str = "belfry_feed";

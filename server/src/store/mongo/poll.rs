@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::changes::add_entry;
 use super::fresh::{self, GRACE, NOT_NEW};
-use super::{find_in, store_error, MongoStore, GEN_FIELD, SEQ_FIELD};
+use super::{find_in, store_error, MongoStore, GEN_FIELD, OF_FIELD, SEQ_FIELD};
 use crate::metrics;
 use crate::model::{NotificationId, Position};
 use crate::store::tail::{self, Reason, Tail};
@@ -558,21 +558,24 @@ async fn unstamped(
     generation: i64,
     lease: &Lease,
 ) -> Result<Vec<Document>, StoreError> {
+    // Unstamped: no position, or one copied from another document (Eloquent's `replicate()`,
+    // a copy made by hand): a stamp names the `_id` it was given to.
+    let copied = doc! { "$expr": { "$ne": [format!("${OF_FIELD}"), "$_id"] } };
     let filter = doc! { "$or": [
-        { "$and": [filter, { SEQ_FIELD: Bson::Null }] },
+        { "$and": [filter, { "$or": [{ SEQ_FIELD: Bson::Null }, copied] }] },
         { GEN_FIELD: { "$lt": generation }, SEQ_FIELD: { "$gt": lease.floor } },
     ] };
     let oldest_first = FindOptions::builder()
         .sort(doc! { "_id": 1 })
-        .projection(doc! { "_id": 1, SEQ_FIELD: 1, GEN_FIELD: 1, "created_at": 1 })
+        .projection(doc! { "_id": 1, SEQ_FIELD: 1, GEN_FIELD: 1, OF_FIELD: 1, "created_at": 1 })
         .limit(BATCH)
         .build();
     metrics::feed_requests(1);
     find_in(collection, filter, oldest_first).await
 }
 
-/// The statements giving each document its position, with `generation`; each only as found,
-/// so a document stamped meanwhile keeps its stamp.
+/// The statements giving each document its position, with `generation` and its own `_id`
+/// (`belfry_of`); each only as found, so a document stamped meanwhile keeps its stamp.
 fn position_statements<'a>(
     documents: impl IntoIterator<Item = (&'a Document, i64)>,
     generation: i64,
@@ -580,12 +583,14 @@ fn position_statements<'a>(
     documents
         .into_iter()
         .filter_map(|(document, seq)| {
+            let key = document.get("_id")?.clone();
             let as_found = doc! {
-                "_id": document.get("_id")?.clone(),
+                "_id": key.clone(),
                 SEQ_FIELD: document.get(SEQ_FIELD).cloned().unwrap_or(Bson::Null),
                 GEN_FIELD: document.get(GEN_FIELD).cloned().unwrap_or(Bson::Null),
             };
-            Some(doc! { "q": as_found, "u": { "$set": { SEQ_FIELD: seq, GEN_FIELD: generation } } })
+            let stamp = doc! { SEQ_FIELD: seq, GEN_FIELD: generation, OF_FIELD: key };
+            Some(doc! { "q": as_found, "u": { "$set": stamp } })
         })
         .collect()
 }
