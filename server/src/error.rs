@@ -3,6 +3,10 @@
 //! Every failure a handler can meet becomes an [`AppError`], and every `AppError` becomes the
 //! contract's JSON body `{"error", "message", "field"?}`. Internal details (database messages,
 //! driver errors) are logged, never sent: the client learns only what it can act on.
+//!
+//! Converting an error does nothing else (a `?` has no side effect): a database error's cause
+//! rides on the response as a [`Cause`] extension, and one middleware, [`log_causes`], logs it
+//! and counts it once per request (as axum's `examples/error-handling` does).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -42,9 +46,12 @@ pub enum AppError {
     /// 429: the service key published more notifications than `--publish-rate` allows.
     #[error("too many notifications published; slow down and retry")]
     RateLimited,
-    /// 503: the database cannot be reached right now.
+    /// 503: the database cannot be reached (or written) right now; the cause is logged.
     #[error("the database is unavailable")]
-    Unavailable,
+    Unavailable(StoreError),
+    /// 500: the database refused; the cause is logged, not sent.
+    #[error("internal error")]
+    Database(StoreError),
     /// 500: anything else; the cause is logged, not sent.
     #[error("internal error")]
     Internal,
@@ -75,8 +82,8 @@ impl AppError {
             Self::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             Self::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),
             Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
-            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            Self::Database(_) | Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 
@@ -103,18 +110,30 @@ impl From<axum::extract::rejection::QueryRejection> for AppError {
 impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(reason) | StoreError::ReadOnly(reason) => {
-                crate::metrics::database_error();
-                tracing::warn!(%reason, "database unavailable");
-                Self::Unavailable
-            }
-            StoreError::Other(reason) => {
-                crate::metrics::database_error();
-                tracing::error!(%reason, "database error");
-                Self::Internal
-            }
+            StoreError::Unavailable(_) | StoreError::ReadOnly(_) => Self::Unavailable(err),
+            StoreError::Other(_) => Self::Database(err),
         }
     }
+}
+
+/// The cause of an error answer, for [`log_causes`]: never sent to the client.
+#[derive(Clone, Debug)]
+pub struct Cause(pub StoreError);
+
+/// Logs and counts the database error behind an answer (`belfry_database_errors_total`), once,
+/// in the request's span: unavailable at warn level, anything else at error level.
+pub async fn log_causes(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(Cause(err)) = response.extensions().get::<Cause>() {
+        crate::metrics::database_error();
+        match err {
+            StoreError::Unavailable(reason) | StoreError::ReadOnly(reason) => {
+                tracing::warn!(%reason, "database unavailable");
+            }
+            StoreError::Other(reason) => tracing::error!(%reason, "database error"),
+        }
+    }
+    response
 }
 
 /// The body of every error answer.
@@ -137,6 +156,53 @@ impl IntoResponse for AppError {
             message: self.to_string(),
             field: self.field(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Self::Unavailable(cause) | Self::Database(cause) = self {
+            response.extensions_mut().insert(Cause(cause));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    fn errors_counted() -> f64 {
+        crate::metrics::handle()
+            .render()
+            .lines()
+            .find(|l| l.starts_with("belfry_database_errors_total "))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_default()
+    }
+
+    /// A `?` on a database error only converts it; the middleware counts it once, and the
+    /// answer carries the contract's body, never the cause.
+    #[tokio::test]
+    async fn a_database_error_is_counted_once_and_never_sent() {
+        async fn failing() -> Result<(), AppError> {
+            Err(StoreError::Other("secret detail".into()))?;
+            Ok(())
+        }
+        let before = errors_counted();
+        let converted = AppError::from(StoreError::Other("x".into()));
+        assert_eq!(errors_counted(), before, "converting has no side effect");
+        drop(converted);
+        let router = axum::Router::new()
+            .route("/", get(failing))
+            .layer(axum::middleware::from_fn(log_causes));
+        let request = axum::http::Request::get("/")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8_lossy(&body);
+        assert!(!body.contains("secret"), "{body}");
+        assert!(errors_counted() >= before + 1.0);
     }
 }

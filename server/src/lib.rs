@@ -153,6 +153,7 @@ pub fn app(state: AppState) -> Router {
         // stream is never compressed, so each event leaves at once).
         .layer(CompressionLayer::new())
         .merge(stream)
+        .layer(axum::middleware::from_fn(error::log_causes))
         .layer(catch_panics())
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         // The span names the path only: a query string may carry a token, which must never
