@@ -32,7 +32,9 @@ pub async fn send(args: &SendArgs) -> Result<(), String> {
             .transpose()
             .map_err(|m| format!("--link: {m}"))?,
     };
-    let store = store::open(&args.db).await.map_err(|e| e.to_string())?;
+    let store = store::open(&args.db.location())
+        .await
+        .map_err(|e| e.to_string())?;
     let created = store.insert(&[new]).await.map_err(|e| e.to_string())?;
     let json = serde_json::to_string(&created[0]).map_err(|e| e.to_string())?;
     println!("{json}");

@@ -44,6 +44,22 @@ pub struct DatabaseArgs {
     pub time_zone: chrono_tz::Tz,
 }
 
+impl DatabaseArgs {
+    /// The store these flags name.
+    pub fn location(&self) -> crate::store::Location {
+        match &self.database {
+            DatabaseUrl::Sqlite(path) => crate::store::Location::Sqlite(path.clone()),
+            DatabaseUrl::Mongo(uri) => crate::store::Location::Mongo {
+                uri: uri.clone(),
+                collection: self.collection.clone(),
+                decoder: crate::store::mongo::Decoder {
+                    zone: self.time_zone,
+                },
+            },
+        }
+    }
+}
+
 fn parse_zone(name: &str) -> Result<chrono_tz::Tz, String> {
     name.parse()
         .map_err(|_| format!("{name:?} is not an IANA time zone name (e.g. UTC, Europe/Paris)"))

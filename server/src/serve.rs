@@ -39,7 +39,7 @@ impl Server {
     pub async fn start(args: &ServeArgs, secrets: &Secrets) -> Result<Self, String> {
         // The metrics recorder before anything counts (the feed starts counting before `app`).
         crate::metrics::handle();
-        let store = store::open(&args.db)
+        let store = store::open(&args.db.location())
             .await
             .map_err(|e| format!("cannot open the database: {e}"))?;
         let listener = transport::listen(args.addr)

@@ -25,7 +25,6 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{DatabaseArgs, DatabaseUrl};
 use crate::model::{NewNotification, NotificationId, Position, UserId};
 
 /// A page of a user's list: at most `limit` notifications older than `before`, newest first.
@@ -310,17 +309,29 @@ impl ByUser {
     }
 }
 
-/// Opens the store the database flags name, creating its schema or indexes if needed.
-pub async fn open(args: &DatabaseArgs) -> Result<Arc<dyn NotificationStore>, StoreError> {
-    Ok(match &args.database {
-        DatabaseUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path).await?),
-        DatabaseUrl::Mongo(uri) => {
-            let decoder = mongo::Decoder {
-                zone: args.time_zone,
-            };
-            let store = mongo::MongoStore::connect_with(uri, &args.collection, decoder).await?;
-            Arc::new(store)
-        }
+/// Where the notifications are, and how to read them: what a store is opened from. (The command
+/// line makes one, `config::DatabaseArgs::location`; the stores know nothing of flags.)
+#[derive(Clone, Debug)]
+pub enum Location {
+    /// The embedded file.
+    Sqlite(std::path::PathBuf),
+    /// The host's collection, its text dates without an offset read in `decoder.zone`.
+    Mongo {
+        uri: String,
+        collection: String,
+        decoder: mongo::Decoder,
+    },
+}
+
+/// Opens the store at `location`, creating its schema or indexes if needed.
+pub async fn open(location: &Location) -> Result<Arc<dyn NotificationStore>, StoreError> {
+    Ok(match location {
+        Location::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path).await?),
+        Location::Mongo {
+            uri,
+            collection,
+            decoder,
+        } => Arc::new(mongo::MongoStore::connect_with(uri, collection, *decoder).await?),
     })
 }
 

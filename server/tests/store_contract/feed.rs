@@ -129,8 +129,8 @@ struct Started {
 
 async fn start(database: &str) -> Started {
     let args = crate::support::database_args(database);
-    let store = belfry::store::open(&args).await.unwrap();
-    let other = belfry::store::open(&args).await.unwrap();
+    let store = belfry::store::open(&args.location()).await.unwrap();
+    let other = belfry::store::open(&args.location()).await.unwrap();
     let recorder = Arc::new(Recorder::default());
     let shutdown = CancellationToken::new();
     let feed = Arc::clone(&store)
