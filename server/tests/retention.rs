@@ -177,3 +177,56 @@ async fn mongo_expires_through_a_ttl_index_it_names_and_drops_when_turned_off() 
     index(None).await;
     server.stop().await.unwrap();
 }
+
+/// The change log does not grow for ever: each run prunes, one run behind, the changes placed
+/// before the oldest notification of the previous run. What a resume from a notification that
+/// still exists needs is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_prunes_the_change_log_a_run_behind() {
+    use belfry::model::NotificationId;
+    use belfry::store::Replay;
+
+    let db = support::sqlite().await;
+    let store = &*db.store;
+    let alice = support::user("alice");
+    let insert = |message: &'static str| async move {
+        let new = support::new_notification("alice", message, None);
+        store.insert(&[new]).await.unwrap().remove(0).id
+    };
+    let a = insert("a").await;
+    let b = insert("b").await;
+    let a_id = NotificationId::parse(&a).unwrap();
+    store.mark_read(&alice, a_id).await.unwrap();
+    let c = insert("c").await;
+    insert("d").await;
+    // Another program deletes a and b.
+    let file = db.dir.path().join("belfry.db");
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.execute("DELETE FROM notifications WHERE id IN (?1, ?2)", [&a, &b])
+        .unwrap();
+    let changes = || -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM notification_changes", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    assert_eq!(changes(), 3, "a read, two removals");
+
+    let now = Utc::now();
+    store.enforce_retention(Some(DAY), now).await.unwrap();
+    assert_eq!(changes(), 3, "the first run only notes where the oldest is");
+    store.enforce_retention(Some(DAY), now).await.unwrap();
+    assert_eq!(changes(), 2, "the read of a, placed before c, is pruned");
+
+    // A resume from c still replays d and the removals placed after it.
+    let c_id = NotificationId::parse(&c).unwrap();
+    let Replay::After {
+        missed, changed, ..
+    } = store.replay(&alice, c_id, 10).await.unwrap()
+    else {
+        panic!("c is known");
+    };
+    assert_eq!(missed.len(), 1);
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0].ids.len(), 2);
+}

@@ -17,7 +17,7 @@ mod schema;
 
 pub use schema::schema_version;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,6 +57,10 @@ pub struct SqliteStore {
     /// `ping` proves writability with a real write instead of a read, so /healthz says 503
     /// until writes work again.
     write_failing: AtomicBool,
+    /// The oldest notification's `seq` at the last retention run: change log rows placed
+    /// before it are older than that run, reported by every feed long since, and needed by no
+    /// resume (see `retention::prune`).
+    prune_below: AtomicI64,
 }
 
 impl SqliteStore {
@@ -70,6 +74,7 @@ impl SqliteStore {
             handoff,
             written: Arc::new(Notify::new()),
             write_failing: AtomicBool::new(false),
+            prune_below: AtomicI64::new(0),
         })
     }
 
@@ -238,6 +243,12 @@ impl NotificationStore for SqliteStore {
         keep: Option<Duration>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let below = self.prune_below.load(Ordering::Relaxed);
+        let pruned = self
+            .with_conn(move |conn| retention::prune(conn, below))
+            .await;
+        self.prune_below
+            .store(self.note_write(pruned)?, Ordering::Relaxed);
         let Some(keep) = keep else {
             return Ok(0);
         };
