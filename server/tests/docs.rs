@@ -1,6 +1,7 @@
 //! The project's Markdown stays true: no dangling links (every relative link names a file that
-//! exists, every `#anchor` a heading of that page, as GitHub renders it), and docs/DEPLOY.md
-//! shows the very files the deployment journey runs.
+//! exists, every `#anchor` a heading of that page, as GitHub renders it), every repository path
+//! written in backticks exists, and docs/DEPLOY.md shows the very files the deployment journey
+//! runs.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -139,4 +140,73 @@ fn deploy_md_shows_the_files_the_deployment_journey_runs() {
             "docs/DEPLOY.md no longer shows {file} as it is"
         );
     }
+}
+
+/// The top-level directories whose paths the docs name in backticks (`server/src/lib.rs`).
+const REPOSITORY_DIRS: [&str; 13] = [
+    "app/",
+    "bench/",
+    "deploy/",
+    "docs/",
+    "embed/",
+    "end2end/",
+    "examples/",
+    "frontend/",
+    "fuzz/",
+    "public/",
+    "scripts/",
+    "server/",
+    "style/",
+];
+
+/// The code spans outside code blocks that name a path in the repository.
+fn repository_paths(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        for span in line.split('`').skip(1).step_by(2) {
+            let path = span.trim_end_matches('/');
+            let plain = !path.contains([' ', '*', '{', '<', '?', '$', ':']);
+            // `app/ssr`, `app/hydrate`: a crate's feature, as cargo writes it.
+            let feature = ["app/ssr", "app/hydrate", "app/csr", "app/browser"].contains(&path);
+            if feature {
+                continue;
+            }
+            if plain && REPOSITORY_DIRS.iter().any(|dir| span.starts_with(dir)) {
+                found.push(path.to_owned());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn paths_the_docs_name_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    markdown_files(&root, &mut files);
+    let mut missing = BTreeSet::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for path in repository_paths(&text) {
+            if !root.join(&path).exists() {
+                missing.insert(format!(
+                    "{}: `{path}`",
+                    file.strip_prefix(&root).unwrap_or(file).display()
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "paths the docs name that do not exist:\n{}",
+        missing.into_iter().collect::<Vec<_>>().join("\n")
+    );
 }
