@@ -80,6 +80,15 @@ const MILLIS_FROM: f64 = 1e11;
 impl Decoder {
     /// The notification `document` is, or why it is skipped.
     pub fn decode(&self, document: &Document) -> Result<Notification, Skip> {
+        self.decode_with_id(document)
+            .map(|(_, notification)| notification)
+    }
+
+    /// [`decode`](Self::decode), with the id it read (the feeds and replay place it).
+    pub fn decode_with_id(
+        &self,
+        document: &Document,
+    ) -> Result<(NotificationId, Notification), Skip> {
         let id = document.get("_id").and_then(id_of).ok_or(Skip::Id)?;
         let user = document
             .get("user_id")
@@ -107,20 +116,27 @@ impl Decoder {
                 None
             }
         };
-        Ok(Notification {
+        let notification = Notification {
             id: id.as_str().to_owned(),
             user_id: user.as_str().to_owned(),
             message,
             link,
             read_at: read_at.map(rfc3339),
             created_at: rfc3339(created_at),
-        })
+        };
+        Ok((id, notification))
     }
 
     /// [`decode`](Self::decode), counting and logging a skipped document.
     pub fn read(&self, document: &Document) -> Option<Notification> {
-        match self.decode(document) {
-            Ok(notification) => Some(notification),
+        self.read_with_id(document)
+            .map(|(_, notification)| notification)
+    }
+
+    /// [`read`](Self::read), with the id it read.
+    pub fn read_with_id(&self, document: &Document) -> Option<(NotificationId, Notification)> {
+        match self.decode_with_id(document) {
+            Ok(decoded) => Some(decoded),
             Err(skip) => {
                 crate::metrics::skipped(skip.reason());
                 let id = document.get("_id").map(ToString::to_string);

@@ -8,8 +8,8 @@
 //! every watcher), packed as `(seconds since 2020-09-13) << 32 | increment` (see [`seq_of`]).
 //! The feed records it in the document as `belfry_pos` *before* publishing, so by the time any
 //! client holds an id, the database knows its position, and a resume can replay "everything
-//! after it" exactly. Every instance writes the same value, only if none is there yet, so
-//! several instances agree without coordination.
+//! after it" exactly. Every instance writes the same value (where the document does not hold
+//! it already), so several instances agree without coordination.
 //!
 //! ## Not missing anything
 //! Where the feed stands is kept in the `belfry_feed` collection (one document per watched
@@ -46,7 +46,7 @@ use super::batch::{add_change, complete_transaction, drain, MAX_BATCH};
 use super::decode::is_unread;
 use super::{poll, store_error, MongoStore, FLOOR_FIELD};
 use crate::metrics;
-use crate::model::{NotificationId, Position};
+use crate::model::Position;
 use crate::store::{ByUser, ChangeKind, FeedSink, FeedStatus, Started, StoreError};
 
 const TOKEN_SAVE_INTERVAL: Duration = Duration::from_secs(1);
@@ -373,16 +373,13 @@ impl Feed {
                     let (Some(seq), Some(document)) = (seq, event.full_document) else {
                         continue;
                     };
-                    let Some(notification) = decoder.read(&document) else {
+                    let Some((id, notification)) = decoder.read_with_id(&document) else {
                         continue;
                     };
                     let Some(key) = document.get("_id").cloned() else {
                         continue;
                     };
-                    let position = Position {
-                        seq,
-                        id: NotificationId::parse(&notification.id).unwrap_or_default(),
-                    };
+                    let position = Position { seq, id };
                     inserts.push((position, key, notification));
                 }
                 OperationType::Update | OperationType::Replace => {

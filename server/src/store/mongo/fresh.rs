@@ -3,8 +3,9 @@
 //!
 //! A standalone server tells nobody what was inserted, and a document's own fields say nothing
 //! of when it was committed. So only documents made recently are candidates: made (by the
-//! ObjectId's second, which no rewrite changes; for other ids, the decoder's `created_at`) at most [`GRACE`] before the database's
-//! clock, and not before the lease's `since` (the feed's first start on the collection). The
+//! ObjectId's second, which no rewrite changes; for other ids, the decoder's `created_at`) at
+//! most [`GRACE`] before the database's clock, and not before the lease's `since` (the feed's
+//! first start on the collection). The
 //! existing history is then neither pushed nor written at a first start, and an old document
 //! rewritten whole (`replaceOne`, an ODM's `save()`, which drops the stamp) is not new again.
 //! A candidate that the query's coarse bounds let through but that is older is stamped

@@ -187,8 +187,7 @@ impl MongoStore {
 
     /// The stored `_id` of `user`'s notification `id`, or the one it most likely has.
     async fn stored_key(&self, user: &UserId, id: &NotificationId) -> Result<Bson, StoreError> {
-        let mut filter = self.of_user(user);
-        filter.insert("_id", id_filter(id));
+        let filter = self.one_of_user(user, id);
         let found = self
             .collection
             .find_one(filter)
@@ -217,6 +216,13 @@ impl MongoStore {
     fn of_user(&self, user: &UserId) -> Document {
         let mut filter = servable();
         filter.insert("user_id", user_filter(user));
+        filter
+    }
+
+    /// The filter of `user`'s notification `id`, whatever type its stored `_id` has.
+    fn one_of_user(&self, user: &UserId, id: &NotificationId) -> Document {
+        let mut filter = self.of_user(user);
+        filter.insert("_id", id_filter(id));
         filter
     }
 
@@ -321,8 +327,7 @@ impl NotificationStore for MongoStore {
     }
 
     async fn mark_read(&self, user: &UserId, id: NotificationId) -> Result<MarkRead, StoreError> {
-        let mut filter = self.of_user(user);
-        filter.insert("_id", id_filter(&id));
+        let filter = self.one_of_user(user, &id);
         if self.set_read(with_unread(filter.clone())).await? > 0 {
             if self.is_standalone() {
                 self.log_read(user, &[id]).await?;
@@ -386,8 +391,7 @@ impl NotificationStore for MongoStore {
         after: NotificationId,
         limit: usize,
     ) -> Result<Replay, StoreError> {
-        let mut of_cursor = self.of_user(user);
-        of_cursor.insert("_id", id_filter(&after));
+        let of_cursor = self.one_of_user(user, &after);
         let cursor = self
             .collection
             .find_one(of_cursor)
@@ -436,8 +440,7 @@ impl NotificationStore for MongoStore {
             .iter()
             .filter_map(|d| {
                 let seq = d.get_i64(SEQ_FIELD).ok()?;
-                let notification = self.decoder.read(d)?;
-                let id = NotificationId::parse(&notification.id).ok()?;
+                let (id, notification) = self.decoder.read_with_id(d)?;
                 Some((Position { seq, id }, notification))
             })
             .collect();

@@ -19,6 +19,10 @@
 //! `visible` beyond the last one it published: the same sequence on every instance, whoever
 //! wrote the documents.
 //!
+//! Reads made through Belfry travel the same way: on a standalone server they are logged
+//! (`changes.rs`), the holder stamps the entries from the same counter, and every instance
+//! reports them after the batch's new notifications, by user, with the unread count.
+//!
 //! Which unstamped documents are new (and so get a position that is published) is
 //! `fresh.rs`'s: only those made recently, never the history a first start finds.
 //!
@@ -38,7 +42,7 @@ use super::changes::add_entry;
 use super::fresh::{self, GRACE, NOT_NEW};
 use super::{find_in, store_error, MongoStore, GEN_FIELD, OF_FIELD, SEQ_FIELD};
 use crate::metrics;
-use crate::model::{NotificationId, Position};
+use crate::model::Position;
 use crate::store::tail::{self, Reason, Tail};
 use crate::store::{ByUser, FeedSink, FeedStatus, Started, StoreError};
 
@@ -535,10 +539,7 @@ impl Poller {
             let Some(seq) = valid(document) else {
                 continue;
             };
-            let Some(notification) = decoder.read(document) else {
-                continue;
-            };
-            let Ok(id) = NotificationId::parse(&notification.id) else {
+            let Some((id, notification)) = decoder.read_with_id(document) else {
                 continue;
             };
             self.sink.committed(Position { seq, id }, &notification);
