@@ -30,18 +30,22 @@ fn markdown_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// The lines outside fenced code blocks.
+fn prose_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut fenced = false;
+    text.lines().filter(move |line| {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            return false;
+        }
+        !fenced
+    })
+}
+
 /// The targets of `[text](target)` links outside code blocks and code spans.
 fn links(text: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let mut fenced = false;
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            fenced = !fenced;
-            continue;
-        }
-        if fenced {
-            continue;
-        }
+    for line in prose_lines(text) {
         // Drop code spans: `[a](b)` inside backticks is an example, not a link.
         let plain: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
         let mut rest = plain.as_str();
@@ -162,15 +166,7 @@ const REPOSITORY_DIRS: [&str; 13] = [
 /// The code spans outside code blocks that name a path in the repository.
 fn repository_paths(text: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let mut fenced = false;
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            fenced = !fenced;
-            continue;
-        }
-        if fenced {
-            continue;
-        }
+    for line in prose_lines(text) {
         for span in line.split('`').skip(1).step_by(2) {
             let path = span.trim_end_matches('/');
             let plain = !path.contains([' ', '*', '{', '<', '?', '$', ':']);

@@ -127,7 +127,7 @@ async fn a_first_start_pushes_nothing_old(database: String) {
         .await
         .unwrap();
     assert_eq!(written, 0, "the history is not rewritten");
-    assert_eq!(list_of(&server.url, "7").await.len(), 31);
+    assert_eq!(list_of(&server, "7").await.len(), 31);
 }
 
 /// Documents with string (UUID) or number `_id`s, as Laravel and other ODMs write them, are fed
@@ -311,7 +311,7 @@ async fn read_all_never_covers_a_newer_notification(database: String) {
                 other => panic!("unexpected {other}: {data}"),
             }
         }
-        let listed = list_of(&server.url, "7").await;
+        let listed = list_of(&server, "7").await;
         assert_eq!(listed[0].id, newer.id);
         assert_eq!(listed[0].read_at, None, "the newer one is unread");
     }
@@ -365,7 +365,7 @@ async fn a_document_that_refuses_its_stamp_stops_nobody(database: String) {
         (200, true),
         "{health}"
     );
-    assert_eq!(list_of(&server.url, "7").await.len(), 2);
+    assert_eq!(list_of(&server, "7").await.len(), 2);
 }
 
 /// A copy of a notification (Eloquent's `replicate()` copies every attribute, Belfry's stamp

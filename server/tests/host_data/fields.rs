@@ -27,12 +27,12 @@ async fn user_ids_of_any_type(database: String) {
         (pushed.user_id.as_str(), pushed.message.as_str()),
         (owner, "x")
     );
-    assert_eq!(list_of(&server.url, owner).await, vec![pushed.clone()]);
-    assert_eq!(unread_count(&server.url, owner).await, 1);
+    assert_eq!(list_of(&server, owner).await, vec![pushed.clone()]);
+    assert_eq!(unread_count(&server, owner).await, 1);
     let read = format!("/notifications/{}/read", pushed.id);
     assert_eq!(post_as(&server.url, owner, &read).await, 204);
-    assert_eq!(unread_count(&server.url, owner).await, 0);
-    assert!(list_of(&server.url, owner).await[0].read_at.is_some());
+    assert_eq!(unread_count(&server, owner).await, 0);
+    assert!(list_of(&server, owner).await[0].read_at.is_some());
 
     let (_, metrics) = server.get("/metrics").await;
     let skipped = metric(&metrics, "belfry_skipped_records_total");
@@ -54,7 +54,7 @@ async fn user_ids_of_any_type(database: String) {
     for ((name, _), tab) in nobody.iter().zip(&mut tabs) {
         let marker = server.publish_to(name, "marker").await;
         assert_eq!(tab.next_notification().await, marker, "{name}");
-        assert_eq!(unread_count(&server.url, name).await, 1, "{name}");
+        assert_eq!(unread_count(&server, name).await, 1, "{name}");
     }
     let (_, metrics) = server.get("/metrics").await;
     assert!(metric(&metrics, "belfry_skipped_records_total") >= skipped + 4.0);
@@ -104,7 +104,7 @@ async fn read_at_of_any_form(database: String) {
         }
         collection.insert_one(document).await.unwrap();
     }
-    let listed = list_of(&server.url, "r").await;
+    let listed = list_of(&server, "r").await;
     for (message, _, want) in &forms {
         let n = listed
             .iter()
@@ -112,13 +112,13 @@ async fn read_at_of_any_form(database: String) {
             .expect("listed");
         assert_eq!(n.read_at.as_deref(), *want, "{message}");
     }
-    assert_eq!(unread_count(&server.url, "r").await, 5);
+    assert_eq!(unread_count(&server, "r").await, 5);
     for n in listed.iter().filter(|n| n.read_at.is_none()) {
         let read = format!("/notifications/{}/read", n.id);
         assert_eq!(post_as(&server.url, "r", &read).await, 204, "{}", n.message);
     }
-    assert_eq!(unread_count(&server.url, "r").await, 0);
-    assert!(list_of(&server.url, "r")
+    assert_eq!(unread_count(&server, "r").await, 0);
+    assert!(list_of(&server, "r")
         .await
         .iter()
         .all(|n| n.read_at.is_some()));
@@ -181,7 +181,7 @@ async fn dates_as_text(database: String) {
             "{created_at}"
         );
     }
-    let listed = list_of(&server.url, "d").await;
+    let listed = list_of(&server, "d").await;
     assert!(listed.iter().all(|n| n.created_at == want), "{listed:?}");
     let (_, metrics) = server.get("/metrics").await;
     let skipped = metric(&metrics, "belfry_skipped_records_total");
@@ -208,7 +208,7 @@ async fn dates_as_text(database: String) {
         marker,
         "the undatable one is not pushed"
     );
-    let listed = list_of(&server.url, "d").await;
+    let listed = list_of(&server, "d").await;
     assert_eq!(listed.len(), forms.len() + 2, "{listed:?}");
     assert!(listed.iter().all(|n| n.message != "unknowable"));
     assert!(listed

@@ -17,7 +17,7 @@ mod fields;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::Document;
 use serde_json::Value;
-use support::live::SseClient;
+use support::live::{SseClient, TestServer};
 use support::token;
 
 /// The MongoDB URI a test's database URL names (the test runs on MongoDB only).
@@ -79,28 +79,17 @@ async fn next_event(tab: &mut SseClient) -> (String, Value) {
 }
 
 /// `GET /notifications` as `user`: the list, newest first.
-async fn list_of(base: &str, user: &str) -> Vec<app::Notification> {
-    let response = reqwest::Client::new()
-        .get(format!("{base}/notifications?limit=100"))
-        .bearer_auth(token(user))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(response.status(), 200);
-    serde_json::from_slice(&response.bytes().await.expect("a body")).expect("a JSON list")
+async fn list_of(server: &TestServer, user: &str) -> Vec<app::Notification> {
+    let (status, body) = server.get_as(user, "/notifications?limit=100").await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).expect("a JSON list")
 }
 
 /// `GET /notifications/unread-count` as `user`.
-async fn unread_count(base: &str, user: &str) -> u64 {
-    let response = reqwest::Client::new()
-        .get(format!("{base}/notifications/unread-count"))
-        .bearer_auth(token(user))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(response.status(), 200);
-    let body: Value =
-        serde_json::from_slice(&response.bytes().await.expect("a body")).expect("JSON");
+async fn unread_count(server: &TestServer, user: &str) -> u64 {
+    let (status, body) = server.get_as(user, "/notifications/unread-count").await;
+    assert_eq!(status, 200, "{body}");
+    let body: Value = serde_json::from_str(&body).expect("JSON");
     body["unread_count"].as_u64().expect("a count")
 }
 
