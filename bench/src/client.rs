@@ -4,9 +4,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use app::protocol::StreamEvent;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
-use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::token;
@@ -181,27 +181,20 @@ pub async fn read_events(
 ) {
     let mut stream = response.bytes_stream().eventsource();
     while let Some(Ok(event)) = stream.next().await {
-        if event.event != "new-notification" {
-            continue;
-        }
         let at = Instant::now();
-        if let Some(seq) = sequence_number(&event.data) {
+        if let Some(seq) = sequence_number(&event.event, &event.data) {
             let _ = events.send(Received { stream: n, seq, at });
         }
     }
 }
 
-/// The generator's messages are the decimal sequence number of the publish.
-fn sequence_number(data: &str) -> Option<u64> {
-    #[derive(Deserialize)]
-    struct Pushed<'a> {
-        message: &'a str,
+/// The generator's messages are the decimal sequence number of the publish; other events
+/// (and anything else) have none.
+fn sequence_number(event: &str, data: &str) -> Option<u64> {
+    match StreamEvent::parse(event, data) {
+        Ok(StreamEvent::New(notification)) => notification.message.parse().ok(),
+        _ => None,
     }
-    serde_json::from_str::<Pushed>(data)
-        .ok()?
-        .message
-        .parse()
-        .ok()
 }
 
 #[cfg(test)]
@@ -210,10 +203,11 @@ mod tests {
 
     #[test]
     fn reads_the_sequence_number_from_a_pushed_notification() {
-        let data =
-            r#"{"_id":"6650f1a2b3c4d5e6f7a8b9c0","user_id":"bench-1","message":"42","link":null}"#;
-        assert_eq!(sequence_number(data), Some(42));
-        assert_eq!(sequence_number(r#"{"message":"hello"}"#), None);
-        assert_eq!(sequence_number("not json"), None);
+        let data = r#"{"_id":"6650f1a2b3c4d5e6f7a8b9c0","user_id":"bench-1","message":"42","link":null,"read_at":null,"created_at":"2026-11-28T07:00:00.000Z"}"#;
+        assert_eq!(sequence_number("new-notification", data), Some(42));
+        let hello = data.replace(r#""42""#, r#""hello""#);
+        assert_eq!(sequence_number("new-notification", &hello), None);
+        assert_eq!(sequence_number("notification-read", data), None);
+        assert_eq!(sequence_number("new-notification", "not json"), None);
     }
 }
