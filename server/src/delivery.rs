@@ -19,7 +19,7 @@ use futures::stream::{self, Stream, StreamExt};
 use crate::hub::{Event, Hub, Pushed, TooManyStreams};
 use crate::metrics;
 use crate::model::{NotificationId, Position, UserId};
-use crate::store::{Change, ChangeKind, FeedSink, NotificationStore, Replay, StoreError};
+use crate::store::{Change, ChangeKind, FeedSink, Replay, Store, StoreError};
 
 /// The most missed notifications a resume replays; past that, the client refetches the list.
 pub const MAX_REPLAY: usize = 500;
@@ -128,7 +128,7 @@ pub enum OpenError {
 /// Opens a stream for `user`: what was missed since `resume_from` (if given), then live events.
 pub async fn open(
     hub: &Arc<Hub>,
-    store: &dyn NotificationStore,
+    store: &dyn Store,
     user: &UserId,
     resume_from: Option<NotificationId>,
 ) -> Result<impl Stream<Item = Outgoing> + use<>, OpenError> {
@@ -157,7 +157,7 @@ pub async fn open(
 
 /// The events a resume starts with, and the position below which live events are duplicates.
 async fn replay(
-    store: &dyn NotificationStore,
+    store: &dyn Store,
     user: &UserId,
     from: NotificationId,
 ) -> Result<(Vec<Outgoing>, Option<Position>), StoreError> {

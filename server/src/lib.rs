@@ -45,12 +45,12 @@ use utoipa_axum::routes;
 
 use crate::auth::{ServiceKey, TokenKeys};
 use crate::hub::Hub;
-use crate::store::NotificationStore;
+use crate::store::Store;
 
 /// What every handler may need. Cheap to clone: all shared parts are behind `Arc`s.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn NotificationStore>,
+    pub store: Arc<dyn Store>,
     pub tokens: Arc<TokenKeys>,
     pub service_key: ServiceKey,
     pub leptos_options: LeptosOptions,

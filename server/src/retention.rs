@@ -1,5 +1,5 @@
 //! `--retain-days`: old notifications removed in the background, so a collection does not grow
-//! for ever. The store decides how (`NotificationStore::enforce_retention`); this task only asks
+//! for ever. The store decides how (`Store::enforce_retention`); this task only asks
 //! it at start and then once a minute, and logs what it did. Without the flag it still asks once,
 //! with `None`, so that turning retention off also takes the MongoDB TTL index away.
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::store::NotificationStore;
+use crate::store::Store;
 
 /// How often the store is asked to remove what has expired.
 const INTERVAL: Duration = Duration::from_secs(60);
@@ -19,11 +19,7 @@ pub fn keep(retain_days: Option<u32>) -> Option<Duration> {
 }
 
 /// Enforces `keep` until `shutdown`.
-pub async fn run(
-    store: Arc<dyn NotificationStore>,
-    keep: Option<Duration>,
-    shutdown: CancellationToken,
-) {
+pub async fn run(store: Arc<dyn Store>, keep: Option<Duration>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tokio::select! {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use belfry::store::NotificationStore;
+use belfry::store::Store;
 use serde_json::{json, Value};
 use support::*;
 
@@ -46,7 +46,7 @@ fn ids(list: &Value) -> Vec<&str> {
         .collect()
 }
 
-async fn publish_then_list_only_for_its_user(store: Arc<dyn NotificationStore>) {
+async fn publish_then_list_only_for_its_user(store: Arc<dyn Store>) {
     let router = belfry::app(state(store));
     let (status, created) = publish(
         &router,
@@ -67,7 +67,7 @@ async fn publish_then_list_only_for_its_user(store: Arc<dyn NotificationStore>) 
     assert_eq!(other, json!([]));
 }
 
-async fn bulk_publish_pages_and_counts(store: Arc<dyn NotificationStore>) {
+async fn bulk_publish_pages_and_counts(store: Arc<dyn Store>) {
     let router = belfry::app(state(store));
     for i in 0..12 {
         let (status, _) = publish(
@@ -99,7 +99,7 @@ async fn bulk_publish_pages_and_counts(store: Arc<dyn NotificationStore>) {
     assert_eq!(count, json!({"unread_count": 12}));
 }
 
-async fn read_and_read_all(store: Arc<dyn NotificationStore>) {
+async fn read_and_read_all(store: Arc<dyn Store>) {
     let router = belfry::app(state(store));
     let (_, created) = publish(
         &router,
@@ -136,7 +136,7 @@ async fn read_and_read_all(store: Arc<dyn NotificationStore>) {
     assert_eq!(bobs["unread_count"], 1, "bob's notification is untouched");
 }
 
-async fn cookie_and_health(store: Arc<dyn NotificationStore>) {
+async fn cookie_and_health(store: Arc<dyn Store>) {
     let router = belfry::app(state(store.clone()));
     publish(&router, json!({"user_id": "alice", "message": "hi"})).await;
     let request = Request::get("/notifications/unread-count")

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use belfry::store::{NotificationStore, Page};
+use belfry::store::{Page, Store};
 use serde_json::{json, Value};
 use support::*;
 
@@ -156,7 +156,7 @@ fn cases(alice_id: &str) -> Vec<Case> {
 }
 
 /// What the checks compare before and after each bad request.
-async fn snapshot(store: &dyn NotificationStore) -> Vec<(String, usize, u64)> {
+async fn snapshot(store: &dyn Store) -> Vec<(String, usize, u64)> {
     let mut out = Vec::new();
     for id in ["alice", "bob", "u0", "42"] {
         let listed = store
@@ -175,7 +175,7 @@ async fn snapshot(store: &dyn NotificationStore) -> Vec<(String, usize, u64)> {
     out
 }
 
-async fn run_table(store: Arc<dyn NotificationStore>) {
+async fn run_table(store: Arc<dyn Store>) {
     let seeded = store
         .insert(&[
             support::new_notification("alice", "seed", None),

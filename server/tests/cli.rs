@@ -6,7 +6,7 @@ mod support;
 
 use std::process::{Command, Output};
 
-use belfry::store::{NotificationStore, Page};
+use belfry::store::{Notifications, Page};
 use support::*;
 
 fn belfry(args: &[&str]) -> Output {

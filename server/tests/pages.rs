@@ -5,7 +5,7 @@ mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use belfry::store::NotificationStore;
+use belfry::store::Notifications;
 use http_body_util::BodyExt;
 use support::*;
 

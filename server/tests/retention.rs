@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use belfry::config::DatabaseUrl;
-use belfry::store::NotificationStore;
+use belfry::store::{Feed, Notifications, Retention};
 use chrono::Utc;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, DateTime};

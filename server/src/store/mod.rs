@@ -1,4 +1,5 @@
-//! Where notifications live. One trait, two implementations:
+//! Where notifications live. One [`Store`] (three parts: [`Notifications`], [`Feed`],
+//! [`Retention`]), two implementations:
 //!
 //! - [`sqlite::SqliteStore`], the embedded default: a single file, created on first start;
 //! - [`mongo::MongoStore`], the host application's own MongoDB collection, so that documents
@@ -10,22 +11,24 @@
 //! whoever wrote it, in commit order, to a [`FeedSink`]. The sink is declared here and
 //! implemented elsewhere (`delivery.rs` for the hub, a plain list in the tests), so a store knows
 //! nothing of streams, the hub or SSE: it reports, the wiring decides what happens next.
+//!
+//! A store author also finds what both stores share in [`kit`].
 
+mod feed;
+pub(crate) mod kit;
 pub mod mongo;
 pub mod sqlite;
-mod tail;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use app::Notification;
 use async_trait::async_trait;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{NewNotification, NotificationId, Position, UserId};
+
+pub use feed::{FeedSink, FeedStatus, RunningFeed, Started};
 
 /// A page of a user's list: at most `limit` notifications older than `before`, newest first.
 #[derive(Clone, Debug)]
@@ -118,8 +121,15 @@ pub enum MarkRead {
     NotFound,
 }
 
+/// A store: the three parts below, which every store implements and the server uses through
+/// `Arc<dyn Store>`. (Implemented for whatever has the parts; a store author writes those.)
+pub trait Store: Notifications + Feed + Retention {}
+
+impl<T: Notifications + Feed + Retention> Store for T {}
+
+/// A user's notifications: what the API's routes read and write.
 #[async_trait]
-pub trait NotificationStore: Send + Sync {
+pub trait Notifications: Send + Sync {
     /// Stores all of `batch` or none of it, and returns them as created, in order.
     async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError>;
 
@@ -134,17 +144,12 @@ pub trait NotificationStore: Send + Sync {
 
     /// Answers whether the database is reachable right now.
     async fn ping(&self) -> Result<(), StoreError>;
+}
 
-    /// Keeps notifications for `keep` after their creation (`None`: for ever), judged at `now`;
-    /// returns how many this call removed. SQLite deletes what is older, in small batches;
-    /// MongoDB keeps a TTL index (`belfry_retention`) matching `keep`, dropped when `None`, and
-    /// lets the server delete. Either way the feed reports the removals to the tabs.
-    async fn enforce_retention(
-        &self,
-        keep: Option<Duration>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<u64, StoreError>;
-
+/// What was committed, in commit order: the feed that pushes it live, and the replay a
+/// reconnecting stream resumes from.
+#[async_trait]
+pub trait Feed: Send + Sync {
     /// The user's notifications committed after `after`, at most `limit` of them.
     async fn replay(
         &self,
@@ -162,151 +167,18 @@ pub trait NotificationStore: Send + Sync {
     ) -> RunningFeed;
 }
 
-/// A feed's task, and word of when it has fixed its starting point: what is committed from
-/// then on is reported. A server answers requests only after that, so a notification published
-/// just after start is never missed.
-pub struct RunningFeed {
-    pub task: JoinHandle<()>,
-    /// Whether it follows the database right now (for `/healthz`).
-    pub status: FeedStatus,
-    started: oneshot::Receiver<()>,
-}
-
-impl RunningFeed {
-    /// Spawns `run`, which calls [`Started::now`] once its starting point is fixed and keeps
-    /// its [`FeedStatus`] current.
-    pub fn spawn<F>(run: impl FnOnce(Started, FeedStatus) -> F) -> Self
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let (tell, started) = oneshot::channel();
-        let status = FeedStatus::default();
-        let task = tokio::spawn(run(Started(Some(tell)), status.clone()));
-        Self {
-            task,
-            status,
-            started,
-        }
-    }
-
-    /// Waits until the feed has started, at most `within`; whether it has.
-    pub async fn started(&mut self, within: Duration) -> bool {
-        matches!(
-            tokio::time::timeout(within, &mut self.started).await,
-            Ok(Ok(()))
-        )
-    }
-}
-
-/// Whether a feed follows its database: what `/healthz` reports as `feed`, and the
-/// `belfry_feed_following` gauge (1 or 0). A feed that fails is retried for ever; this says,
-/// meanwhile, that what is committed is not being pushed.
-#[derive(Clone, Debug, Default)]
-pub struct FeedStatus(Arc<std::sync::Mutex<Option<String>>>);
-
-impl FeedStatus {
-    /// The feed follows (again).
-    pub fn following(&self) {
-        let mut problem = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if problem.take().is_some() {
-            tracing::info!("the feed follows the database again");
-        }
-        crate::metrics::feed_following(true);
-    }
-
-    /// The feed cannot follow, for `why`.
-    pub fn stalled(&self, why: &str) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_owned());
-        crate::metrics::feed_following(false);
-    }
-
-    /// Why the feed does not follow, or `None` while it does.
-    pub fn problem(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-/// Held by a feed until its starting point is fixed.
-pub struct Started(Option<oneshot::Sender<()>>);
-
-impl Started {
-    /// The feed's starting point is fixed (said once; later calls do nothing).
-    pub fn now(&mut self) {
-        if let Some(tell) = self.0.take() {
-            let _ = tell.send(());
-        }
-    }
-}
-
-/// What a store's feed reports to. Called from the feed's one task, in commit order: new
-/// notifications, and changes of read state and removals, whoever made them (this instance,
-/// another one, the host application writing the database itself).
-pub trait FeedSink: Send + Sync {
-    /// `notification` was committed at `position`; every committed notification is reported
-    /// once, in position order (a feed that resumes after an outage may report one again: the
-    /// receiver drops what is not beyond what it has).
-    fn committed(&self, position: Position, notification: &Notification);
-
-    /// Some of `user`'s notifications changed (after the inserts reported before it).
-    fn changed(&self, user: &UserId, change: &Change);
-}
-
-/// Changes gathered by user, in the order each user's first change came: what a feed reports,
-/// per batch, as one [`Change`] of each kind per user.
-#[derive(Default)]
-pub(crate) struct ByUser(Vec<(UserId, UserChanges)>);
-
-#[derive(Default)]
-pub(crate) struct UserChanges {
-    /// The ids of each kind of change, by [`ChangeKind::index`].
-    ids: [Vec<NotificationId>; ChangeKind::ALL.len()],
-    /// The position of the user's last change.
-    seq: i64,
-}
-
-impl ByUser {
-    pub(crate) fn add(&mut self, user: UserId, id: NotificationId, kind: ChangeKind, seq: i64) {
-        self.of(user, seq).ids[kind.index()].push(id);
-    }
-
-    fn of(&mut self, user: UserId, seq: i64) -> &mut UserChanges {
-        let at = match self.0.iter().position(|(u, _)| *u == user) {
-            Some(at) => at,
-            None => {
-                self.0.push((user, UserChanges::default()));
-                self.0.len() - 1
-            }
-        };
-        let change = &mut self.0[at].1;
-        change.seq = change.seq.max(seq);
-        change
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Each user, with the position of their last change.
-    pub(crate) fn last_positions(&self) -> impl Iterator<Item = (&UserId, i64)> {
-        self.0.iter().map(|(user, change)| (user, change.seq))
-    }
-
-    /// Reports every user's changes to `sink`, with the unread count `count` gives for them.
-    pub(crate) fn report(self, sink: &dyn FeedSink, count: impl Fn(&UserId) -> u64) {
-        for (user, changes) in self.0 {
-            let unread_count = count(&user);
-            for (kind, ids) in ChangeKind::ALL.into_iter().zip(changes.ids) {
-                if !ids.is_empty() {
-                    let change = Change {
-                        kind,
-                        ids,
-                        unread_count,
-                    };
-                    sink.changed(&user, &change);
-                }
-            }
-        }
-    }
+/// How long notifications are kept.
+#[async_trait]
+pub trait Retention: Send + Sync {
+    /// Keeps notifications for `keep` after their creation (`None`: for ever), judged at `now`;
+    /// returns how many this call removed. SQLite deletes what is older, in small batches;
+    /// MongoDB keeps a TTL index (`belfry_retention`) matching `keep`, dropped when `None`, and
+    /// lets the server delete. Either way the feed reports the removals to the tabs.
+    async fn enforce_retention(
+        &self,
+        keep: Option<Duration>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Where the notifications are, and how to read them: what a store is opened from. (The command
@@ -324,7 +196,7 @@ pub enum Location {
 }
 
 /// Opens the store at `location`, creating its schema or indexes if needed.
-pub async fn open(location: &Location) -> Result<Arc<dyn NotificationStore>, StoreError> {
+pub async fn open(location: &Location) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match location {
         Location::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path).await?),
         Location::Mongo {
@@ -333,9 +205,4 @@ pub async fn open(location: &Location) -> Result<Arc<dyn NotificationStore>, Sto
             decoder,
         } => Arc::new(mongo::MongoStore::connect_with(uri, collection, *decoder).await?),
     })
-}
-
-/// Formats a UTC instant the way the API sends every timestamp.
-pub(crate) fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -6,7 +6,7 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
 
 use crate::support::live::{SseClient, StreamRequest, TestServer};
-use belfry::store::NotificationStore;
+use belfry::store::Notifications;
 
 use crate::support::*;
 

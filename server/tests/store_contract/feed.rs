@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use app::Notification;
 use belfry::model::{NotificationId, Position, UserId};
-use belfry::store::{ChangeKind, FeedSink, NotificationStore};
+use belfry::store::{ChangeKind, FeedSink, Store};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -100,12 +100,7 @@ fn send_from_another_process(database: &str, user: &str, message: &str) -> Strin
 }
 
 /// `batches` inserts of `size` notifications each, one after the other; their ids.
-async fn write_batches(
-    store: &dyn NotificationStore,
-    label: &str,
-    batches: usize,
-    size: usize,
-) -> Vec<String> {
+async fn write_batches(store: &dyn Store, label: &str, batches: usize, size: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..batches {
         let batch: Vec<_> = (0..size)
@@ -120,8 +115,8 @@ async fn write_batches(
 /// Two stores on `database` (this one, and another connection), and this one's feed, started
 /// and known to report.
 struct Started {
-    store: Arc<dyn NotificationStore>,
-    other: Arc<dyn NotificationStore>,
+    store: Arc<dyn Store>,
+    other: Arc<dyn Store>,
     recorder: Arc<Recorder>,
     shutdown: CancellationToken,
     feed: tokio::task::JoinHandle<()>,

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use belfry::model::{NewNotification, NotificationId};
-use belfry::store::{MarkRead, NotificationStore, Page};
+use belfry::store::{MarkRead, Notifications, Page, Store};
 use support::user;
 
 fn new(user_id: &str, message: &str) -> NewNotification {
@@ -20,7 +20,7 @@ fn new(user_id: &str, message: &str) -> NewNotification {
     support::new_notification(user_id, message, Some(&link))
 }
 
-async fn insert_one(store: &dyn NotificationStore, user_id: &str, message: &str) -> String {
+async fn insert_one(store: &dyn Store, user_id: &str, message: &str) -> String {
     let created = store.insert(&[new(user_id, message)]).await.unwrap();
     created[0].id.clone()
 }
@@ -32,7 +32,7 @@ fn page(limit: u32, before: Option<&str>) -> Page {
     }
 }
 
-async fn insert_returns_what_was_created(store: Arc<dyn NotificationStore>) {
+async fn insert_returns_what_was_created(store: Arc<dyn Store>) {
     let store = &*store;
     let created = store
         .insert(&[new("alice", "one"), new("bob", "two")])
@@ -51,7 +51,7 @@ async fn insert_returns_what_was_created(store: Arc<dyn NotificationStore>) {
     );
 }
 
-async fn lists_newest_first_within_the_limit(store: Arc<dyn NotificationStore>) {
+async fn lists_newest_first_within_the_limit(store: Arc<dyn Store>) {
     let store = &*store;
     for i in 0..5 {
         insert_one(store, "alice", &format!("m{i}")).await;
@@ -66,7 +66,7 @@ async fn lists_newest_first_within_the_limit(store: Arc<dyn NotificationStore>) 
     assert_eq!(messages, ["m4", "m3", "m2"]);
 }
 
-async fn pages_back_with_before(store: Arc<dyn NotificationStore>) {
+async fn pages_back_with_before(store: Arc<dyn Store>) {
     let store = &*store;
     let mut inserted = Vec::new();
     for i in 0..5 {
@@ -90,7 +90,7 @@ async fn pages_back_with_before(store: Arc<dyn NotificationStore>) {
     assert_eq!(seen, inserted);
 }
 
-async fn users_are_isolated(store: Arc<dyn NotificationStore>) {
+async fn users_are_isolated(store: Arc<dyn Store>) {
     let store = &*store;
     let alice_id = insert_one(store, "alice", "for alice").await;
     let bob_id = insert_one(store, "bob", "for bob").await;
@@ -115,7 +115,7 @@ async fn users_are_isolated(store: Arc<dyn NotificationStore>) {
         .is_empty());
 }
 
-async fn marks_one_read(store: Arc<dyn NotificationStore>) {
+async fn marks_one_read(store: Arc<dyn Store>) {
     let store = &*store;
     let mut ids = Vec::new();
     for i in 0..3 {
@@ -156,7 +156,7 @@ async fn marks_one_read(store: Arc<dyn NotificationStore>) {
     assert_eq!(read, [ids[0].as_str()]);
 }
 
-async fn marks_all_read(store: Arc<dyn NotificationStore>) {
+async fn marks_all_read(store: Arc<dyn Store>) {
     let store = &*store;
     for i in 0..3 {
         insert_one(store, "alice", &format!("m{i}")).await;
@@ -168,7 +168,7 @@ async fn marks_all_read(store: Arc<dyn NotificationStore>) {
     assert!(listed.iter().all(|n| n.read_at.is_some()));
 }
 
-async fn bulk_insert_reaches_each_user(store: Arc<dyn NotificationStore>) {
+async fn bulk_insert_reaches_each_user(store: Arc<dyn Store>) {
     let store = &*store;
     let users = ["u1", "u2", "u3"];
     let batch: Vec<_> = users.iter().map(|u| new(u, "hello all")).collect();
@@ -184,7 +184,7 @@ async fn bulk_insert_reaches_each_user(store: Arc<dyn NotificationStore>) {
 
 /// Concurrent inserts may share a commit (SQLite's group commit): each still gets back exactly
 /// its own notifications, and every one is stored once.
-async fn concurrent_inserts_each_get_their_own(store: Arc<dyn NotificationStore>) {
+async fn concurrent_inserts_each_get_their_own(store: Arc<dyn Store>) {
     let store = &*store;
     let batches: Vec<Vec<NewNotification>> = (0..40)
         .map(|i| {
@@ -220,7 +220,7 @@ async fn concurrent_inserts_each_get_their_own(store: Arc<dyn NotificationStore>
     assert_eq!(stored, ids.len());
 }
 
-async fn answers_ping(store: Arc<dyn NotificationStore>) {
+async fn answers_ping(store: Arc<dyn Store>) {
     let store = &*store;
     store.ping().await.unwrap();
 }

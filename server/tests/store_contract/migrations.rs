@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use belfry::model::NotificationId;
 use belfry::store::sqlite::{schema_version, SqliteStore};
-use belfry::store::{NotificationStore, Page, Replay};
+use belfry::store::{Feed, Notifications, Page, Replay};
 use rusqlite::params;
 
 use crate::support::user;

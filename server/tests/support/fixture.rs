@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use belfry::store::NotificationStore;
+use belfry::store::Store as AnyStore;
 
 /// A store on a fresh database.
 pub struct Store {
-    store: Arc<dyn NotificationStore>,
+    store: Arc<dyn AnyStore>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Store {
-    pub fn arg(&self) -> Arc<dyn NotificationStore> {
+    pub fn arg(&self) -> Arc<dyn AnyStore> {
         Arc::clone(&self.store)
     }
 }

@@ -12,7 +12,7 @@ pub mod live;
 /// Runs each named test once per store: `on_stores!(KIND: [sqlite, mongo, …] [test, …])`.
 ///
 /// `KIND` is a module of `support::fixture` (`store`: the test takes an
-/// `Arc<dyn NotificationStore>`; `database`: it takes a database URL), and each store a function
+/// `Arc<dyn Store>`; `database`: it takes a database URL), and each store a function
 /// in it, which also names the test's module (`sqlite::test`, `mongo::test`, …).
 #[allow(unused_macros)]
 macro_rules! on_stores {
@@ -39,7 +39,7 @@ use belfry::auth::{ServiceKey, TokenKeys};
 use belfry::model::{Link, Message, NewNotification, UserId};
 use belfry::store::mongo::MongoStore;
 use belfry::store::sqlite::SqliteStore;
-use belfry::store::NotificationStore;
+use belfry::store::Store;
 use belfry::AppState;
 use leptos::prelude::LeptosOptions;
 use mongodb::bson::Document;
@@ -162,7 +162,7 @@ pub fn token(id: &str) -> String {
         .expect("a signed token")
 }
 
-pub fn state(store: Arc<dyn NotificationStore>) -> AppState {
+pub fn state(store: Arc<dyn Store>) -> AppState {
     AppState {
         store,
         tokens: Arc::new(TokenKeys::new(JWT_SECRET.as_bytes())),
@@ -235,10 +235,7 @@ pub fn unix_now() -> u64 {
 }
 
 /// Every notification of `user_id` in the store, oldest first (paging back with `before`).
-pub async fn all_of(
-    store: &dyn belfry::store::NotificationStore,
-    user_id: &str,
-) -> Vec<app::Notification> {
+pub async fn all_of(store: &dyn belfry::store::Store, user_id: &str) -> Vec<app::Notification> {
     let mut all = Vec::new();
     let mut before = None;
     loop {

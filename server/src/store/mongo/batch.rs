@@ -12,7 +12,8 @@ use super::decode::{id_of, Decoder};
 use super::store_error;
 use crate::metrics;
 use crate::model::UserId;
-use crate::store::{ByUser, ChangeKind, StoreError};
+use crate::store::kit::ByUser;
+use crate::store::{ChangeKind, StoreError};
 
 /// What the stream's reader queues: an event, or the error that ended the stream.
 pub type Queued = Result<ChangeStreamEvent<Document>, mongodb::error::Error>;

@@ -15,29 +15,46 @@
 use chrono::Utc;
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
 use mongodb::options::IndexOptions;
-use mongodb::{Collection, IndexModel};
+use mongodb::{Collection, Database, IndexModel};
 
 use super::decode::id_of;
-use super::{store_error, MongoStore, SEQ_FIELD};
+use super::{store_error, SEQ_FIELD};
 use crate::model::{NotificationId, UserId};
-use crate::store::{ByUser, ChangeKind, StoreError};
+use crate::store::kit::ByUser;
+use crate::store::{ChangeKind, StoreError};
 
 const CHANGES_COLLECTION: &str = "belfry_changes";
 /// How long an entry is kept: far longer than any stamper takes to order it.
 const KEEP_SECS: i64 = 24 * 60 * 60;
 
-impl MongoStore {
-    pub(super) fn changes(&self) -> Collection<Document> {
-        self.database.collection(CHANGES_COLLECTION)
+/// The log of one notification collection (several share `belfry_changes`, each entry naming
+/// its collection).
+pub(super) struct ChangeLog {
+    entries: Collection<Document>,
+    collection: String,
+}
+
+impl ChangeLog {
+    /// The log of `collection`'s reads, in `database`.
+    pub(super) fn new(database: &Database, collection: &str) -> Self {
+        Self {
+            entries: database.collection(CHANGES_COLLECTION),
+            collection: collection.to_owned(),
+        }
     }
 
-    /// The entries of this store's collection: the filter every query of the log starts from.
-    pub(super) fn changes_of_collection(&self) -> Document {
-        doc! { "collection": self.collection.name() }
+    /// Where the entries are.
+    pub(super) fn entries(&self) -> &Collection<Document> {
+        &self.entries
+    }
+
+    /// The entries of this log's collection: the filter every query of the log starts from.
+    pub(super) fn of_collection(&self) -> Document {
+        doc! { "collection": &self.collection }
     }
 
     /// The log's indexes: entries by position, and their expiry.
-    pub(super) async fn create_change_log(&self) -> Result<(), StoreError> {
+    pub(super) async fn create(&self) -> Result<(), StoreError> {
         let by_position = IndexModel::builder()
             .keys(doc! { "collection": 1, SEQ_FIELD: 1 })
             .options(
@@ -55,7 +72,7 @@ impl MongoStore {
                     .build(),
             )
             .build();
-        self.changes()
+        self.entries
             .create_indexes([by_position, expiry])
             .await
             .map(drop)
@@ -68,12 +85,12 @@ impl MongoStore {
         user: &UserId,
         ids: &[NotificationId],
     ) -> Result<(), StoreError> {
-        let mut entry = self.changes_of_collection();
+        let mut entry = self.of_collection();
         entry.insert("user_id", user.as_str());
         entry.insert("at", BsonDateTime::from_chrono(Utc::now()));
         let ids: Vec<&str> = ids.iter().map(NotificationId::as_str).collect();
         entry.insert("ids", ids);
-        self.changes()
+        self.entries
             .insert_one(entry)
             .await
             .map(drop)

@@ -34,7 +34,7 @@ use chrono_tz::Tz;
 use mongodb::bson::{doc, Bson, Document};
 
 use crate::model::{Link, NotificationId, UserId};
-use crate::store::rfc3339;
+use crate::store::kit::rfc3339;
 
 /// Why a document is not a notification Belfry can serve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -47,7 +47,8 @@ use super::decode::is_unread;
 use super::{poll, store_error, MongoStore, FLOOR_FIELD};
 use crate::metrics;
 use crate::model::Position;
-use crate::store::{ByUser, ChangeKind, FeedSink, FeedStatus, Started, StoreError};
+use crate::store::kit::ByUser;
+use crate::store::{ChangeKind, FeedSink, FeedStatus, Started, StoreError};
 
 const TOKEN_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -100,7 +101,7 @@ pub async fn run(
     // Beside the feed, not before it: the feed records its starting point first.
     tokio::spawn({
         let store = Arc::clone(&store);
-        async move { store.keep_pre_images().await }
+        async move { store.writes.keep_pre_images().await }
     });
     let mut feed = Feed {
         store,
@@ -315,7 +316,7 @@ impl Feed {
             tracing::warn!(%err, "cannot create the indexes again yet");
         }
         let store = Arc::clone(&self.store);
-        tokio::spawn(async move { store.keep_pre_images().await });
+        tokio::spawn(async move { store.writes.keep_pre_images().await });
     }
 
     async fn open(
@@ -423,8 +424,12 @@ impl Feed {
         // Documents inserted in one transaction share their cluster time: `_id` breaks the tie,
         // as it does for resume and the floor.
         inserts.sort_by(|a, b| a.0.cmp(&b.0));
-        self.store.stamp_all(&inserts).await?;
-        let counted = self.store.count_changes(changes).await?;
+        self.store.writes.stamp_all(&inserts).await?;
+        let counted = self
+            .store
+            .writes
+            .count_changes(changes, &*self.store)
+            .await?;
         for (position, _, notification) in &inserts {
             self.sink.committed(position.clone(), notification);
         }

@@ -7,21 +7,33 @@ use std::collections::HashMap;
 use app::Notification;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::ErrorKind;
+use mongodb::Database;
 
-use super::{store_error, MongoStore, FEED_STATE_COLLECTION, SEQ_FIELD};
+use super::{store_error, FEED_STATE_COLLECTION, SEQ_FIELD};
 use crate::model::{Position, UserId};
-use crate::store::{ByUser, FeedSink, NotificationStore, StoreError};
+use crate::store::kit::ByUser;
+use crate::store::{FeedSink, Notifications, StoreError};
 
-impl MongoStore {
+/// The feeds' writes to one notification collection and to `belfry_feed`.
+pub(super) struct FeedWrites {
+    database: Database,
+    collection: String,
+}
+
+impl FeedWrites {
+    pub(super) fn new(database: &Database, collection: &str) -> Self {
+        Self {
+            database: database.clone(),
+            collection: collection.to_owned(),
+        }
+    }
+
     /// Asks the server to keep pre-images of the collection's changes, so a deleted document's
     /// change event still says whose it was (the feed pushes `notification-removed` to that
     /// user). Without them (an older server, or no right to `collMod`) deletes are not pushed.
     pub(super) async fn keep_pre_images(&self) {
         const NAMESPACE_EXISTS: i32 = 48;
-        let created = self
-            .database
-            .create_collection(self.collection.name())
-            .await;
+        let created = self.database.create_collection(&self.collection).await;
         if let Err(err) = created {
             let exists = matches!(&*err.kind, ErrorKind::Command(c) if c.code == NAMESPACE_EXISTS);
             if !exists {
@@ -32,7 +44,7 @@ impl MongoStore {
         let enabled = self
             .database
             .run_command(doc! {
-                "collMod": self.collection.name(),
+                "collMod": &self.collection,
                 "changeStreamPreAndPostImages": { "enabled": true },
             })
             .await;
@@ -63,7 +75,7 @@ impl MongoStore {
             .collect();
         // A document that cannot take its stamp is still delivered: it is only not replayable
         // (a tab resuming from it resyncs).
-        self.stamp_statements(self.collection.name(), updates)
+        self.stamp_statements(&self.collection, updates)
             .await
             .map(drop)
     }
@@ -88,7 +100,12 @@ impl MongoStore {
     /// Marks each user whose read state changed (so a resume from before it resyncs) and
     /// counts their unread notifications: everything the report of `changes` needs from the
     /// database, so that reporting it cannot fail half-way.
-    pub(super) async fn count_changes(&self, changes: ByUser) -> Result<Counted, StoreError> {
+    /// (`store` counts.)
+    pub(super) async fn count_changes(
+        &self,
+        changes: ByUser,
+        store: &dyn Notifications,
+    ) -> Result<Counted, StoreError> {
         let mut counts = HashMap::new();
         if changes.is_empty() {
             return Ok(Counted { changes, counts });
@@ -100,13 +117,13 @@ impl MongoStore {
         self.mark_changed(&marks).await?;
         for (user, _) in &marks {
             crate::metrics::feed_requests(1);
-            counts.insert(user.clone(), self.unread_count(user).await?);
+            counts.insert(user.clone(), store.unread_count(user).await?);
         }
         Ok(Counted { changes, counts })
     }
 
     pub(super) fn changed_key(&self, user: &UserId) -> String {
-        format!("{}:changed:{}", self.collection.name(), user)
+        format!("{}:changed:{}", self.collection, user)
     }
 
     /// Sends several update statements as one `update` command: one round trip. A statement the

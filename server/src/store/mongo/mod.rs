@@ -38,12 +38,16 @@ use mongodb::options::{ClientOptions, FindOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
 use tokio_util::sync::CancellationToken;
 
-use super::{FeedSink, MarkRead, NotificationStore, Page, Replay, RunningFeed, StoreError};
+use super::{
+    Feed, FeedSink, MarkRead, Notifications, Page, Replay, Retention, RunningFeed, StoreError,
+};
 use crate::model::{NewNotification, NotificationId, Position, UserId};
+use changes::ChangeLog;
 pub use decode::Decoder;
 use decode::{id_filter, id_of, servable, unread_filter, user_filter};
 use doc::new_document;
 use feed::FeedFloor;
+use feed_writes::FeedWrites;
 
 /// The field where the feed records a document's position in commit order (see `feed.rs`).
 /// (Earlier versions wrote `belfry_seq`, in an encoding that wrapped in 2038; those positions
@@ -69,6 +73,10 @@ pub struct MongoStore {
     database: Database,
     collection: Collection<Document>,
     floor: FeedFloor,
+    /// The feeds' writes (stamps, marks, pre-images).
+    writes: FeedWrites,
+    /// Reads made through Belfry, for a standalone server's feed.
+    change_log: ChangeLog,
     /// A standalone server (no change streams): reads made here are also logged
     /// (`changes.rs`), and resumes replay only what the stamper made visible (`poll.rs`).
     standalone: AtomicBool,
@@ -104,6 +112,8 @@ impl MongoStore {
         let database = client.database(&database);
         let collection = database.collection::<Document>(collection);
         let store = Self {
+            writes: FeedWrites::new(&database, collection.name()),
+            change_log: ChangeLog::new(&database, collection.name()),
             client,
             database,
             collection,
@@ -269,7 +279,7 @@ fn store_error(err: mongodb::error::Error) -> StoreError {
 }
 
 #[async_trait]
-impl NotificationStore for MongoStore {
+impl Notifications for MongoStore {
     async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -330,7 +340,7 @@ impl NotificationStore for MongoStore {
         let filter = self.one_of_user(user, &id);
         if self.set_read(with_unread(filter.clone())).await? > 0 {
             if self.is_standalone() {
-                self.log_read(user, &[id]).await?;
+                self.change_log.log_read(user, &[id]).await?;
             }
             return Ok(MarkRead::Marked);
         }
@@ -363,17 +373,8 @@ impl NotificationStore for MongoStore {
         unread.insert("_id", doc! { "$in": &keys });
         let changed = self.set_read(unread).await?;
         let ids: Vec<NotificationId> = keys.iter().filter_map(id_of).collect();
-        self.log_read(user, &ids).await?;
+        self.change_log.log_read(user, &ids).await?;
         Ok(changed)
-    }
-
-    async fn enforce_retention(
-        &self,
-        keep: Option<Duration>,
-        _now: chrono::DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        // The server deletes by its own clock; nothing is removed by this call itself.
-        self.keep_for(keep).await.map(|()| 0)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -384,7 +385,10 @@ impl NotificationStore for MongoStore {
             .map(drop)
             .map_err(store_error)
     }
+}
 
+#[async_trait]
+impl Feed for MongoStore {
     async fn replay(
         &self,
         user: &UserId,
@@ -408,7 +412,7 @@ impl NotificationStore for MongoStore {
         }
         let changed = self
             .feed_state()
-            .find_one(doc! { "_id": self.changed_key(user) })
+            .find_one(doc! { "_id": self.writes.changed_key(user) })
             .await
             .map_err(store_error)?;
         if changed.and_then(|d| d.get_i64(SEQ_FIELD).ok()) > Some(seq) {
@@ -457,5 +461,19 @@ impl NotificationStore for MongoStore {
         shutdown: CancellationToken,
     ) -> RunningFeed {
         RunningFeed::spawn(|started, status| feed::run(self, sink, shutdown, started, status))
+    }
+}
+
+#[async_trait]
+impl Retention for MongoStore {
+    async fn enforce_retention(
+        &self,
+        keep: Option<Duration>,
+        _now: chrono::DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        // The server deletes by its own clock; nothing is removed by this call itself.
+        retention::keep_for(&self.database, &self.collection, keep)
+            .await
+            .map(|()| 0)
     }
 }

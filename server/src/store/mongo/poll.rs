@@ -43,8 +43,9 @@ use super::fresh::{self, GRACE, NOT_NEW};
 use super::{find_in, store_error, MongoStore, GEN_FIELD, OF_FIELD, SEQ_FIELD};
 use crate::metrics;
 use crate::model::Position;
-use crate::store::tail::{self, Reason, Tail};
-use crate::store::{ByUser, FeedSink, FeedStatus, Started, StoreError};
+use crate::store::kit::tail::{self, Reason, Tail};
+use crate::store::kit::ByUser;
+use crate::store::{FeedSink, FeedStatus, Started, StoreError};
 
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a stamper's lease lasts without renewal (it renews on every poll).
@@ -246,7 +247,7 @@ impl Poller {
             .await
             .map_err(store_error)?;
         metrics::feed_requests(2);
-        self.store.create_change_log().await?;
+        self.store.change_log.create().await?;
         fresh::create_index(&self.store).await?;
         self.store.create_indexes().await?;
         let highest = self
@@ -408,15 +409,20 @@ impl Poller {
     /// visible position this run made. `now` is the database's clock (ms).
     async fn stamp(&mut self, generation: i64, lease: &Lease, now: i64) -> Result<i64, StoreError> {
         let notifications = self.store.collection().clone();
-        let log = self.store.changes();
+        let log = self.store.change_log.entries().clone();
         let new_from = (now - GRACE.as_millis() as i64).max(lease.since);
         let mut recent = fresh::recent(new_from);
         if !self.unstampable.is_empty() {
             recent = doc! { "$and": [recent, { "_id": { "$nin": &self.unstampable } }] };
         }
         let candidates = unstamped(&notifications, recent, generation, lease).await?;
-        let entries =
-            unstamped(&log, self.store.changes_of_collection(), generation, lease).await?;
+        let entries = unstamped(
+            &log,
+            self.store.change_log.of_collection(),
+            generation,
+            lease,
+        )
+        .await?;
         let (fresh, old) = fresh::new_or_old(&self.store, candidates, new_from).await?;
         // Older than they looked: a position that is never published, so never looked at again.
         let not_new: Vec<(&Document, i64)> = old.iter().map(|d| (d, NOT_NEW)).collect();
@@ -454,6 +460,7 @@ impl Poller {
             .await?;
         let entries = entries.iter().zip(after_fresh..);
         self.store
+            .writes
             .update_many_statements(log.name(), position_statements(entries, generation))
             .await?;
         let last = first + count - 1;
@@ -485,6 +492,7 @@ impl Poller {
         let statements = position_statements(stamped.iter().copied(), generation);
         let refused = self
             .store
+            .writes
             .stamp_statements(notifications.name(), statements)
             .await?;
         for index in refused {
@@ -508,9 +516,9 @@ impl Poller {
         let window = doc! { SEQ_FIELD: { "$gt": last, "$lte": visible } };
         let notifications = self.store.collection();
         let stamped = in_position_order(notifications, window.clone()).await?;
-        let mut of_log = self.store.changes_of_collection();
+        let mut of_log = self.store.change_log.of_collection();
         of_log.extend(window);
-        let entries = in_position_order(&self.store.changes(), of_log).await?;
+        let entries = in_position_order(self.store.change_log.entries(), of_log).await?;
         // What both reads cover in full: a batch cut at BATCH covers up to its last position.
         let upto = [&stamped, &entries]
             .into_iter()
@@ -533,7 +541,11 @@ impl Poller {
         }
         // Everything the report needs from the database first, so that a failure reports
         // nothing and the next poll reports the same window once.
-        let counted = self.store.count_changes(changes).await?;
+        let counted = self
+            .store
+            .writes
+            .count_changes(changes, &*self.store)
+            .await?;
         let decoder = self.store.decoder();
         for document in &stamped {
             let Some(seq) = valid(document) else {

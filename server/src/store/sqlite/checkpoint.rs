@@ -67,7 +67,7 @@ mod tests {
 
     use super::*;
     use crate::model::{Message, NewNotification, UserId};
-    use crate::store::NotificationStore;
+    use crate::store::Notifications;
 
     /// Rows of the database file itself, WAL ignored (`immutable`), or `None` while the table
     /// is only in the WAL.

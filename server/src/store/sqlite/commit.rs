@@ -21,7 +21,8 @@ use tokio::sync::oneshot;
 use super::handoff::{Committed, Handoff};
 use super::store_error;
 use crate::model::{Link, NewNotification, NotificationId, Position};
-use crate::store::{rfc3339, StoreError};
+use crate::store::kit::rfc3339;
+use crate::store::StoreError;
 
 /// The batches waiting for the next commit.
 pub struct GroupCommit {

@@ -30,8 +30,9 @@ use super::schema::{
 use super::{connect, run_blocking, SqliteStore};
 use crate::metrics;
 use crate::model::{NotificationId, Position, UserId};
-use crate::store::tail::{self, Reason, Tail};
-use crate::store::{ByUser, FeedSink, FeedStatus, Started, StoreError};
+use crate::store::kit::tail::{self, Reason, Tail};
+use crate::store::kit::ByUser;
+use crate::store::{FeedSink, FeedStatus, Started, StoreError};
 
 /// How often the feed asks whether another process committed.
 const TAIL_INTERVAL: Duration = Duration::from_millis(50);
@@ -264,7 +265,7 @@ fn report_changes(sink: &dyn FeedSink, changes: Vec<ChangeRow>, counts: &HashMap
 mod tests {
     use super::*;
     use crate::model::NewNotification;
-    use crate::store::NotificationStore;
+    use crate::store::Notifications;
 
     /// The `seq`s reported, in order.
     #[derive(Default)]

@@ -29,8 +29,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Change, ChangeKind, FeedSink, MarkRead, NotificationStore, Page, Replay, RunningFeed,
-    StoreError,
+    Change, ChangeKind, Feed, FeedSink, MarkRead, Notifications, Page, Replay, Retention,
+    RunningFeed, StoreError,
 };
 use crate::model::{NewNotification, NotificationId, Position, UserId};
 use commit::GroupCommit;
@@ -155,7 +155,7 @@ fn store_error(err: rusqlite::Error) -> StoreError {
 }
 
 #[async_trait]
-impl NotificationStore for SqliteStore {
+impl Notifications for SqliteStore {
     async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError> {
         let created = self.commits.insert(&self.conn, batch).await;
         if created.is_ok() {
@@ -238,41 +238,6 @@ impl NotificationStore for SqliteStore {
         self.note_write(changed)
     }
 
-    async fn enforce_retention(
-        &self,
-        keep: Option<Duration>,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let below = self.prune_below.load(Ordering::Relaxed);
-        let pruned = self
-            .with_conn(move |conn| retention::prune(conn, below))
-            .await;
-        self.prune_below
-            .store(self.note_write(pruned)?, Ordering::Relaxed);
-        let Some(keep) = keep else {
-            return Ok(0);
-        };
-        let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
-        let cutoff = now
-            .checked_sub_signed(keep)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let cutoff = cutoff.timestamp_millis();
-        let mut removed = 0;
-        loop {
-            let batch = self
-                .with_conn(move |conn| retention::remove_batch(conn, cutoff))
-                .await;
-            let batch = self.note_write(batch)?;
-            removed += batch as u64;
-            if batch > 0 {
-                self.changed_read_state();
-            }
-            if batch < retention::BATCH {
-                return Ok(removed);
-            }
-        }
-    }
-
     async fn ping(&self) -> Result<(), StoreError> {
         if !self.write_failing.load(Ordering::Relaxed) {
             return self
@@ -291,7 +256,10 @@ impl NotificationStore for SqliteStore {
             .map(drop)
             .map_err(|err| StoreError::ReadOnly(err.to_string()))
     }
+}
 
+#[async_trait]
+impl Feed for SqliteStore {
     async fn replay(
         &self,
         user: &UserId,
@@ -365,5 +333,43 @@ impl NotificationStore for SqliteStore {
             let feed = feed::run(self, sink, shutdown, started, status);
             tokio::join!(feed, checkpoints);
         })
+    }
+}
+
+#[async_trait]
+impl Retention for SqliteStore {
+    async fn enforce_retention(
+        &self,
+        keep: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let below = self.prune_below.load(Ordering::Relaxed);
+        let pruned = self
+            .with_conn(move |conn| retention::prune(conn, below))
+            .await;
+        self.prune_below
+            .store(self.note_write(pruned)?, Ordering::Relaxed);
+        let Some(keep) = keep else {
+            return Ok(0);
+        };
+        let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        let cutoff = now
+            .checked_sub_signed(keep)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let cutoff = cutoff.timestamp_millis();
+        let mut removed = 0;
+        loop {
+            let batch = self
+                .with_conn(move |conn| retention::remove_batch(conn, cutoff))
+                .await;
+            let batch = self.note_write(batch)?;
+            removed += batch as u64;
+            if batch > 0 {
+                self.changed_read_state();
+            }
+            if batch < retention::BATCH {
+                return Ok(removed);
+            }
+        }
     }
 }

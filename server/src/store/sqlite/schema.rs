@@ -14,7 +14,8 @@ use rusqlite::Connection;
 use super::store_error;
 use crate::metrics;
 use crate::model::{NotificationId, Position};
-use crate::store::{rfc3339, ChangeKind, StoreError};
+use crate::store::kit::rfc3339;
+use crate::store::{ChangeKind, StoreError};
 
 /// The schema, as ordered migrations: migration N takes a file from `PRAGMA user_version` N-1
 /// to N, in one transaction with the version (see [`migrate`]). A migration that has shipped is

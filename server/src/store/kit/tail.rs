@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{FeedStatus, StoreError};
 use crate::metrics;
+use crate::store::{FeedStatus, StoreError};
 
 /// Why a poll runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
