@@ -21,7 +21,7 @@ use crate::store::{ChangeKind, StoreError};
 /// to N, in one transaction with the version (see [`migrate`]). A migration that has shipped is
 /// never edited: a change is the next one. (Version 0.1.0 wrote the first schema with
 /// `user_version` 0; its statements say `IF NOT EXISTS`, so such a file is adopted as it is.)
-const MIGRATIONS: &[&str] = &[V1_FIRST, V2_REWRITES];
+const MIGRATIONS: &[&str] = &[V1_FIRST, V2_REWRITES, V3_RETENTION];
 
 /// 1: the notifications, their indexes, and the change log its triggers write (0.1.0).
 const V1_FIRST: &str = "
@@ -93,6 +93,13 @@ BEGIN
       AND (SELECT was_read FROM notification_rewrites WHERE id = NEW.id) = 0;
     UPDATE notification_rewrites SET seq = NEW.seq WHERE id = NEW.id;
 END;
+";
+
+/// 3: retention finds expired rows through an index instead of reading the whole table each
+/// minute. `created_at` only grows as Belfry inserts, so each commit appends to the index's
+/// last page: one page per commit, not one per row as the indexes keyed by user.
+const V3_RETENTION: &str = "
+CREATE INDEX IF NOT EXISTS notifications_created ON notifications (created_at);
 ";
 
 /// Each connection's page cache, in KiB (SQLite's default is 2,000).
