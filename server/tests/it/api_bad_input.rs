@@ -1,16 +1,14 @@
 //! Every kind of bad input, on both stores: the contract's status and JSON error, and nothing
 //! written. One table, run once per store.
 
-#[macro_use]
-mod support;
-
+use crate::support;
 use std::sync::Arc;
 
+use crate::support::*;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use belfry::store::{Page, Store};
 use serde_json::{json, Value};
-use support::*;
 
 enum Auth {
     None,

@@ -3,13 +3,12 @@
 //! every operation the document lists has its section in docs/API.md and the reverse, and the
 //! document is OpenAPI 3.1 with the security schemes its operations name.
 
-mod support;
-
+use crate::support;
 use std::collections::BTreeSet;
 
+use crate::support::live::TestServer;
 use reqwest::Method;
 use serde_json::Value;
-use support::live::TestServer;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 

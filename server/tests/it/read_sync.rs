@@ -3,13 +3,11 @@
 //! streaming from another instance, with the unread count; and a tab that reconnects across a
 //! change gets it (or a `resync`), never a stale badge.
 
-#[macro_use]
-mod support;
-
+use crate::support;
+use crate::support::live::{ServerProcess, SseClient, TestServer};
+use crate::support::*;
 use belfry::model::NotificationId;
 use serde_json::{json, Value};
-use support::live::{ServerProcess, SseClient, TestServer};
-use support::*;
 
 /// Instance A serves the tab (in this process); instance B, a process of its own on the same
 /// database, takes the user's reads; a tab that was away across a read gets it when it comes back.

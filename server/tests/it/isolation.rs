@@ -6,17 +6,17 @@
 //!   ulimit -n 20000; BELFRY_LOAD_USERS=1000 BELFRY_LOAD_NOTIFICATIONS=20000 scripts/test.sh
 //! (or the same variables on `cargo test -p server --test isolation` with the MongoDB variables set).
 
-#[macro_use]
-mod support;
-
+use crate::support;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::support::live::{
+    assert_each_stream_got_exactly, read_until_expected, SseClient, TestServer,
+};
+use crate::support::*;
 use belfry::store::mongo::MongoStore;
 use mongodb::bson::{doc, DateTime};
 use rand::seq::IndexedRandom;
-use support::live::{assert_each_stream_got_exactly, read_until_expected, SseClient, TestServer};
-use support::*;
 use tokio::sync::watch;
 
 fn scale(variable: &str, default: usize) -> usize {

@@ -7,18 +7,15 @@
 //!   stamps;
 //! - `fields.rs`: one rule per field (`user_id`, `read_at`, dates) on every path.
 
-#[macro_use]
-#[path = "../support/mod.rs"]
-mod support;
-
 mod feeds;
 mod fields;
 
+use crate::support;
+use crate::support::live::{SseClient, TestServer};
+use crate::support::token;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::Document;
 use serde_json::Value;
-use support::live::{SseClient, TestServer};
-use support::token;
 
 /// The MongoDB URI a test's database URL names (the test runs on MongoDB only).
 fn mongo_uri(database: &str) -> String {

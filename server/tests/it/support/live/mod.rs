@@ -1,6 +1,8 @@
 //! Real servers on port 0 and a real SSE client, for the stream tests.
 //!
-//! - here: `belfry serve` in this process (`TestServer`), its arguments, publishing;
+//! - here: `belfry serve` as a child process (`TestServer`), its arguments, publishing. A
+//!   process of its own, because what a test reads of `/metrics` must be that server's alone
+//!   (the metrics are the process's), and so the tests run the binary users run;
 //! - `sse.rs`: the SSE client and what the load tests check of what it received;
 //! - `process.rs`: `belfry serve` and SecantusDB as child processes, for tests that kill them.
 
@@ -14,21 +16,25 @@ pub use sse::*;
 
 use std::time::Duration;
 
+use std::sync::{Arc, Mutex};
+
 use app::Notification;
-use belfry::config::{Cli, Command, ServeArgs};
-use belfry::serve::{Secrets, Server};
+use belfry::config::{Cli, Command};
 use reqwest::StatusCode;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
 
 use super::{JWT_SECRET, SERVICE_KEY};
 
 /// How long a test waits for something that should happen (an event, a state) before failing.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
+/// The arguments of `belfry serve`, checked by its own parser when made.
+#[derive(Clone, Debug)]
+pub struct ServeArgs(Vec<String>);
+
 pub fn serve_args(database: &str, extra: &[&str]) -> ServeArgs {
     let mut argv = vec![
-        "belfry",
         "serve",
         "--addr",
         "127.0.0.1:0",
@@ -40,8 +46,10 @@ pub fn serve_args(database: &str, extra: &[&str]) -> ServeArgs {
         SERVICE_KEY,
     ];
     argv.extend_from_slice(extra);
-    match clap::Parser::try_parse_from(argv).map(|cli: Cli| cli.command) {
-        Ok(Command::Serve(args)) => args,
+    let parsed =
+        clap::Parser::try_parse_from(std::iter::once("belfry").chain(argv.iter().copied()));
+    match parsed.map(|cli: Cli| cli.command) {
+        Ok(Command::Serve(_)) => ServeArgs(argv.into_iter().map(str::to_owned).collect()),
         other => panic!("test serve arguments do not parse: {other:?}"),
     }
 }
@@ -73,8 +81,9 @@ pub async fn publish_to(base: &str, user: &str, message: &str) -> Notification {
 /// An in-process `belfry serve` on a free port.
 pub struct TestServer {
     pub url: String,
-    shutdown: CancellationToken,
-    handle: Option<JoinHandle<Result<(), String>>>,
+    child: Child,
+    /// What the server has written to stderr (its log), for a failure's message.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestServer {
@@ -82,29 +91,59 @@ impl TestServer {
         Self::start_with(serve_args(database, &[])).await
     }
 
+    /// Starts `belfry serve` and waits until it listens (it does once its feed has started).
     pub async fn start_with(args: ServeArgs) -> Self {
-        let secrets = Secrets::resolve(&args).expect("test secrets");
-        let server = Server::start(&args, &secrets)
-            .await
-            .expect("the server starts");
-        let url = format!("http://{}", server.local_addr().expect("a bound address"));
-        let shutdown = server.shutdown_token();
-        let handle = tokio::spawn(server.run());
-        Self {
-            url,
-            shutdown,
-            handle: Some(handle),
-        }
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_belfry"))
+            .args(&args.0)
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("belfry starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let url = tokio::time::timeout(PATIENCE, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let at = line.find("listening on ");
+                log.lock().unwrap().push(line.clone());
+                if let Some(at) = at {
+                    return line[at + "listening on ".len()..].trim().to_owned();
+                }
+            }
+            panic!("belfry exited before listening: {:?}", log.lock().unwrap());
+        })
+        .await
+        .expect("belfry listens in time");
+        // Keep reading its log, so it never blocks on a full pipe.
+        let kept = Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Self { url, child, log }
     }
 
-    /// Shuts down as on SIGTERM and waits for the server to finish.
+    /// Shuts down as on SIGTERM and waits for the server to finish: `Err` with its log unless
+    /// it exits cleanly.
     pub async fn stop(mut self) -> Result<(), String> {
-        self.shutdown.cancel();
-        let handle = self.handle.take().expect("not stopped yet");
-        tokio::time::timeout(PATIENCE, handle)
+        let pid = self.child.id().expect("still running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM sent");
+        let status = tokio::time::timeout(PATIENCE, self.child.wait())
             .await
             .expect("the server stops in time")
-            .expect("the server task did not panic")
+            .expect("the server is reaped");
+        match status.success() {
+            true => Ok(()),
+            false => Err(format!("{status}: {:?}", self.log.lock().unwrap())),
+        }
     }
 
     pub async fn publish(&self, body: serde_json::Value) -> Vec<Notification> {
@@ -166,12 +205,6 @@ impl TestServer {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
     }
 }
 

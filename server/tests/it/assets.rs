@@ -3,12 +3,11 @@
 //! content-hashed names cached for good, `/embed.js` and the pages revalidated, the pages naming
 //! the hashed bundle, API answers compressed on the fly, the event stream never.
 
-mod support;
-
+use crate::support;
 use std::path::Path;
 
+use crate::support::live::{serve_args, TestServer};
 use reqwest::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING};
-use support::live::{serve_args, TestServer};
 
 const APP: &str = "belfry-0123456789abcdef";
 const WASM: &[u8] = b"\0asm pretend bundle";

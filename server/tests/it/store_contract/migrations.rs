@@ -100,6 +100,14 @@ async fn a_file_of_0_1_0_is_migrated_and_keeps_everything() {
         changes, 2,
         "the read and the removal are still in the change log"
     );
+    let retention_index: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'notifications_created'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(retention_index, 1, "retention's index is added");
 
     let alice = user("alice");
     let page = Page {

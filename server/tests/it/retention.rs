@@ -3,17 +3,16 @@
 //! (the store judged "two days from now"); MongoDB through its TTL index, with a document the
 //! host wrote three days ago, and the index dropped again when retention is turned off.
 
-mod support;
-
+use crate::support;
 use std::time::Duration;
 
+use crate::support::live::{serve_args, SseClient, TestServer};
 use belfry::config::DatabaseUrl;
 use belfry::store::{Feed, Notifications, Retention};
 use chrono::Utc;
 use futures::TryStreamExt;
 use mongodb::bson::{doc, DateTime};
 use serde_json::{json, Value};
-use support::live::{serve_args, SseClient, TestServer};
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 

@@ -3,13 +3,11 @@
 //! requests. Raw sockets, so the test controls which connection carries what and sees the
 //! bytes on the wire.
 
-#[macro_use]
-mod support;
-
+use crate::support;
 use std::time::Duration;
 
-use support::live::{closed_by_server, TestServer, PATIENCE};
-use support::*;
+use crate::support::live::{closed_by_server, TestServer, PATIENCE};
+use crate::support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

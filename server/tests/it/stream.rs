@@ -1,12 +1,10 @@
 //! The SSE stream against real servers on port 0 with a real SSE client, on both stores.
 
-#[macro_use]
-mod support;
-
+use crate::support;
+use crate::support::live::{SseClient, StreamRequest, TestServer};
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::live::{SseClient, StreamRequest, TestServer};
-use support::*;
 
 async fn delivers_to_each_stream_of_its_user_only(database: String) {
     let server = TestServer::start(&database).await;

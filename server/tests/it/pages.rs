@@ -1,13 +1,11 @@
 //! The server-rendered app: the bell and the user's first page are in the HTML itself.
 
-#[macro_use]
-mod support;
-
+use crate::support;
+use crate::support::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use belfry::store::Notifications;
 use http_body_util::BodyExt;
-use support::*;
 
 async fn page(router: &axum::Router, cookie: Option<&str>) -> (StatusCode, String) {
     let mut request = Request::get("/");

@@ -1,19 +1,16 @@
 //! One contract, both stores: every test here runs against SQLite and against MongoDB (and the
 //! feed's, on a MongoDB without change streams too).
 
-#[macro_use]
-#[path = "../support/mod.rs"]
-mod support;
-
 mod feed;
 mod migrations;
 
+use crate::support;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::support::user;
 use belfry::model::{NewNotification, NotificationId};
 use belfry::store::{MarkRead, Notifications, Page, Store};
-use support::user;
 
 fn new(user_id: &str, message: &str) -> NewNotification {
     let link = format!("/n/{}", message.replace(' ', "-"));

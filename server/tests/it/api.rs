@@ -1,16 +1,13 @@
 //! The API's happy paths, on both stores, through the router without a socket.
 
-#[macro_use]
-mod support;
-
 use std::sync::Arc;
 
+use crate::support::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use belfry::store::Store;
 use serde_json::{json, Value};
-use support::*;
 
 async fn publish(router: &Router, body: Value) -> (StatusCode, Value) {
     let request = Request::post("/api/notifications")

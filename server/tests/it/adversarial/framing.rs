@@ -11,7 +11,7 @@ fn strict_client(server: &TestServer, cases: &Value) -> Vec<Value> {
     let port = server.url.rsplit(':').next().expect("a port");
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/adversarial/strict_client.js"
+        "/tests/it/adversarial/strict_client.js"
     );
     let out = std::process::Command::new("node")
         .args([script, port, &cases.to_string()])

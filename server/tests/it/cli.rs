@@ -1,13 +1,10 @@
 //! The `belfry` binary as a user runs it: bad flags and an unreachable database give one clear
 //! line and a non-zero exit; `token` and `send` work against the same database as the server.
 
-#[macro_use]
-mod support;
-
 use std::process::{Command, Output};
 
+use crate::support::*;
 use belfry::store::{Notifications, Page};
-use support::*;
 
 fn belfry(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_belfry"))
