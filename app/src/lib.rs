@@ -23,7 +23,7 @@ pub mod bell;
 #[cfg(feature = "browser")]
 pub mod embed;
 pub mod notification;
-pub mod page;
+pub mod page_data;
 mod pages;
 pub mod protocol;
 

@@ -3,12 +3,12 @@
 use leptos::prelude::*;
 
 use crate::bell::{BellClient, NotificationBell};
-use crate::page::{self, PageData};
+use crate::page_data::{self, PageData};
 
 /// `/`: a header with the signed-in user's bell, rendered with their first page.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| page::load());
+    let data = Resource::new(|| (), |_| page_data::load());
 
     view! {
         <Suspense fallback=|| ()>

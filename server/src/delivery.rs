@@ -16,7 +16,7 @@ use app::protocol::{Read, Removed, StreamEvent};
 use app::Notification;
 use futures::stream::{self, Stream, StreamExt};
 
-use crate::hub::{Event, Hub, Pushed, TooManyStreams};
+use crate::hub::{EncodedNotification, Event, Hub, TooManyStreams};
 use crate::metrics;
 use crate::model::{NotificationId, Position, UserId};
 use crate::store::{Change, ChangeKind, FeedSink, Replay, Store, StoreError};
@@ -98,10 +98,10 @@ fn texts(ids: &[NotificationId]) -> Vec<String> {
     ids.iter().map(|id| id.as_str().to_owned()).collect()
 }
 
-fn pushed(position: Position, notification: &Notification) -> Option<Arc<Pushed>> {
+fn pushed(position: Position, notification: &Notification) -> Option<Arc<EncodedNotification>> {
     let json = serde_json::to_string(notification).ok()?;
     // (The `data:` of `StreamEvent::New`, without copying the notification into one.)
-    Some(Arc::new(Pushed {
+    Some(Arc::new(EncodedNotification {
         position,
         id: notification.id.clone(),
         json,

@@ -45,7 +45,7 @@ pub const SHARDS: usize = 64;
 #[derive(Clone, Debug)]
 pub enum Event {
     /// A new notification, serialised once and shared by all of the user's streams.
-    New(Arc<Pushed>),
+    New(Arc<EncodedNotification>),
     /// Some or all of the user's notifications were marked read: the event's JSON.
     Read(Arc<str>),
     /// Some of the user's notifications were deleted: the event's JSON.
@@ -53,7 +53,7 @@ pub enum Event {
 }
 
 #[derive(Debug)]
-pub struct Pushed {
+pub struct EncodedNotification {
     pub position: Position,
     pub id: String,
     pub json: String,
@@ -190,7 +190,7 @@ mod tests {
     }
 
     fn new_event(seq: i64) -> Event {
-        Event::New(Arc::new(Pushed {
+        Event::New(Arc::new(EncodedNotification {
             position: Position {
                 seq,
                 id: NotificationId::new(),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use app::bell::{BellSnapshot, PAGE};
-use app::page::{PageData, PageSource};
+use app::page_data::{PageData, PageSource};
 use axum_extra::extract::CookieJar;
 
 use crate::auth::TOKEN_COOKIE;

@@ -13,7 +13,7 @@ use super::client::token_subject;
 use super::live::LiveEvent;
 use super::logic::{elapsed, mark_all_read, mark_read, merge, parse_utc_millis, Elapsed};
 use super::shared;
-use super::{Bell, BellEvent, Link, PAGE};
+use super::{Bell, BellEvent, LiveState, PAGE};
 use crate::protocol::StreamEvent;
 
 fn now_millis() -> i64 {
@@ -173,7 +173,7 @@ impl Bell {
             }
             LiveEvent::Stream(StreamEvent::Resync(_)) => self.refresh(),
             LiveEvent::Connected { resumed } => {
-                self.link.set(Link::Live);
+                self.live_state.set(LiveState::Live);
                 // Opened with nothing to resume from (the embed, an empty server-rendered list,
                 // a stream that had no event yet): the server subscribed the stream before it
                 // answered, so a list fetched now holds everything the stream will not push.
@@ -181,7 +181,7 @@ impl Bell {
                     self.refresh();
                 }
             }
-            LiveEvent::Reconnecting => self.link.set(Link::Reconnecting),
+            LiveEvent::Reconnecting => self.live_state.set(LiveState::Reconnecting),
         }
     }
 

@@ -24,7 +24,7 @@ use crate::Notification;
 // (Set only in the browser: the server renders the initial state.)
 #[cfg_attr(not(feature = "browser"), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Link {
+enum LiveState {
     Connecting,
     Live,
     Reconnecting,
@@ -52,7 +52,7 @@ struct Bell {
     more: RwSignal<bool>,
     loading: RwSignal<bool>,
     error: RwSignal<Option<String>>,
-    link: RwSignal<Link>,
+    live_state: RwSignal<LiveState>,
     now: RwSignal<i64>,
     /// Bumped by every request for the unread count, so only the newest answer is applied.
     count_request: StoredValue<u64>,
@@ -86,7 +86,7 @@ pub fn NotificationBell(
         unread: RwSignal::new(initial.unread_count),
         loading: RwSignal::new(!loaded),
         error: RwSignal::new(None),
-        link: RwSignal::new(Link::Connecting),
+        live_state: RwSignal::new(LiveState::Connecting),
         now: RwSignal::new(now_millis.unwrap_or_default()),
         count_request: StoredValue::new(0),
         strings: StoredValue::new(strings.unwrap_or_default()),
@@ -137,7 +137,7 @@ pub fn NotificationBell(
             <div class="belfry-bell__panel" part="panel" hidden=move || !open.get()>
                 <div class="belfry-bell__head">
                     <span class="belfry-bell__title" part="title">{text(|s| &s.title)}</span>
-                    {move || (bell.link.get() == Link::Reconnecting).then(|| view! {
+                    {move || (bell.live_state.get() == LiveState::Reconnecting).then(|| view! {
                         <span class="belfry-bell__status" part="status" role="status">{text(|s| &s.reconnecting)}</span>
                     })}
                     <button class="belfry-bell__action" part="action" on:click=move |_| bell.refresh()>

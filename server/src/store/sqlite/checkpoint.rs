@@ -4,7 +4,7 @@
 //! commit that crosses the threshold copies every page of the WAL into the database and fsyncs
 //! it before its caller hears back, and the publishes queued behind it wait too (tens of
 //! milliseconds once the WAL holds a few thousand pages: a latency spike every few seconds
-//! under load). While a server runs, this task checkpoints instead, twice a second, on its own
+//! under load). While a server runs, this task checkpoints instead, every 2 s, on its own
 //! connection: a `PASSIVE` checkpoint copies what no reader still needs without taking the
 //! write lock, so commits go on meanwhile. The writer keeps an automatic checkpoint as a
 //! safety valve, far above what this task lets the WAL reach, for when it falls behind.
