@@ -80,6 +80,14 @@ if ! .venv/bin/pip show SecantusDB 2>/dev/null | grep -q "^Version: $SECANTUS_VE
   .venv/bin/pip install --quiet "SecantusDB==$SECANTUS_VERSION"
 fi
 
+# The official Pusher server library, which the Pusher route's tests publish with (as the npm
+# one in end2end/package.json).
+PUSHER_PY_VERSION=3.3.3
+if ! .venv/bin/pip show pusher 2>/dev/null | grep -q "^Version: $PUSHER_PY_VERSION$"; then
+  say "installing the pusher client $PUSHER_PY_VERSION into .venv"
+  .venv/bin/pip install --quiet "pusher==$PUSHER_PY_VERSION"
+fi
+
 if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules ]; then
   say "installing the Playwright packages (no browser download)"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)

@@ -16,6 +16,15 @@ pub struct Notification {
     pub read_at: Option<String>,
     /// RFC 3339, UTC.
     pub created_at: String,
+    /// What kind of notification it is, for a page's own rendering (Laravel's `type`: the
+    /// notification's class name or `databaseType()`). Left out when there is none.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Free-form data for a page's own rendering (a JSON object: Laravel's `data`). Left out
+    /// when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub data: Option<serde_json::Value>,
 }
 
 #[cfg(test)]
@@ -31,6 +40,8 @@ mod tests {
             link: Some("/orders/7".into()),
             read_at: None,
             created_at: "2026-11-28T07:00:00.000Z".into(),
+            kind: None,
+            data: None,
         };
         let json = serde_json::to_value(&n).unwrap();
         assert_eq!(json["_id"], "6747f0c0a1b2c3d4e5f60718");

@@ -152,6 +152,8 @@ mod tests {
             link: Some("/orders/7".into()),
             read_at: None,
             created_at: "2026-11-28T07:00:00.000Z".into(),
+            kind: None,
+            data: None,
         }
     }
 

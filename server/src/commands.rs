@@ -22,16 +22,15 @@ pub fn token(args: &TokenArgs) -> Result<(), String> {
 /// Writes one notification straight into the database, as any other program could, and
 /// prints it as JSON.
 pub async fn send(args: &SendArgs) -> Result<(), String> {
-    let new = NewNotification {
-        user_id: UserId::parse(&args.user).map_err(|m| format!("--user: {m}"))?,
-        message: Message::parse(&args.message).map_err(|m| format!("--message: {m}"))?,
-        link: args
-            .link
+    let new = NewNotification::new(
+        UserId::parse(&args.user).map_err(|m| format!("--user: {m}"))?,
+        Message::parse(&args.message).map_err(|m| format!("--message: {m}"))?,
+        args.link
             .as_deref()
             .map(Link::parse)
             .transpose()
             .map_err(|m| format!("--link: {m}"))?,
-    };
+    );
     let store = store::open(&args.db.location())
         .await
         .map_err(|e| e.to_string())?;

@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server: the SSR app, the API and the stream.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print a signed user token.
     Token(TokenArgs),
     /// Write one notification straight into the configured database.
@@ -42,6 +42,28 @@ pub struct DatabaseArgs {
     /// (`2026-11-28 09:00:00`), as an IANA name: Laravel's `app.timezone`.
     #[arg(long, env = "BELFRY_TIME_ZONE", default_value = "UTC", value_parser = parse_zone)]
     pub time_zone: chrono_tz::Tz,
+
+    /// The shape of the MongoDB collection's documents: `belfry` (`user_id`, `message`,
+    /// `link`, `read_at`) or `laravel` (Laravel's own database notifications:
+    /// `notifiable_type`, `notifiable_id`, `data`, `read_at`; docs/LARAVEL.md).
+    #[arg(long, env = "BELFRY_SCHEMA", value_enum, default_value = "belfry")]
+    pub schema: SchemaName,
+
+    /// With `--schema laravel`: the `notifiable_type` of the users whose notifications the
+    /// bell shows (a class name, or its morph-map alias).
+    #[arg(
+        long,
+        env = "BELFRY_NOTIFIABLE_TYPE",
+        default_value = "App\\Models\\User"
+    )]
+    pub notifiable_type: String,
+}
+
+/// `--schema`'s values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaName {
+    Belfry,
+    Laravel,
 }
 
 impl DatabaseArgs {
@@ -54,6 +76,12 @@ impl DatabaseArgs {
                 collection: self.collection.clone(),
                 decoder: crate::store::mongo::Decoder {
                     zone: self.time_zone,
+                    schema: match self.schema {
+                        SchemaName::Belfry => crate::store::mongo::Schema::Belfry,
+                        SchemaName::Laravel => crate::store::mongo::Schema::Laravel {
+                            notifiable_type: self.notifiable_type.as_str().into(),
+                        },
+                    },
                 },
             },
         }
@@ -105,6 +133,37 @@ pub struct ServeArgs {
     #[arg(long, env = "BELFRY_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=300))]
     pub header_read_timeout_secs: u64,
+
+    /// Requests (but the stream) not answered within this many milliseconds are answered
+    /// 408; a publish may still be stored, and a retry with the same `id` stores nothing twice.
+    #[arg(long, env = "BELFRY_REQUEST_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+
+    /// Receive a Laravel application's broadcasts on the Pusher HTTP API
+    /// (`POST /apps/{app_id}/events`) for this app id; with --pusher-key and --pusher-secret
+    /// (docs/LARAVEL.md).
+    #[arg(long, env = "BELFRY_PUSHER_APP_ID", requires_all = ["pusher_key", "pusher_secret"])]
+    pub pusher_app_id: Option<String>,
+
+    /// The Pusher app's key (`PUSHER_APP_KEY`).
+    #[arg(long, env = "BELFRY_PUSHER_KEY", requires = "pusher_app_id")]
+    pub pusher_key: Option<String>,
+
+    /// The Pusher app's secret (`PUSHER_APP_SECRET`), which signs every request.
+    #[arg(
+        long,
+        env = "BELFRY_PUSHER_SECRET",
+        hide_env_values = true,
+        requires = "pusher_app_id"
+    )]
+    pub pusher_secret: Option<String>,
+
+    /// The channel a user's notifications are broadcast on, `{id}` standing for the user id
+    /// (Laravel's `receivesBroadcastNotificationsOn` default).
+    #[arg(long, env = "BELFRY_PUSHER_USER_CHANNEL", default_value = "private-App.Models.User.{id}",
+          value_parser = crate::pusher::UserChannel::parse)]
+    pub pusher_user_channel: crate::pusher::UserChannel,
 
     /// Remove notifications this many days after their creation (off by default). On MongoDB
     /// this deletes documents of the host application's own collection, through a TTL index
@@ -182,6 +241,21 @@ impl FromStr for DatabaseUrl {
     }
 }
 
+impl ServeArgs {
+    /// The Pusher app these flags name, if any.
+    pub fn pusher(&self) -> Option<crate::pusher::PusherApp> {
+        match (&self.pusher_app_id, &self.pusher_key, &self.pusher_secret) {
+            (Some(app_id), Some(key), Some(secret)) => Some(crate::pusher::PusherApp::new(
+                app_id.clone(),
+                key.clone(),
+                secret.clone(),
+                self.pusher_user_channel.clone(),
+            )),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,10 +280,7 @@ mod tests {
         Cli::command().debug_assert();
         let cli =
             Cli::try_parse_from(["belfry", "serve", "--dev", "--addr", "127.0.0.1:0"]).unwrap();
-        assert!(matches!(
-            cli.command,
-            Command::Serve(ServeArgs { dev: true, .. })
-        ));
+        assert!(matches!(cli.command, Command::Serve(args) if args.dev));
         assert!(Cli::try_parse_from(["belfry", "serve", "--heartbeat-secs", "0"]).is_err());
         assert!(Cli::try_parse_from(["belfry", "serve", "--addr", "nowhere"]).is_err());
     }

@@ -95,16 +95,15 @@ async fn send(State(state): State<AppState>, request: Request) -> Result<Respons
             .map_err(|e| AppError::malformed(e.body_text(), None))?
             .0
     };
-    let new = NewNotification {
-        user_id: UserId::parse(form.user.trim()).map_err(|m| AppError::invalid("user", m))?,
-        message: Message::parse(&form.message).map_err(|m| AppError::invalid("message", m))?,
-        link: form
-            .link
+    let new = NewNotification::new(
+        UserId::parse(form.user.trim()).map_err(|m| AppError::invalid("user", m))?,
+        Message::parse(&form.message).map_err(|m| AppError::invalid("message", m))?,
+        form.link
             .filter(|l| !l.trim().is_empty())
             .map(|l| Link::parse(l.trim()))
             .transpose()
             .map_err(|m| AppError::invalid("link", m))?,
-    };
+    );
     state.store.insert(&[new]).await?;
     Ok(if is_json {
         StatusCode::CREATED.into_response()

@@ -34,6 +34,13 @@ pub enum AppError {
     /// 404: nothing (visible to this caller) is there.
     #[error("{0}")]
     NotFound(&'static str),
+    /// 408: the request took longer than `--request-timeout-ms`. What it asked may still be
+    /// done (a publish may be stored): retry a publish with the same `id`.
+    #[error("the request took longer than {0} ms; a publish may still be stored: retry it with the same id")]
+    Timeout(u64),
+    /// 409: the publish names an id another user's notification has.
+    #[error("{0}")]
+    Conflict(String),
     /// 413: the body is over the limit.
     #[error("the request body is over {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -78,6 +85,8 @@ impl AppError {
             Self::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
             Self::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             Self::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),
@@ -91,6 +100,7 @@ impl AppError {
         match self {
             Self::Malformed { field, .. } => *field,
             Self::Invalid { field, .. } => Some(field),
+            Self::Conflict(_) => Some("id"),
             _ => None,
         }
     }
@@ -111,6 +121,7 @@ impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(_) | StoreError::ReadOnly(_) => Self::Unavailable(err),
+            StoreError::Conflict(message) => Self::Conflict(message),
             StoreError::Other(_) => Self::Database(err),
         }
     }
@@ -130,7 +141,9 @@ pub async fn log_causes(request: axum::extract::Request, next: axum::middleware:
             StoreError::Unavailable(reason) | StoreError::ReadOnly(reason) => {
                 tracing::warn!(%reason, "database unavailable");
             }
-            StoreError::Other(reason) => tracing::error!(%reason, "database error"),
+            StoreError::Other(reason) | StoreError::Conflict(reason) => {
+                tracing::error!(%reason, "database error")
+            }
         }
     }
     response

@@ -16,10 +16,12 @@ pub mod delivery;
 mod dev;
 pub mod error;
 pub mod hub;
+pub mod laravel;
 pub mod metrics;
 pub mod model;
 pub mod openapi;
 mod pages;
+pub mod pusher;
 pub mod rate;
 pub mod retention;
 pub mod serve;
@@ -38,7 +40,6 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -64,6 +65,10 @@ pub struct AppState {
     pub publish_limit: Arc<rate::PublishLimit>,
     /// Whether the store's feed follows the database (`/healthz`).
     pub feed: store::FeedStatus,
+    /// How long a request (but the stream) may take before it is answered 408.
+    pub request_timeout: Duration,
+    /// The Pusher app whose broadcasts Belfry receives (`--pusher-app-id`), if any.
+    pub pusher: Option<Arc<pusher::PusherApp>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -84,8 +89,21 @@ impl FromRef<AppState> for ServiceKey {
     }
 }
 
-/// How long any request but the stream may take before it is answered 408.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Answers 408, with the contract's JSON, a request (but the stream) not answered within
+/// `timeout`. The handler is dropped, but a write it handed to the database may still commit:
+/// a publisher retries with the same `id`, which stores nothing twice.
+async fn deadline(
+    axum::extract::State(timeout): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::response::IntoResponse::into_response(error::AppError::Timeout(
+            u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        )),
+    }
+}
 
 /// A panic in a handler answers 500 (the contract's JSON, nothing internal) and is logged; the
 /// process and every other connection carry on.
@@ -107,6 +125,7 @@ pub fn catch_panics(
 pub fn app(state: AppState) -> Router {
     metrics::handle();
     let leptos_options = state.leptos_options.clone();
+    let state_timeout = state.request_timeout;
     let pages = generate_route_list(app::App);
     let page_source = pages::page_source(state.clone(), state.dev);
     let dev_routes = if state.dev {
@@ -144,9 +163,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
+            state_timeout,
+            deadline,
         ))
         .layer(axum::middleware::from_fn(assets::revalidate_pages))
         // Compressed on the fly: pages and API answers (the assets have copies; an event

@@ -16,7 +16,7 @@ async fn main() -> ExitCode {
 
     let cli = Cli::parse();
     let outcome = match &cli.command {
-        Command::Serve(args) => belfry::serve::run(args.clone()).await,
+        Command::Serve(args) => belfry::serve::run(*args.clone()).await,
         Command::Token(args) => belfry::commands::token(args),
         Command::Send(args) => belfry::commands::send(args).await,
     };

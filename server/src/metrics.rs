@@ -18,6 +18,7 @@ const FEED_REQUESTS: &str = "belfry_feed_database_requests_total";
 const FEED_ROWS: &str = "belfry_feed_rows_total";
 const FEED_FOLLOWING: &str = "belfry_feed_following";
 const FEED_INVALIDATIONS: &str = "belfry_feed_invalidations_total";
+const PUSHER_EVENTS: &str = "belfry_pusher_events_total";
 
 /// The metrics in Prometheus' text format.
 #[utoipa::path(
@@ -81,6 +82,10 @@ fn describe() {
         FEED_INVALIDATIONS,
         "change streams invalidated (collection dropped or renamed) and followed on after"
     );
+    metrics::describe_counter!(
+        PUSHER_EVENTS,
+        "events received on the Pusher HTTP API, per channel, by outcome: stored, again (stored before), ignored (another event or channel), unreadable"
+    );
     // Zeroes, so that every series exists before its first event.
     metrics::gauge!(OPEN_STREAMS).set(0.0);
     metrics::gauge!(FEED_FOLLOWING).set(1.0);
@@ -132,6 +137,12 @@ pub fn database_error() {
 /// `message`, `created_at`, `link`, `entry`, `row`, `stamp`).
 pub fn skipped(reason: &'static str) {
     metrics::counter!(SKIPPED, "reason" => reason).increment(1);
+}
+
+/// An event received on the Pusher HTTP API, for one channel, by `outcome` (`stored`, `again`,
+/// `ignored`, `unreadable`).
+pub fn pusher_event(outcome: &'static str) {
+    metrics::counter!(PUSHER_EVENTS, "outcome" => outcome).increment(1);
 }
 
 /// Whether the feed follows its database (1) or cannot (0).

@@ -190,12 +190,90 @@ impl Link {
     }
 }
 
+pub const MAX_KIND_CHARS: usize = 255;
+/// The largest `data` object, serialised as JSON.
+pub const MAX_DATA_BYTES: usize = 16 * 1024;
+
+/// What kind of notification this is, for a client's own rendering (the API's `type`; Laravel
+/// stores the notification's class name or its `databaseType()` there): 1..=255 characters, no
+/// control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kind(String);
+
+impl Kind {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let len = raw.chars().count();
+        if len == 0 || len > MAX_KIND_CHARS {
+            return Err(format!(
+                "a type has 1 to {MAX_KIND_CHARS} characters, this one has {len}"
+            ));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err("a type may not contain control characters".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Free-form data for a client's own rendering (the API's `data`, Laravel's `toArray()`): a
+/// JSON object of at most [`MAX_DATA_BYTES`] serialised. Belfry stores and passes it on; it
+/// reads nothing in it (but the message and link of Laravel's own documents, `decode.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Data(serde_json::Map<String, serde_json::Value>);
+
+impl Data {
+    pub fn parse(value: &serde_json::Value) -> Result<Self, String> {
+        let serde_json::Value::Object(object) = value else {
+            return Err("data must be a JSON object".into());
+        };
+        let bytes = value.to_string().len();
+        if bytes > MAX_DATA_BYTES {
+            return Err(format!(
+                "data is {bytes} bytes as JSON, at most {MAX_DATA_BYTES} are allowed"
+            ));
+        }
+        Ok(Self(object.clone()))
+    }
+
+    pub fn as_map(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0
+    }
+
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.0.clone())
+    }
+}
+
 /// A notification to be created, already validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewNotification {
     pub user_id: UserId,
     pub message: Message,
     pub link: Option<Link>,
+    /// The id the publisher chose (so a retry stores nothing new), or `None`: the store makes
+    /// one.
+    pub id: Option<NotificationId>,
+    pub kind: Option<Kind>,
+    pub data: Option<Data>,
+}
+
+impl NewNotification {
+    /// A notification of `message` (and `link`) for `user_id`, with an id the store makes, no
+    /// type and no data.
+    pub fn new(user_id: UserId, message: Message, link: Option<Link>) -> Self {
+        Self {
+            user_id,
+            message,
+            link,
+            id: None,
+            kind: None,
+            data: None,
+        }
+    }
 }
 
 /// Where a notification stands in commit order: `seq` orders commits (each store says how it

@@ -26,6 +26,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "user", description = "A signed-in user's own notifications (user token)"),
         (name = "host", description = "For the host application's backend (service key)"),
+        (name = "pusher", description = "The Pusher HTTP API's publishing routes, for Laravel's broadcasts (signed query string)"),
         (name = "operations", description = "Health, metrics and this document"),
     ),
 )]
@@ -60,6 +61,14 @@ impl Modify for Credentials {
         components.add_security_scheme(
             "service_key",
             bearer("The service key given to `belfry serve --service-key`"),
+        );
+        components.add_security_scheme(
+            "pusher_signature",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "auth_signature",
+                "Pusher's request signature: auth_key, auth_timestamp, auth_version, body_md5 \
+                 and auth_signature in the query string (docs/API.md)",
+            ))),
         );
     }
 }

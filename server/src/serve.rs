@@ -75,6 +75,8 @@ impl Server {
             dev: args.dev,
             publish_limit: Arc::new(crate::rate::PublishLimit::new(args.publish_rate)),
             feed: feed.status.clone(),
+            request_timeout: Duration::from_millis(args.request_timeout_ms),
+            pusher: args.pusher().map(Arc::new),
         };
         let router = app(state).layer(cors(&args.allowed_origins)?);
         Ok(Self {

@@ -192,6 +192,8 @@ mod tests {
             link: None,
             read_at: read.then(|| "2026-11-28T07:00:00.000Z".to_owned()),
             created_at: "2026-11-28T07:00:00.000Z".into(),
+            kind: None,
+            data: None,
         }
     }
 

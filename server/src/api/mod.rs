@@ -6,6 +6,7 @@ mod body;
 mod health;
 pub mod notifications;
 pub mod publish;
+pub mod pusher;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +24,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::mark_read))
         .routes(routes!(notifications::mark_all_read))
         .routes(routes!(publish::publish))
+        .routes(routes!(pusher::events))
+        .routes(routes!(pusher::batch_events))
         .routes(routes!(health::health))
         .routes(routes!(metrics::export))
         .routes(routes!(openapi::document))

@@ -1,5 +1,7 @@
 //! `POST /api/notifications`: the host application (holding the service key) creates
 //! notifications for one user or many. The whole body is validated before anything is written.
+//! A notification with an `id` the publisher chose is stored once: publishing it again (a retry
+//! after a timeout or a lost answer) stores and pushes nothing and answers 200 with it.
 
 use app::Notification;
 use axum::extract::State;
@@ -10,7 +12,9 @@ use serde_json::{Map, Value};
 use super::body::JsonBody;
 use crate::auth::Service;
 use crate::error::{AppError, ErrorBody};
-use crate::model::{Link, Message, NewNotification, UserId, MAX_RECIPIENTS};
+use crate::model::{
+    Data, Kind, Link, Message, NewNotification, NotificationId, UserId, MAX_RECIPIENTS,
+};
 use crate::AppState;
 
 /// The body's shape, for the OpenAPI document. `parse_publish` reads the JSON field by field
@@ -31,6 +35,19 @@ pub struct PublishRequest {
     /// A path starting with one `/`, or an http(s) URL of at most 2048 characters.
     #[schema(example = "/orders/7")]
     link: Option<String>,
+    /// An id of the publisher's choosing (1..=128 characters, no spaces or control
+    /// characters; a UUID, say), with `user_id` only: publishing it again for the same user
+    /// stores and pushes nothing and answers 200 with the notification as first stored; for
+    /// another user, 409.
+    #[schema(example = "9b2f6d1e-3c4a-4f6e-8a1b-2c3d4e5f6a7b")]
+    id: Option<String>,
+    /// What kind of notification it is, for the page's own rendering (1..=255 characters).
+    #[serde(rename = "type")]
+    #[schema(example = "App\\Notifications\\InvoicePaid")]
+    kind: Option<String>,
+    /// Free-form data for the page's own rendering: a JSON object of at most 16 KiB.
+    #[schema(value_type = Option<Object>)]
+    data: Option<Value>,
 }
 
 /// Creates a notification for each recipient; all or none.
@@ -41,9 +58,12 @@ pub struct PublishRequest {
     request_body = PublishRequest,
     responses(
         (status = 201, description = "Created, in recipient order", body = [Notification]),
+        (status = 200, description = "Published again with its `id`: nothing new was stored or pushed; the notification as first stored", body = [Notification]),
         (status = 400, description = "The body is not a JSON object", body = ErrorBody),
         (status = 401, description = "No valid service key", body = ErrorBody),
         (status = 404, description = "The server was started without a service key", body = ErrorBody),
+        (status = 408, description = "Not answered within `--request-timeout-ms`: it may still be stored; retry with the same `id`", body = ErrorBody),
+        (status = 409, description = "The `id` is another user's notification's", body = ErrorBody),
         (status = 413, description = "The body is over 64 KiB", body = ErrorBody),
         (status = 422, description = "A value breaks a rule; `field` names it", body = ErrorBody),
         (status = 429, description = "Over `--publish-rate`", body = ErrorBody),
@@ -60,8 +80,15 @@ pub async fn publish(
     if !state.publish_limit.allow(batch.len()) {
         return Err(AppError::RateLimited);
     }
-    let created = state.store.insert(&batch).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    let stored = state.store.publish(&batch).await?;
+    let status = match stored.iter().all(|s| s.again) {
+        true => StatusCode::OK,
+        false => StatusCode::CREATED,
+    };
+    Ok((
+        status,
+        Json(stored.into_iter().map(|s| s.notification).collect()),
+    ))
 }
 
 /// Turns a publish body into the notifications it asks for, or the first error in it.
@@ -80,12 +107,35 @@ pub fn parse_publish(body: &Value) -> Result<Vec<NewNotification>, AppError> {
         Some(Value::String(s)) => Some(Link::parse(s).map_err(|m| AppError::invalid("link", m))?),
         Some(_) => return Err(AppError::invalid("link", "link must be a string or null")),
     };
+    let id = match fields.get("id") {
+        None | Some(Value::Null) => None,
+        Some(_) if users.len() > 1 || fields.contains_key("user_ids") => {
+            return Err(AppError::invalid(
+                "id",
+                "an id names one notification: give it with user_id, not user_ids",
+            ))
+        }
+        Some(Value::String(s)) => {
+            Some(NotificationId::parse(s).map_err(|m| AppError::invalid("id", m))?)
+        }
+        Some(_) => return Err(AppError::invalid("id", "id must be a string")),
+    };
+    let kind = match fields.get("type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(Kind::parse(s).map_err(|m| AppError::invalid("type", m))?),
+        Some(_) => return Err(AppError::invalid("type", "type must be a string")),
+    };
+    let data = match fields.get("data") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(Data::parse(value).map_err(|m| AppError::invalid("data", m))?),
+    };
     Ok(users
         .into_iter()
         .map(|user_id| NewNotification {
-            user_id,
-            message: message.clone(),
-            link: link.clone(),
+            id: id.clone(),
+            kind: kind.clone(),
+            data: data.clone(),
+            ..NewNotification::new(user_id, message.clone(), link.clone())
         })
         .collect())
 }

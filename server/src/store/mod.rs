@@ -45,6 +45,9 @@ pub enum StoreError {
     /// The database answers reads but cannot store writes (a read-only file, a full disk).
     #[error("database not writable: {0}")]
     ReadOnly(String),
+    /// The write names an id that another user's notification has.
+    #[error("{0}")]
+    Conflict(String),
     /// Anything else (a corrupt row, a refused write).
     #[error("database error: {0}")]
     Other(String),
@@ -110,6 +113,31 @@ pub struct Change {
     pub unread_count: u64,
 }
 
+/// What [`Notifications::publish`] made of one new notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub notification: Notification,
+    /// The user had it already (published again with its id): nothing was written or pushed,
+    /// and `notification` is as it was stored the first time.
+    pub again: bool,
+}
+
+impl Stored {
+    pub fn new(notification: Notification) -> Self {
+        Self {
+            notification,
+            again: false,
+        }
+    }
+
+    pub fn again(notification: Notification) -> Self {
+        Self {
+            notification,
+            again: true,
+        }
+    }
+}
+
 /// What a `mark_read` found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MarkRead {
@@ -130,8 +158,17 @@ impl<T: Notifications + Feed + Retention> Store for T {}
 /// A user's notifications: what the API's routes read and write.
 #[async_trait]
 pub trait Notifications: Send + Sync {
-    /// Stores all of `batch` or none of it, and returns them as created, in order.
-    async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError>;
+    /// Stores all of `batch` or none of it, and returns them as created, in order. A
+    /// notification with an id its user has already is not stored again: it comes back as it
+    /// is ([`Stored::again`]); an id of another user's notification fails the batch with
+    /// [`StoreError::Conflict`], nothing written.
+    async fn publish(&self, batch: &[NewNotification]) -> Result<Vec<Stored>, StoreError>;
+
+    /// [`publish`](Self::publish), for a caller that wants only the notifications.
+    async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError> {
+        let stored = self.publish(batch).await?;
+        Ok(stored.into_iter().map(|s| s.notification).collect())
+    }
 
     async fn list(&self, user: &UserId, page: Page) -> Result<Vec<Notification>, StoreError>;
 
@@ -203,6 +240,6 @@ pub async fn open(location: &Location) -> Result<Arc<dyn Store>, StoreError> {
             uri,
             collection,
             decoder,
-        } => Arc::new(mongo::MongoStore::connect_with(uri, collection, *decoder).await?),
+        } => Arc::new(mongo::MongoStore::connect_with(uri, collection, decoder.clone()).await?),
     })
 }

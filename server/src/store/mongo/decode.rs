@@ -36,6 +36,18 @@ use mongodb::bson::{doc, Bson, Document};
 use crate::model::{Link, NotificationId, UserId};
 use crate::store::kit::rfc3339;
 
+/// The shape of the collection's documents (`--schema`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Schema {
+    /// Belfry's own (`user_id`, `message`, `link`, `read_at`, …): the rules above.
+    #[default]
+    Belfry,
+    /// Laravel's database channel's, for one notifiable type (`laravel.rs`).
+    Laravel {
+        notifiable_type: std::sync::Arc<str>,
+    },
+}
+
 /// Why a document is not a notification Belfry can serve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Skip {
@@ -47,6 +59,9 @@ pub enum Skip {
     Message,
     /// Neither `created_at` nor the `_id` tells when it was made.
     CreatedAt,
+    /// A Laravel notification of another notifiable (a team, not a user): the host's, not
+    /// broken, so counted but not warned of.
+    Notifiable,
 }
 
 impl Skip {
@@ -57,19 +72,25 @@ impl Skip {
             Skip::UserId => "user_id",
             Skip::Message => "message",
             Skip::CreatedAt => "created_at",
+            Skip::Notifiable => "notifiable_type",
         }
     }
 }
 
-/// Reads documents by the rules above; `zone` is where a date written without an offset was.
-#[derive(Clone, Copy, Debug)]
+/// Reads documents by the rules above (or Laravel's, by `schema`); `zone` is where a date
+/// written without an offset was.
+#[derive(Clone, Debug)]
 pub struct Decoder {
     pub zone: Tz,
+    pub schema: Schema,
 }
 
 impl Default for Decoder {
     fn default() -> Self {
-        Self { zone: Tz::UTC }
+        Self {
+            zone: Tz::UTC,
+            schema: Schema::Belfry,
+        }
     }
 }
 
@@ -89,6 +110,15 @@ impl Decoder {
         &self,
         document: &Document,
     ) -> Result<(NotificationId, Notification), Skip> {
+        match &self.schema {
+            Schema::Belfry => self.decode_belfry(document),
+            Schema::Laravel { notifiable_type } => {
+                super::laravel::decode(self, document, notifiable_type)
+            }
+        }
+    }
+
+    fn decode_belfry(&self, document: &Document) -> Result<(NotificationId, Notification), Skip> {
         let id = document.get("_id").and_then(id_of).ok_or(Skip::Id)?;
         let user = document
             .get("user_id")
@@ -98,14 +128,7 @@ impl Decoder {
             Some(Bson::String(message)) if !message.is_empty() => message.clone(),
             _ => return Err(Skip::Message),
         };
-        let created_at = document
-            .get("created_at")
-            .and_then(|value| self.date_of(value))
-            .or_else(|| match document.get("_id") {
-                Some(Bson::ObjectId(oid)) => Some(oid.timestamp().to_chrono()),
-                _ => None,
-            })
-            .ok_or(Skip::CreatedAt)?;
+        let created_at = self.created_at(document).ok_or(Skip::CreatedAt)?;
         let read_at = self.read_at(document, created_at);
         let link = match document.get("link") {
             None | Some(Bson::Null) => None,
@@ -123,8 +146,56 @@ impl Decoder {
             link,
             read_at: read_at.map(rfc3339),
             created_at: rfc3339(created_at),
+            kind: document.get_str("type").ok().map(str::to_owned),
+            data: data_of(document.get("data")).map(serde_json::Value::Object),
         };
         Ok((id, notification))
+    }
+
+    /// When the document was made: its `created_at`, else its ObjectId's second.
+    pub(super) fn created_at(&self, document: &Document) -> Option<DateTime<Utc>> {
+        document
+            .get("created_at")
+            .and_then(|value| self.date_of(value))
+            .or_else(|| match document.get("_id") {
+                Some(Bson::ObjectId(oid)) => Some(oid.timestamp().to_chrono()),
+                _ => None,
+            })
+    }
+
+    /// The notification id of `document` (an entry of a query that projected `_id` and `id`).
+    pub fn id_in(&self, document: &Document) -> Option<NotificationId> {
+        match &self.schema {
+            Schema::Belfry => document.get("_id").and_then(id_of),
+            Schema::Laravel { .. } => super::laravel::id_in(document),
+        }
+    }
+
+    /// Matches the documents of `user`.
+    pub fn user_match(&self, user: &UserId) -> Document {
+        match &self.schema {
+            Schema::Belfry => doc! { "user_id": user_filter(user) },
+            Schema::Laravel { notifiable_type } => {
+                super::laravel::user_match(notifiable_type, user)
+            }
+        }
+    }
+
+    /// Matches the document whose notification id is `id`.
+    pub fn id_match(&self, id: &NotificationId) -> Document {
+        match &self.schema {
+            Schema::Belfry => doc! { "_id": id_filter(id) },
+            Schema::Laravel { .. } => super::laravel::id_match(id),
+        }
+    }
+
+    /// What every listed or counted document has besides its owner ([`servable`]; Laravel's
+    /// message is inside `data`, which a query cannot read when it is JSON text).
+    pub fn servable(&self) -> Document {
+        match &self.schema {
+            Schema::Belfry => servable(),
+            Schema::Laravel { .. } => doc! { "$and": servable_id_and_time() },
+        }
     }
 
     /// [`decode`](Self::decode), counting and logging a skipped document.
@@ -137,6 +208,11 @@ impl Decoder {
     pub fn read_with_id(&self, document: &Document) -> Option<(NotificationId, Notification)> {
         match self.decode_with_id(document) {
             Ok(decoded) => Some(decoded),
+            Err(Skip::Notifiable) => {
+                crate::metrics::skipped(Skip::Notifiable.reason());
+                tracing::debug!("passing over a notification of another notifiable type");
+                None
+            }
             Err(skip) => {
                 crate::metrics::skipped(skip.reason());
                 let id = document.get("_id").map(ToString::to_string);
@@ -151,7 +227,11 @@ impl Decoder {
     }
 
     /// When the document was read, or `None` while it is unread.
-    fn read_at(&self, document: &Document, created_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(super) fn read_at(
+        &self,
+        document: &Document,
+        created_at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         let value = document.get("read_at");
         if is_unread(value) {
             return None;
@@ -238,6 +318,20 @@ fn epoch(n: f64) -> Option<DateTime<Utc>> {
     }
     let millis = if n.abs() < MILLIS_FROM { n * 1000.0 } else { n };
     DateTime::from_timestamp_millis(millis.round() as i64)
+}
+
+/// `data`: an embedded document, or the JSON text of an object (as Eloquent's `array` cast
+/// stores it). Anything else is no data.
+pub fn data_of(value: Option<&Bson>) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let json = match value? {
+        Bson::Document(data) => Bson::Document(data.clone()).into_relaxed_extjson(),
+        Bson::String(text) => serde_json::from_str(text).ok()?,
+        _ => return None,
+    };
+    match json {
+        serde_json::Value::Object(object) => Some(object),
+        _ => None,
+    }
 }
 
 /// A document's id as the API shows it, if its `_id` can be one.
@@ -352,6 +446,21 @@ pub fn likely_key(id: &NotificationId) -> Bson {
 /// `$or` condition stands beside it. (Text that holds no date is the one skip a query cannot
 /// see: such a document, without an ObjectId, is counted unread but not listed.)
 pub fn servable() -> Document {
+    // `$type` matches an array by its elements, and numbers compare across types: arrays and
+    // decimals are ruled out where the decoder does not read them.
+    let not_read = ["array", "decimal"];
+    let mut all = servable_id_and_time();
+    all.extend([
+        doc! { "message": { "$type": "string", "$ne": "" } },
+        doc! { "message": { "$not": { "$type": "array" } } },
+        doc! { "user_id": { "$not": { "$type": not_read.as_slice() } } },
+    ]);
+    doc! { "$and": all }
+}
+
+/// What [`servable`] asks of `_id` and the time a document was made, in either schema. (A
+/// Laravel document whose UUID is in `id` has an ObjectId `_id`.)
+fn servable_id_and_time() -> Vec<Document> {
     let dated = [
         "date",
         "string",
@@ -361,21 +470,15 @@ pub fn servable() -> Document {
         "double",
         "timestamp",
     ];
-    // `$type` matches an array by its elements, and numbers compare across types: arrays and
-    // decimals are ruled out where the decoder does not read them.
-    let not_read = ["array", "decimal"];
-    doc! { "$and": [
-        { "_id": { "$type": ["objectId", "string", "int", "long"] } },
+    vec![
+        doc! { "_id": { "$type": ["objectId", "string", "int", "long"] } },
         // What `NotificationId::parse` refuses: empty, a space or control character, over 128.
-        { "_id": { "$not": { "$regex": "^$|[\\s\\x00-\\x1f\\x7f]|^.{129}" } } },
-        { "message": { "$type": "string", "$ne": "" } },
-        { "message": { "$not": { "$type": "array" } } },
-        { "user_id": { "$not": { "$type": not_read.as_slice() } } },
-        { "$or": [
+        doc! { "_id": { "$not": { "$regex": "^$|[\\s\\x00-\\x1f\\x7f]|^.{129}" } } },
+        doc! { "$or": [
             { "_id": { "$type": "objectId" } },
             { "created_at": { "$type": dated.as_slice() } },
         ] },
-    ] }
+    ]
 }
 
 fn one_of(mut forms: Vec<Bson>) -> Bson {
@@ -395,6 +498,7 @@ mod tests {
     fn paris() -> Decoder {
         Decoder {
             zone: Tz::Europe__Paris,
+            schema: Schema::Belfry,
         }
     }
 

@@ -21,6 +21,7 @@ mod doc;
 mod feed;
 mod feed_writes;
 mod fresh;
+mod laravel;
 mod poll;
 mod retention;
 
@@ -40,11 +41,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Feed, FeedSink, MarkRead, Notifications, Page, Replay, Retention, RunningFeed, StoreError,
+    Stored,
 };
 use crate::model::{NewNotification, NotificationId, Position, UserId};
 use changes::ChangeLog;
-pub use decode::Decoder;
-use decode::{id_filter, id_of, servable, unread_filter, user_filter};
+use decode::unread_filter;
+pub use decode::{Decoder, Schema};
 use doc::new_document;
 use feed::FeedFloor;
 use feed_writes::FeedWrites;
@@ -128,29 +130,41 @@ impl MongoStore {
         Ok(store)
     }
 
-    /// The list's and replay's indexes (again after the collection was dropped).
+    /// The list's and replay's indexes (again after the collection was dropped), by the
+    /// schema's owner fields; an index the host made with the same keys under another name
+    /// serves as well and is left as it is.
     async fn create_indexes(&self) -> Result<(), StoreError> {
-        let by_user = IndexModel::builder()
-            .keys(doc! { "user_id": 1, "_id": -1 })
-            .options(
-                IndexOptions::builder()
-                    .name("belfry_user_id".to_owned())
-                    .build(),
-            )
-            .build();
-        let by_position = IndexModel::builder()
-            .keys(doc! { "user_id": 1, SEQ_FIELD: 1, "_id": 1 })
-            .options(
-                IndexOptions::builder()
-                    .name("belfry_replay_pos".to_owned())
-                    .build(),
-            )
-            .build();
-        self.collection
-            .create_indexes([by_user, by_position])
-            .await
-            .map(drop)
-            .map_err(store_error)
+        let (owner, list, names) = match self.decoder.schema {
+            Schema::Belfry => (
+                doc! { "user_id": 1 },
+                doc! { "_id": -1 },
+                ["belfry_user_id", "belfry_replay_pos"],
+            ),
+            Schema::Laravel { .. } => (
+                doc! { "notifiable_type": 1, "notifiable_id": 1 },
+                doc! { "created_at": -1, "_id": -1 },
+                ["belfry_laravel_list", "belfry_laravel_replay"],
+            ),
+        };
+        let mut by_list = owner.clone();
+        by_list.extend(list);
+        let mut by_position = owner;
+        by_position.extend(doc! { SEQ_FIELD: 1, "_id": 1 });
+        for (keys, name) in [by_list, by_position].into_iter().zip(names) {
+            let index = IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().name(name.to_owned()).build())
+                .build();
+            match self.collection.create_index(index).await {
+                Ok(_) => {}
+                // IndexOptionsConflict / IndexKeySpecsConflict: the host has it already.
+                Err(err) if matches!(write_error_code(&err), Some(85 | 86)) => {
+                    tracing::info!(%err, "an index with these keys exists already; using it");
+                }
+                Err(err) => return Err(store_error(err)),
+            }
+        }
+        Ok(())
     }
 
     /// How this store reads documents.
@@ -195,28 +209,47 @@ impl MongoStore {
             .map_err(|_| mongodb::error::Error::custom("the server reports no operation time"))
     }
 
-    /// The stored `_id` of `user`'s notification `id`, or the one it most likely has.
-    async fn stored_key(&self, user: &UserId, id: &NotificationId) -> Result<Bson, StoreError> {
+    /// Where `user`'s notification `id` is in the list's order: its stored `_id` (and, in
+    /// Laravel's schema, `created_at`), or the `_id` it most likely has.
+    async fn stored_cursor(
+        &self,
+        user: &UserId,
+        id: &NotificationId,
+    ) -> Result<Document, StoreError> {
         let filter = self.one_of_user(user, id);
         let found = self
             .collection
             .find_one(filter)
-            .projection(doc! { "_id": 1 })
+            .projection(doc! { "_id": 1, "created_at": 1 })
             .await
             .map_err(store_error)?;
-        Ok(found
-            .and_then(|d| d.get("_id").cloned())
-            .unwrap_or_else(|| decode::likely_key(id)))
+        Ok(found.unwrap_or_else(|| doc! { "_id": decode::likely_key(id) }))
     }
 
-    /// Sets `read_at` (and `updated_at`) to now on what `filter` selects; how many it changed.
+    /// Sets `read_at` (and, in Belfry's schema, `updated_at`) to now on what `filter`
+    /// selects; how many it changed. In Laravel's, `read_at` alone, in the type the document's
+    /// dates have, so Laravel's own model reads it: text (`Y-m-d H:i:s` in `--time-zone`) where
+    /// `created_at` is text, a BSON date otherwise (two updates).
     async fn set_read(&self, filter: Document) -> Result<u64, StoreError> {
-        let now = BsonDateTime::from_chrono(Utc::now());
+        let now = Utc::now();
+        let date = BsonDateTime::from_chrono(now);
+        if self.decoder.schema == Schema::Belfry {
+            return self
+                .update(filter, doc! { "read_at": date, "updated_at": date })
+                .await;
+        }
+        let text = laravel::text_date(now, self.decoder.zone);
+        let as_text = doc! { "$and": [&filter, { "created_at": { "$type": "string" } }] };
+        let as_date =
+            doc! { "$and": [&filter, { "created_at": { "$not": { "$type": "string" } } }] };
+        Ok(self.update(as_text, doc! { "read_at": text }).await?
+            + self.update(as_date, doc! { "read_at": date }).await?)
+    }
+
+    /// `$set`s `fields` on what `filter` selects; how many it changed.
+    async fn update(&self, filter: Document, fields: Document) -> Result<u64, StoreError> {
         self.collection
-            .update_many(
-                filter,
-                doc! { "$set": { "read_at": now, "updated_at": now } },
-            )
+            .update_many(filter, doc! { "$set": fields })
             .await
             .map(|result| result.modified_count)
             .map_err(store_error)
@@ -224,16 +257,73 @@ impl MongoStore {
 
     /// The filter of `user`'s notifications that the decoder serves.
     fn of_user(&self, user: &UserId) -> Document {
-        let mut filter = servable();
-        filter.insert("user_id", user_filter(user));
+        // The owner's fields at the top level, where the query planner finds the index.
+        let mut filter = self.decoder.servable();
+        filter.extend(self.decoder.user_match(user));
         filter
     }
 
     /// The filter of `user`'s notification `id`, whatever type its stored `_id` has.
     fn one_of_user(&self, user: &UserId, id: &NotificationId) -> Document {
         let mut filter = self.of_user(user);
-        filter.insert("_id", id_filter(id));
+        filter.extend(self.decoder.id_match(id));
         filter
+    }
+
+    /// The document a publish writes, in the collection's schema.
+    fn new_document(&self, new: &NewNotification) -> Document {
+        let now = Utc::now();
+        match &self.decoder.schema {
+            Schema::Belfry => new_document(new, BsonDateTime::from_chrono(now)),
+            Schema::Laravel { notifiable_type } => {
+                laravel::new_document(new, notifiable_type, now, self.decoder.zone)
+            }
+        }
+    }
+
+    /// Stores `document` (of `new`, whose id the publisher chose) unless its user has that
+    /// notification already, which then comes back as it is; another user's is a conflict.
+    async fn publish_once(
+        &self,
+        new: &NewNotification,
+        document: &Document,
+    ) -> Result<Stored, StoreError> {
+        const DUPLICATE_KEY: i32 = 11000;
+        let id = new.id.clone().unwrap_or_default();
+        // (Laravel's shape B keeps the id outside `_id`: looked for first.)
+        let existing = match self.decoder.schema {
+            Schema::Belfry => None,
+            Schema::Laravel { .. } => self.find_by_id(&id).await?,
+        };
+        let existing = match existing {
+            Some(found) => Some(found),
+            None => match self.collection.insert_one(document).await {
+                Ok(_) => {
+                    let created = self.decoder.read(document).ok_or_else(|| {
+                        StoreError::Other("a published document does not decode".into())
+                    })?;
+                    return Ok(Stored::new(created));
+                }
+                Err(err) if write_error_code(&err) == Some(DUPLICATE_KEY) => {
+                    self.find_by_id(&id).await?
+                }
+                Err(err) => return Err(store_error(err)),
+            },
+        };
+        match existing.as_ref().and_then(|d| self.decoder.decode(d).ok()) {
+            Some(found) if found.user_id == new.user_id.as_str() => Ok(Stored::again(found)),
+            _ => Err(StoreError::Conflict(format!(
+                "the id {id} belongs to another notification"
+            ))),
+        }
+    }
+
+    /// The document whose notification id is `id`, whoever's it is.
+    async fn find_by_id(&self, id: &NotificationId) -> Result<Option<Document>, StoreError> {
+        self.collection
+            .find_one(self.decoder.id_match(id))
+            .await
+            .map_err(store_error)
     }
 
     /// Every document a query of the notifications finds.
@@ -268,6 +358,15 @@ async fn find_in(
         .map_err(store_error)
 }
 
+/// The code of a write's error (11000: a duplicate key).
+fn write_error_code(err: &mongodb::error::Error) -> Option<i32> {
+    match &*err.kind {
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) => Some(e.code),
+        ErrorKind::Command(e) => Some(e.code),
+        _ => None,
+    }
+}
+
 fn store_error(err: mongodb::error::Error) -> StoreError {
     match *err.kind {
         ErrorKind::ServerSelection { .. }
@@ -280,46 +379,69 @@ fn store_error(err: mongodb::error::Error) -> StoreError {
 
 #[async_trait]
 impl Notifications for MongoStore {
-    async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError> {
+    async fn publish(&self, batch: &[NewNotification]) -> Result<Vec<Stored>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let now = BsonDateTime::from_chrono(Utc::now());
-        let docs: Vec<Document> = batch.iter().map(|new| new_document(new, now)).collect();
-        // One `insertMany`: MongoDB has no multi-document atomicity outside transactions (which
-        // a standalone server lacks), but every document was validated before this point, so
-        // only a database failure can stop it part-way, and the caller then gets an error.
-        self.collection
-            .insert_many(&docs)
-            .await
-            .map_err(store_error)?;
-        Ok(docs.iter().filter_map(|d| self.decoder.read(d)).collect())
+        let docs: Vec<Document> = batch.iter().map(|new| self.new_document(new)).collect();
+        if batch.iter().all(|new| new.id.is_none()) {
+            // One `insertMany`: MongoDB has no multi-document atomicity outside transactions
+            // (which a standalone server lacks), but every document was validated before this
+            // point, so only a database failure can stop it part-way, and the caller then gets
+            // an error.
+            self.collection
+                .insert_many(&docs)
+                .await
+                .map_err(store_error)?;
+            return Ok(docs
+                .iter()
+                .filter_map(|d| self.decoder.read(d))
+                .map(Stored::new)
+                .collect());
+        }
+        // Ids the publisher chose: each document on its own, so that one already there (the
+        // unique `_id`, or Laravel's `id`) comes back as it is rather than failing the rest.
+        let mut stored = Vec::with_capacity(docs.len());
+        for (new, document) in batch.iter().zip(&docs) {
+            stored.push(self.publish_once(new, document).await?);
+        }
+        Ok(stored)
     }
 
     async fn list(&self, user: &UserId, page: Page) -> Result<Vec<Notification>, StoreError> {
         let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
         // After the document the cursor names, by its stored `_id` (a string "17" and a number
-        // 17 sort apart).
+        // 17 sort apart). Belfry's ObjectIds are in time order; Laravel's UUIDs are not, so
+        // its documents are listed by `created_at`, then `_id`.
         let mut after = match &page.before {
-            Some(id) => Some(self.stored_key(user, id).await?),
+            Some(id) => Some(self.stored_cursor(user, id).await?),
             None => None,
+        };
+        let sort = match self.decoder.schema {
+            Schema::Belfry => doc! { "_id": -1 },
+            Schema::Laravel { .. } => doc! { "created_at": -1, "_id": -1 },
         };
         let mut listed = Vec::with_capacity(limit);
         // A page the decoder skipped documents of is filled from the next ones, a few times.
         for _ in 0..LIST_ROUNDS {
             let mut filter = self.of_user(user);
-            if let Some(key) = &after {
-                filter.insert("$or", decode::before(key));
+            if let Some(cursor) = &after {
+                let key = cursor.get("_id").cloned().unwrap_or(Bson::Null);
+                let or = match self.decoder.schema {
+                    Schema::Belfry => decode::before(&key),
+                    Schema::Laravel { .. } => laravel::before(cursor.get("created_at"), &key),
+                };
+                filter.insert("$or", or);
             }
             let options = FindOptions::builder()
-                .sort(doc! { "_id": -1 })
+                .sort(sort.clone())
                 .limit(i64::from(page.limit))
                 .build();
             let docs = self.find_all(filter, options).await?;
             let full = docs.len() >= limit;
             for document in &docs {
                 listed.extend(self.decoder.read(document));
-                after = document.get("_id").cloned();
+                after = Some(document.clone());
             }
             if listed.len() >= limit || !full {
                 break;
@@ -364,7 +486,9 @@ impl Notifications for MongoStore {
         }
         // Standalone, the log names what was read: exactly the documents found unread here,
         // so one committed meanwhile is neither marked nor told read (it stays unread).
-        let only_ids = FindOptions::builder().projection(doc! { "_id": 1 }).build();
+        let only_ids = FindOptions::builder()
+            .projection(doc! { "_id": 1, "id": 1 })
+            .build();
         let found = self.find_all(unread.clone(), only_ids).await?;
         let keys: Vec<Bson> = found.iter().filter_map(|d| d.get("_id").cloned()).collect();
         if keys.is_empty() {
@@ -372,7 +496,7 @@ impl Notifications for MongoStore {
         }
         unread.insert("_id", doc! { "$in": &keys });
         let changed = self.set_read(unread).await?;
-        let ids: Vec<NotificationId> = keys.iter().filter_map(id_of).collect();
+        let ids: Vec<NotificationId> = found.iter().filter_map(|d| self.decoder.id_in(d)).collect();
         self.change_log.log_read(user, &ids).await?;
         Ok(changed)
     }

@@ -86,11 +86,11 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&path).await.unwrap());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run(Arc::clone(&store), shutdown.clone()));
-        let new = NewNotification {
-            user_id: UserId::parse("1").unwrap(),
-            message: Message::parse("hello").unwrap(),
-            link: None,
-        };
+        let new = NewNotification::new(
+            UserId::parse("1").unwrap(),
+            Message::parse("hello").unwrap(),
+            None,
+        );
         store.insert(&[new]).await.unwrap();
         // The row is in the WAL; SQLite would copy it into the file only past 1,000 pages or
         // at close.

@@ -15,14 +15,15 @@ use std::sync::{Arc, Mutex};
 
 use app::Notification;
 use chrono::Utc;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::handoff::{Committed, Handoff};
+use super::schema::{row_to_notification, COLUMNS};
 use super::store_error;
-use crate::model::{Link, NewNotification, NotificationId, Position};
+use crate::model::{Link, NewNotification, Position};
 use crate::store::kit::rfc3339;
-use crate::store::StoreError;
+use crate::store::{StoreError, Stored};
 
 /// The batches waiting for the next commit.
 pub struct GroupCommit {
@@ -33,7 +34,7 @@ pub struct GroupCommit {
 /// One call's batch waiting for the next group commit, and where its outcome goes.
 struct QueuedInsert {
     batch: Vec<NewNotification>,
-    done: oneshot::Sender<Result<Vec<Notification>, StoreError>>,
+    done: oneshot::Sender<Result<Vec<Stored>, StoreError>>,
 }
 
 impl GroupCommit {
@@ -44,12 +45,13 @@ impl GroupCommit {
         }
     }
 
-    /// Stores `batch` on `conn` in the next group's transaction; returns its rows as created.
+    /// Stores `batch` on `conn` in the next group's transaction; returns its rows as created
+    /// (or as they were, for an id the user has already: see [`Stored`]).
     pub async fn insert(
         &self,
         conn: &Arc<Mutex<Connection>>,
         batch: &[NewNotification],
-    ) -> Result<Vec<Notification>, StoreError> {
+    ) -> Result<Vec<Stored>, StoreError> {
         let (done, committed) = oneshot::channel();
         let leads = {
             let mut queue = lock_queue(&self.queue);
@@ -88,20 +90,32 @@ fn lock_queue(queue: &Mutex<Vec<QueuedInsert>>) -> std::sync::MutexGuard<'_, Vec
 }
 
 /// Writes every batch of `group` in one transaction, tells each caller the outcome and hands
-/// the rows to the feed.
+/// the new rows to the feed. A batch refused on its own (an id another user has) fails alone.
 fn commit_group(conn: &mut Connection, group: Vec<QueuedInsert>, handoff: &Handoff) {
     let (batches, callers): (Vec<_>, Vec<_>) = group.into_iter().map(|q| (q.batch, q.done)).unzip();
     match insert_batches(conn, batches) {
-        Ok(created) => {
-            let replies: Vec<Vec<Notification>> = created
-                .iter()
-                .map(|rows| rows.iter().map(|(_, n)| n.clone()).collect())
-                .collect();
+        Ok(outcomes) => {
+            let mut rows = Vec::new();
+            let mut replies = Vec::with_capacity(outcomes.len());
+            for outcome in outcomes {
+                replies.push(outcome.map(|batch| {
+                    let mut stored = Vec::with_capacity(batch.len());
+                    for row in batch {
+                        match row {
+                            Row::New(position, notification) => {
+                                stored.push(Stored::new(notification.clone()));
+                                rows.push((position, notification));
+                            }
+                            Row::Again(notification) => stored.push(Stored::again(notification)),
+                        }
+                    }
+                    stored
+                }));
+            }
             // Handed before any caller hears back, so the feed it wakes finds the rows here.
-            let rows = created.into_iter().flatten().collect();
             handoff.hand(Committed { rows });
             for (done, reply) in callers.into_iter().zip(replies) {
-                let _ = done.send(Ok(reply));
+                let _ = done.send(reply);
             }
         }
         Err(err) => {
@@ -113,28 +127,68 @@ fn commit_group(conn: &mut Connection, group: Vec<QueuedInsert>, handoff: &Hando
     }
 }
 
+/// One notification of a batch, as the transaction left it.
+enum Row {
+    /// Inserted at this position.
+    New(Position, Notification),
+    /// The user had it already (a publish with its id again): as it is.
+    Again(Notification),
+}
+
+/// Each batch's rows, or why that batch alone was refused.
+type Outcomes = Vec<Result<Vec<Row>, StoreError>>;
+
 fn insert_batches(
     conn: &mut Connection,
     batches: Vec<Vec<NewNotification>>,
-) -> rusqlite::Result<Vec<Vec<(Position, Notification)>>> {
+) -> rusqlite::Result<Outcomes> {
     let tx = conn.transaction()?;
-    let mut created = Vec::with_capacity(batches.len());
+    let mut outcomes = Vec::with_capacity(batches.len());
     {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO notifications (id, user_id, message, link, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO notifications (id, user_id, message, link, created_at, type, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        for batch in batches {
+        let mut existing = tx.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM notifications WHERE id = ?1"
+        ))?;
+        'batches: for batch in batches {
+            // An id the publisher chose and a notification has already: this user's comes back
+            // as it is; another user's refuses the batch, before any of it is written.
+            let mut again = Vec::new();
+            for new in &batch {
+                let Some(id) = &new.id else { continue };
+                let found = existing
+                    .query_row([id.as_str()], row_to_notification)
+                    .optional()?;
+                match found {
+                    Some(n) if n.user_id == new.user_id.as_str() => again.push((id.clone(), n)),
+                    Some(_) => {
+                        outcomes.push(Err(StoreError::Conflict(format!(
+                            "the id {id} belongs to another user's notification"
+                        ))));
+                        continue 'batches;
+                    }
+                    None => {}
+                }
+            }
             let mut rows = Vec::with_capacity(batch.len());
             for new in batch {
-                let id = NotificationId::new();
+                if let Some(at) = again.iter().position(|(id, _)| Some(id) == new.id.as_ref()) {
+                    rows.push(Row::Again(again.swap_remove(at).1));
+                    continue;
+                }
+                let id = new.id.clone().unwrap_or_default();
                 let now = Utc::now();
-                stmt.execute(params![
+                let data = new.data.as_ref().map(|d| d.to_value());
+                insert.execute(params![
                     id.as_str(),
                     new.user_id.as_str(),
                     new.message.as_str(),
                     new.link.as_ref().map(|l| l.as_str()),
-                    now.timestamp_millis()
+                    now.timestamp_millis(),
+                    new.kind.as_ref().map(|k| k.as_str()),
+                    data.as_ref().map(|d| d.to_string()),
                 ])?;
                 // `seq` is the rowid: what SQLite just assigned.
                 let notification = Notification {
@@ -144,16 +198,18 @@ fn insert_batches(
                     link: new.link.map(Link::into_string),
                     read_at: None,
                     created_at: rfc3339(now),
+                    kind: new.kind.map(|k| k.as_str().to_owned()),
+                    data,
                 };
                 let position = Position {
                     seq: tx.last_insert_rowid(),
                     id,
                 };
-                rows.push((position, notification));
+                rows.push(Row::New(position, notification));
             }
-            created.push(rows);
+            outcomes.push(Ok(rows));
         }
     }
     tx.commit()?;
-    Ok(created)
+    Ok(outcomes)
 }

@@ -299,11 +299,11 @@ mod tests {
     }
 
     fn new(user: &str, message: &str) -> NewNotification {
-        NewNotification {
-            user_id: UserId::parse(user).unwrap(),
-            message: crate::model::Message::parse(message).unwrap(),
-            link: None,
-        }
+        NewNotification::new(
+            UserId::parse(user).unwrap(),
+            crate::model::Message::parse(message).unwrap(),
+            None,
+        )
     }
 
     #[tokio::test]

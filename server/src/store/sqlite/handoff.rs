@@ -152,6 +152,8 @@ mod tests {
                         link: None,
                         read_at: None,
                         created_at: "2026-11-28T00:00:00.000Z".into(),
+                        kind: None,
+                        data: None,
                     };
                     (Position { seq, id }, notification)
                 })

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Change, ChangeKind, Feed, FeedSink, MarkRead, Notifications, Page, Replay, Retention,
-    RunningFeed, StoreError,
+    RunningFeed, StoreError, Stored,
 };
 use crate::model::{NewNotification, NotificationId, Position, UserId};
 use commit::GroupCommit;
@@ -156,9 +156,12 @@ fn store_error(err: rusqlite::Error) -> StoreError {
 
 #[async_trait]
 impl Notifications for SqliteStore {
-    async fn insert(&self, batch: &[NewNotification]) -> Result<Vec<Notification>, StoreError> {
+    async fn publish(&self, batch: &[NewNotification]) -> Result<Vec<Stored>, StoreError> {
         let created = self.commits.insert(&self.conn, batch).await;
-        if created.is_ok() {
+        if created
+            .as_ref()
+            .is_ok_and(|stored| stored.iter().any(|s| !s.again))
+        {
             self.written.notify_one();
         }
         self.note_write(created)

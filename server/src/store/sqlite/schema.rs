@@ -21,7 +21,7 @@ use crate::store::{ChangeKind, StoreError};
 /// to N, in one transaction with the version (see [`migrate`]). A migration that has shipped is
 /// never edited: a change is the next one. (Version 0.1.0 wrote the first schema with
 /// `user_version` 0; its statements say `IF NOT EXISTS`, so such a file is adopted as it is.)
-const MIGRATIONS: &[&str] = &[V1_FIRST, V2_REWRITES, V3_RETENTION];
+const MIGRATIONS: &[&str] = &[V1_FIRST, V2_REWRITES, V3_RETENTION, V4_TYPE_AND_DATA];
 
 /// 1: the notifications, their indexes, and the change log its triggers write (0.1.0).
 const V1_FIRST: &str = "
@@ -102,6 +102,12 @@ const V3_RETENTION: &str = "
 CREATE INDEX IF NOT EXISTS notifications_created ON notifications (created_at);
 ";
 
+/// 4: a notification's `type` and `data` (a JSON object, as text), for a page's own rendering.
+const V4_TYPE_AND_DATA: &str = "
+ALTER TABLE notifications ADD COLUMN type TEXT;
+ALTER TABLE notifications ADD COLUMN data TEXT;
+";
+
 /// Each connection's page cache, in KiB (SQLite's default is 2,000).
 const PAGE_CACHE_KIB: i64 = 32 * 1024;
 
@@ -116,7 +122,7 @@ pub fn not_a_rewrite(after: &str) -> String {
 }
 
 /// The columns a [`Notification`] is read from (by name, in any order).
-pub const COLUMNS: &str = "id, user_id, message, link, read_at, created_at";
+pub const COLUMNS: &str = "id, user_id, message, link, read_at, created_at, type, data";
 
 /// Opens (creating if need be) the file and its schema, in WAL mode with full sync.
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -196,7 +202,22 @@ pub fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notifica
         link: row.get("link")?,
         read_at: row.get::<_, Option<i64>>("read_at")?.map(millis_to_rfc3339),
         created_at: millis_to_rfc3339(row.get("created_at")?),
+        kind: row.get("type")?,
+        data: data_of(row.get("data")?),
     })
+}
+
+/// `data` as stored: a JSON object. Text another program wrote that is not one is left out
+/// (warned and counted): the notification itself is still served.
+fn data_of(text: Option<String>) -> Option<serde_json::Value> {
+    let value = serde_json::from_str(&text?)
+        .ok()
+        .filter(serde_json::Value::is_object);
+    if value.is_none() {
+        metrics::skipped("data");
+        tracing::warn!("leaving out a notification's data: it is not a JSON object");
+    }
+    value
 }
 
 /// Reads `seq` and the [`COLUMNS`]: a notification and its position.

@@ -135,6 +135,8 @@ pub fn database_args(url: &str) -> belfry::config::DatabaseArgs {
         database: url.parse().expect("a valid database URL"),
         collection: "notifications".to_owned(),
         time_zone: chrono_tz::Tz::UTC,
+        schema: belfry::config::SchemaName::Belfry,
+        notifiable_type: "App\\Models\\User".to_owned(),
     }
 }
 
@@ -145,11 +147,11 @@ pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
 
 /// A valid new notification (the test's own constants: a bad one is a bug in the test).
 pub fn new_notification(user_id: &str, message: &str, link: Option<&str>) -> NewNotification {
-    NewNotification {
-        user_id: user(user_id),
-        message: Message::parse(message).expect("a valid test message"),
-        link: link.map(|l| Link::parse(l).expect("a valid test link")),
-    }
+    NewNotification::new(
+        user(user_id),
+        Message::parse(message).expect("a valid test message"),
+        link.map(|l| Link::parse(l).expect("a valid test link")),
+    )
 }
 
 pub fn user(id: &str) -> UserId {
@@ -176,6 +178,8 @@ pub fn state(store: Arc<dyn Store>) -> AppState {
             std::num::NonZeroU32::new(100_000).unwrap(),
         )),
         feed: belfry::store::FeedStatus::default(),
+        request_timeout: Duration::from_secs(10),
+        pusher: None,
     }
 }
 
