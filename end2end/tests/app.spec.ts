@@ -1,5 +1,6 @@
 // The full-stack app's journeys. Tagged @both: run on SQLite and on MongoDB.
-import { test, expect, openApp, signIn } from "./fixtures";
+import Pusher from "pusher";
+import { test, expect, openApp, signIn, PUSHER } from "./fixtures";
 
 test("SSR: the bell and the latest notifications are in the HTML; after hydration a click opens it @both", async ({ page, context, belfry }) => {
   const errors: string[] = [];
@@ -37,6 +38,21 @@ test("external writer: a document the Laravel app inserts (integer user_id) appe
   const bell = await openApp(page, belfry);
   belfry.insertAsLaravel(42, "Inserted by Laravel");
   await expect(page.getByRole("menuitem").first()).toContainText("Inserted by Laravel");
+  await expect(bell).toHaveAccessibleName("Notifications, 1 unread");
+});
+
+test("broadcast: a notification Laravel broadcasts with the official Pusher client appears live @both", async ({ page, context, belfry }) => {
+  await signIn(context, belfry, "1");
+  const bell = await openApp(page, belfry);
+  const url = new URL(belfry.url);
+  const pusher = new Pusher({ ...PUSHER, host: url.hostname, port: url.port, useTLS: false });
+  await pusher.trigger("private-App.Models.User.1", "Illuminate\\Notifications\\Events\\BroadcastNotificationCreated", {
+    message: "Broadcast by Laravel",
+    url: "/invoices/7",
+    id: "0f4e8a2b-3c5d-4e6f-8a9b-0c1d2e3f4a5b",
+    type: "App\\Notifications\\InvoicePaid",
+  });
+  await expect(page.getByRole("menuitem").first()).toContainText("Broadcast by Laravel");
   await expect(bell).toHaveAccessibleName("Notifications, 1 unread");
 });
 

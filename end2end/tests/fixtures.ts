@@ -16,6 +16,8 @@ import path from "node:path";
 
 export const JWT_SECRET = "e2e-secret";
 export const SERVICE_KEY = "e2e-service-key";
+/** The Pusher app every server stands in for (its HTTP API's routes, for Laravel's broadcasts). */
+export const PUSHER = { appId: "e2e", key: "e2e-pusher-key", secret: "e2e-pusher-secret" };
 
 const repo = path.resolve(__dirname, "..", "..");
 const bin = process.env.BELFRY_BIN ?? path.join(repo, "target", "debug", "belfry");
@@ -64,6 +66,9 @@ export class Belfry {
         "--service-key", SERVICE_KEY,
         "--site-root", siteRoot,
         "--allowed-origins", this.allowedOrigin,
+        "--pusher-app-id", PUSHER.appId,
+        "--pusher-key", PUSHER.key,
+        "--pusher-secret", PUSHER.secret,
       ],
       { env: { ...process.env, RUST_LOG: "info", NO_COLOR: "1" }, stdio: ["ignore", "ignore", "pipe"] },
     );

@@ -16,6 +16,7 @@ mod cli;
 mod docs;
 mod host_data;
 mod isolation;
+mod laravel;
 mod openapi;
 mod pages;
 mod read_sync;

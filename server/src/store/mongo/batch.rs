@@ -8,7 +8,7 @@ use mongodb::bson::Document;
 use mongodb::change_stream::event::ChangeStreamEvent;
 use tokio::sync::mpsc;
 
-use super::decode::{id_of, Decoder};
+use super::decode::Decoder;
 use super::store_error;
 use crate::metrics;
 use crate::model::UserId;
@@ -87,15 +87,17 @@ pub fn add_change(
     seq: Option<i64>,
     kind: ChangeKind,
 ) {
-    let id = key.as_ref().and_then(|k| k.get("_id")).and_then(id_of);
-    // The owner by the decoder's rule: a change to a document it would not serve is not told.
-    let owner = document.and_then(|d| decoder.decode(d).ok());
-    let (Some(id), Some(owner)) = (id, owner) else {
-        if document.is_none() {
-            tracing::debug!("a changed document's owner is unknown (no pre-image); not pushed");
-        } else {
-            metrics::skipped("entry");
-            tracing::warn!("skipping a change to a document Belfry does not serve");
+    // The owner and the id by the decoder's rules (the id may be outside `_id`, as in
+    // Laravel's shape B): a change to a document it would not serve is not told.
+    let decoded = document.map(|d| decoder.decode_with_id(d));
+    let (Some(Ok((id, owner))), Some(_)) = (decoded.clone(), key.as_ref()) else {
+        match decoded {
+            None => tracing::debug!("a changed document's owner is unknown (no pre-image)"),
+            Some(Err(super::decode::Skip::Notifiable)) => {}
+            Some(_) => {
+                metrics::skipped("entry");
+                tracing::warn!("skipping a change to a document Belfry does not serve");
+            }
         }
         return;
     };

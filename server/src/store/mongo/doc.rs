@@ -1,19 +1,35 @@
-//! The document Belfry writes: the Laravel model's shape, with an ObjectId `_id`, the user id
-//! as the string it was given, and BSON dates. (Reading is `decode.rs`'s, whoever wrote it.)
+//! The document Belfry writes: the Laravel model's shape, with an ObjectId `_id` (or the id the
+//! publisher chose, in the form `decode.rs` matches it by), the user id as the string it was
+//! given, and BSON dates; `type` and `data` when given. (Reading is `decode.rs`'s, whoever
+//! wrote it.)
 
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime as BsonDateTime, Document};
 
+use super::decode::likely_key;
 use crate::model::NewNotification;
 
 /// A new notification's document, created `now`.
 pub fn new_document(new: &NewNotification, now: BsonDateTime) -> Document {
-    doc! {
-        "_id": ObjectId::new(),
+    let id = new
+        .id
+        .as_ref()
+        .map_or_else(|| Bson::ObjectId(ObjectId::new()), likely_key);
+    let mut document = doc! {
+        "_id": id,
         "user_id": new.user_id.as_str(),
         "message": new.message.as_str(),
         "link": new.link.as_ref().map_or(Bson::Null, |l| Bson::from(l.as_str())),
         "read_at": Bson::Null,
         "created_at": now,
         "updated_at": now,
+    };
+    if let Some(kind) = &new.kind {
+        document.insert("type", kind.as_str());
     }
+    if let Some(data) = &new.data {
+        if let Ok(Bson::Document(data)) = Bson::try_from(data.to_value()) {
+            document.insert("data", data);
+        }
+    }
+    document
 }

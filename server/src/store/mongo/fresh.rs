@@ -92,12 +92,18 @@ pub(super) async fn new_or_old(
     // An ObjectId says when the document was made, and no rewrite changes it (a `created_at`
     // can be set to now by any update); it holds whole seconds, so it may have been made up to
     // a second later. Other ids: `created_at`.
+    // Text (Laravel's `Y-m-d H:i:s`) is often whole seconds too: the same second's slack.
     let made = |document: &Document| match document.get_object_id("_id") {
         Ok(oid) => Some(oid.timestamp().timestamp_millis() + 999),
-        Err(_) => document
-            .get("created_at")
-            .and_then(|v| decoder.date_of(v))
-            .map(|at| at.timestamp_millis()),
+        Err(_) => {
+            let value = document.get("created_at")?;
+            let at = decoder.date_of(value)?.timestamp_millis();
+            Some(if matches!(value, Bson::String(_)) {
+                at + 999
+            } else {
+                at
+            })
+        }
     };
     let (new, old): (Vec<Document>, Vec<Document>) = candidates.into_iter().partition(|d| {
         // A lapsed holder's stamp is stamped again, whenever the document was made.

@@ -142,7 +142,10 @@ fn insert_batches(
     conn: &mut Connection,
     batches: Vec<Vec<NewNotification>>,
 ) -> rusqlite::Result<Outcomes> {
-    let tx = conn.transaction()?;
+    // Immediate: the write lock first, waiting for it as any write does. (A deferred one would
+    // read first, for the ids, and SQLite refuses at once to upgrade a read when another
+    // connection writes, without waiting.)
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut outcomes = Vec::with_capacity(batches.len());
     {
         let mut insert = tx.prepare_cached(

@@ -18,7 +18,7 @@ use mongodb::bson::Document;
 use serde_json::Value;
 
 /// The MongoDB URI a test's database URL names (the test runs on MongoDB only).
-fn mongo_uri(database: &str) -> String {
+pub(crate) fn mongo_uri(database: &str) -> String {
     match database.parse::<belfry::config::DatabaseUrl>() {
         Ok(belfry::config::DatabaseUrl::Mongo(uri)) => uri,
         other => panic!("a MongoDB test, not {other:?}"),
@@ -26,7 +26,7 @@ fn mongo_uri(database: &str) -> String {
 }
 
 /// Whether a test's database is on the server without change streams.
-fn is_standalone(database: &str) -> bool {
+pub(crate) fn is_standalone(database: &str) -> bool {
     let base = support::standalone_mongo_uri();
     let authority = base
         .split('?')

@@ -208,6 +208,17 @@ impl TestServer {
     }
 }
 
+impl Drop for TestServer {
+    /// A failing test shows the end of its server's log.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+            let tail = log.len().saturating_sub(40);
+            eprintln!("the server's log, last lines:\n{}", log[tail..].join("\n"));
+        }
+    }
+}
+
 /// Everything the server sends until it closes the connection (which it must within PATIENCE).
 pub async fn closed_by_server(mut socket: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
     use tokio::io::AsyncReadExt;
