@@ -56,7 +56,7 @@ fn oid_made(seconds_ago: u32) -> ObjectId {
 }
 
 /// `POST path` as `user`, as the bell sends it; the status.
-async fn post_as(base: &str, user: &str, path: &str) -> u16 {
+pub(crate) async fn post_as(base: &str, user: &str, path: &str) -> u16 {
     reqwest::Client::new()
         .post(format!("{base}{path}"))
         .bearer_auth(token(user))
@@ -69,21 +69,21 @@ async fn post_as(base: &str, user: &str, path: &str) -> u16 {
 }
 
 /// The next event on `tab`: its name and JSON data.
-async fn next_event(tab: &mut SseClient) -> (String, Value) {
+pub(crate) async fn next_event(tab: &mut SseClient) -> (String, Value) {
     let event = tab.next().await.expect("the stream is open");
     let data = serde_json::from_str(&event.data).expect("JSON data");
     (event.event, data)
 }
 
 /// `GET /notifications` as `user`: the list, newest first.
-async fn list_of(server: &TestServer, user: &str) -> Vec<app::Notification> {
+pub(crate) async fn list_of(server: &TestServer, user: &str) -> Vec<app::Notification> {
     let (status, body) = server.get_as(user, "/notifications?limit=100").await;
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).expect("a JSON list")
 }
 
 /// `GET /notifications/unread-count` as `user`.
-async fn unread_count(server: &TestServer, user: &str) -> u64 {
+pub(crate) async fn unread_count(server: &TestServer, user: &str) -> u64 {
     let (status, body) = server.get_as(user, "/notifications/unread-count").await;
     assert_eq!(status, 200, "{body}");
     let body: Value = serde_json::from_str(&body).expect("JSON");

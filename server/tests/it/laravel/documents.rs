@@ -143,13 +143,13 @@ async fn laravel_documents_in_place(database: String) {
     // Listed (newest first by created_at; a BSON date sorts above text, so C, the one dated
     // document among text ones, comes first: docs/LARAVEL.md) and counted: user 42's three,
     // not the team's.
-    let listed = super::list_of(&server, "42").await;
+    let listed = list_of(&server, "42").await;
     let ids: Vec<&str> = listed.iter().map(|n| n.id.as_str()).collect();
     assert_eq!(ids.len(), 3, "{listed:?}");
     assert_eq!(ids[0], uuid_c);
     assert!(ids.contains(&uuid_a) && ids.contains(&published.id.as_str()));
     assert!(listed.iter().all(|n| n.created_at.ends_with('Z')));
-    assert_eq!(super::unread_count(&server, "42").await, 3);
+    assert_eq!(unread_count(&server, "42").await, 3);
 
     // Marked read in the document's own type: text where its dates are text, else a date.
     let read_a = format!("/notifications/{uuid_a}/read");
@@ -207,12 +207,12 @@ async fn laravel_documents_in_place(database: String) {
             json!({"ids": [uuid_b], "unread_count": 1})
         )
     );
-    assert_eq!(super::unread_count(&server, "42").await, 1);
+    assert_eq!(unread_count(&server, "42").await, 1);
     assert_eq!(
         post_as(&server.url, "42", "/notifications/read-all").await,
         204
     );
-    assert_eq!(super::unread_count(&server, "42").await, 0);
+    assert_eq!(unread_count(&server, "42").await, 0);
     let team = collection
         .find_one(doc! { "notifiable_type": "App\\Models\\Team" })
         .await

@@ -7,24 +7,11 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::support::{self, SERVICE_KEY};
+use crate::support;
 
 /// `POST /api/notifications` with `body`: the status and the JSON answer.
 async fn publish(server: &TestServer, body: &Value) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/notifications", server.url))
-        .bearer_auth(SERVICE_KEY)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("POST");
-    let status = response.status();
-    let body = response.bytes().await.expect("an answer");
-    (
-        status,
-        serde_json::from_slice(&body).expect("a JSON answer"),
-    )
+    crate::support::live::try_publish(&server.url, body).await
 }
 
 /// The first publish of an id is 201, the second 200 with the same notification and nothing

@@ -56,6 +56,13 @@ pub fn serve_args(database: &str, extra: &[&str]) -> ServeArgs {
 
 /// Publishes through `base`'s API with the service key; the request must be accepted (201).
 pub async fn publish(base: &str, body: serde_json::Value) -> Vec<Notification> {
+    let (status, created) = try_publish(base, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    serde_json::from_value(created).expect("publish JSON")
+}
+
+/// Publishes `body` through `base`'s API with the service key: the status and the JSON answer.
+pub async fn try_publish(base: &str, body: &serde_json::Value) -> (StatusCode, serde_json::Value) {
     let response = reqwest::Client::new()
         .post(format!("{base}/api/notifications"))
         .bearer_auth(SERVICE_KEY)
@@ -64,8 +71,12 @@ pub async fn publish(base: &str, body: serde_json::Value) -> Vec<Notification> {
         .send()
         .await
         .expect("publish request");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    serde_json::from_slice(&response.bytes().await.expect("publish body")).expect("publish JSON")
+    let status = response.status();
+    let answer = response.bytes().await.expect("publish body");
+    (
+        status,
+        serde_json::from_slice(&answer).expect("a JSON answer"),
+    )
 }
 
 /// Publishes one notification to one user through `base`'s API.
