@@ -5,7 +5,8 @@
 //! - [`mongo::MongoStore`], the host application's own MongoDB collection, so that documents
 //!   its other code writes are Belfry's notifications too.
 //!
-//! Both return the contract's [`Notification`] and order a user's list newest first by id.
+//! Both return the contract's [`Notification`] and order a user's list newest first: SQLite
+//! in commit order, MongoDB by `_id` (Laravel's documents by `created_at`).
 //!
 //! Each store also has a *feed*: one task per process that reports every committed notification,
 //! whoever wrote it, in commit order, to a [`FeedSink`]. The sink is declared here and

@@ -170,12 +170,17 @@ impl Notifications for SqliteStore {
     async fn list(&self, user: &UserId, page: Page) -> Result<Vec<Notification>, StoreError> {
         let user = user.to_string();
         self.with_conn(move |conn| {
-            // "Before" compares hex strings: same length, lower case, so byte order is id order.
+            // Newest first in commit order (`seq`, through the replay index): what the stream
+            // delivered in, whatever ids publishers chose. After the cursor's row; a cursor
+            // that is gone (deleted meanwhile) pages on by id, as ObjectIds sort in time.
             let before = page.before.as_ref().map(|id| id.as_str().to_owned());
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM notifications
-                 WHERE user_id = ?1 AND (?2 IS NULL OR id < ?2)
-                 ORDER BY id DESC LIMIT ?3"
+                 WHERE user_id = ?1 AND (?2 IS NULL OR seq < COALESCE(
+                     (SELECT seq FROM notifications WHERE id = ?2 AND user_id = ?1),
+                     (SELECT MAX(seq) + 1 FROM notifications WHERE user_id = ?1 AND id < ?2),
+                     0))
+                 ORDER BY seq DESC LIMIT ?3"
             ))?;
             let rows = stmt.query_map(params![user, before, page.limit], row_to_notification)?;
             readable(rows)

@@ -126,3 +126,32 @@ mod laravel_schema {
     use super::*;
     on_stores!(database: [mongo, mongo_standalone] [a_laravel_publish_with_its_id_is_stored_once]);
 }
+
+/// On SQLite the list is in commit order, whatever ids the publishers chose (Laravel's UUIDs
+/// are random): newest first, and paging by a cursor goes on from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_list_is_in_commit_order_whatever_the_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&support::sqlite_url(&dir)).await;
+    for (id, message) in [
+        ("f-uuid", "first"),
+        ("a-uuid", "second"),
+        ("m-uuid", "third"),
+    ] {
+        let body = json!({"user_id": "7", "id": id, "message": message});
+        assert_eq!(publish(&server, &body).await.0, StatusCode::CREATED);
+    }
+    let messages = |list: Vec<app::Notification>| -> Vec<String> {
+        list.into_iter().map(|n| n.message).collect()
+    };
+    assert_eq!(
+        messages(list_of(&server, "7").await),
+        ["third", "second", "first"]
+    );
+    let (status, page) = server
+        .get_as("7", "/notifications?limit=2&before=a-uuid")
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let page: Vec<app::Notification> = serde_json::from_str(&page).unwrap();
+    assert_eq!(messages(page), ["first"]);
+}
