@@ -399,8 +399,20 @@ impl Notifications for MongoStore {
                 .map(Stored::new)
                 .collect());
         }
-        // Ids the publisher chose: each document on its own, so that one already there (the
-        // unique `_id`, or Laravel's `id`) comes back as it is rather than failing the rest.
+        // Ids the publisher chose: another user's fails the batch before anything is written;
+        // then each document on its own, so that one already there (the unique `_id`, or
+        // Laravel's `id`) comes back as it is rather than failing the rest.
+        for new in batch {
+            let Some(id) = &new.id else { continue };
+            let found = self.find_by_id(id).await?;
+            if let Some(other) = found.and_then(|d| self.decoder.decode(&d).ok()) {
+                if other.user_id != new.user_id.as_str() {
+                    return Err(StoreError::Conflict(format!(
+                        "the id {id} belongs to another notification"
+                    )));
+                }
+            }
+        }
         let mut stored = Vec::with_capacity(docs.len());
         for (new, document) in batch.iter().zip(&docs) {
             stored.push(self.publish_once(new, document).await?);
