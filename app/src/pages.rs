@@ -14,7 +14,7 @@ pub fn HomePage() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || data.get().map(|data| view! {
                 <header class="belfry-header">
-                    <span class="belfry-brand">"Belfry"</span>
+                    <h1 class="belfry-brand">"Belfry"</h1>
                     <HeaderBell data=data.clone()/>
                 </header>
                 <main class="belfry-main">

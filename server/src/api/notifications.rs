@@ -67,8 +67,9 @@ pub fn parse_page(limit: Option<&str>, before: Option<&str>) -> Result<Page, App
     ),
     responses(
         (status = 200, description = "Newest first", body = [Notification]),
-        (status = 400, description = "A malformed `limit` or `before`", body = ErrorBody),
+        (status = 400, description = "A `limit` that is not a whole number, or a `before` that is not an id", body = ErrorBody),
         (status = 401, description = "No valid user token", body = ErrorBody),
+        (status = 422, description = "A `limit` outside 1..=100", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
     security(("user_token" = []), ("token_cookie" = [])),

@@ -39,6 +39,14 @@ async fn the_home_page_carries_the_bell_and_the_first_page() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("belfry-bell__button"), "{html}");
     assert!(
+        html.contains(r#"<h1 class="belfry-brand">Belfry</h1>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<link rel="icon" href="data:image/svg+xml,"#),
+        "an inline icon, so no /favicon.ico request: {html}"
+    );
+    assert!(
         html.contains(r#"aria-label="Notifications, 2 unread""#),
         "{html}"
     );
