@@ -1,6 +1,7 @@
-//! The JSON body of a request, read with the contract's limit and errors: 413 past 64 KiB,
-//! 400 when it is not JSON. Its shape is checked by the handler, field by field, so that a
-//! wrong field gets a 422 that names it.
+//! The body of a request, read with the contract's limit and errors: 413 past 64 KiB (as
+//! [`RawBody`], for a route that needs the bytes themselves, as the Pusher routes do for their
+//! signature), and 400 when it is not JSON ([`JsonBody`]). Its shape is checked by the handler,
+//! field by field, so that a wrong field gets a 422 that names it.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -12,7 +13,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub struct JsonBody(pub serde_json::Value);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+/// The body's bytes, at most [`MAX_BODY_BYTES`].
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -26,6 +30,15 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 AppError::malformed("the request body could not be read", None)
             }
         })?;
+        Ok(Self(bytes))
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         serde_json::from_slice(&bytes)
             .map(Self)
             .map_err(|err| AppError::malformed(format!("the body is not valid JSON: {err}"), None))

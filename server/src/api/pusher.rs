@@ -2,11 +2,11 @@
 //! (`pusher.rs` says what is accepted and why). Answered as Pusher answers them: `{}` for an
 //! event, `{"batch": [{}, …]}` for a batch; errors in the contract's JSON.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::body::RawBody;
 use crate::error::{AppError, ErrorBody};
 use crate::pusher::{PusherApp, Received, Trigger};
 use crate::AppState;
@@ -26,7 +26,8 @@ pub const MAX_BATCH: usize = 10;
         (status = 400, description = "The body is not an event", body = ErrorBody),
         (status = 401, description = "The signature, key, timestamp or body_md5 is wrong", body = ErrorBody),
         (status = 404, description = "No such app, or the server was started without `--pusher-app-id`", body = ErrorBody),
-        (status = 409, description = "A notification's id is another user's notification's", body = ErrorBody),
+        (status = 409, description = "A notification's id is another user's notification's, or the request broadcasts one id to two users", body = ErrorBody),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorBody),
         (status = 422, description = "A notification broadcast Belfry cannot read (no id, no message)", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
@@ -36,7 +37,7 @@ pub async fn events(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, AppError> {
     let (app, event) = signed(&state, &app_id, "events", &query, &body)?;
     let trigger = Trigger::parse(&event).map_err(|m| AppError::malformed(m, None))?;
@@ -56,7 +57,8 @@ pub async fn events(
         (status = 400, description = "The body is not a batch of events", body = ErrorBody),
         (status = 401, description = "The signature, key, timestamp or body_md5 is wrong", body = ErrorBody),
         (status = 404, description = "No such app, or the server was started without `--pusher-app-id`", body = ErrorBody),
-        (status = 409, description = "A notification's id is another user's notification's", body = ErrorBody),
+        (status = 409, description = "A notification's id is another user's notification's, or the request broadcasts one id to two users", body = ErrorBody),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorBody),
         (status = 422, description = "A notification broadcast Belfry cannot read (no id, no message)", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
@@ -66,7 +68,7 @@ pub async fn batch_events(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, AppError> {
     let (app, body) = signed(&state, &app_id, "batch_events", &query, &body)?;
     let batch = match body.get("batch") {
@@ -128,6 +130,22 @@ async fn receive(state: &AppState, app: &PusherApp, triggers: &[Trigger]) -> Res
             }
         }
     }
+    // One notification per id: the same id again for its user is the same notification (stored
+    // once); for another user, the request is refused before anything is stored.
+    let mut unique: Vec<crate::model::NewNotification> = Vec::with_capacity(batch.len());
+    for new in batch {
+        match unique.iter().find(|u| u.id == new.id) {
+            Some(first) if first.user_id != new.user_id => {
+                return Err(AppError::Conflict(format!(
+                    "the notification {} is broadcast to more than one user",
+                    new.id.as_ref().map_or("", |id| id.as_str())
+                )))
+            }
+            Some(_) => crate::metrics::pusher_event("again"),
+            None => unique.push(new),
+        }
+    }
+    let batch = unique;
     for _ in 0..ignored {
         crate::metrics::pusher_event("ignored");
     }

@@ -189,12 +189,16 @@ impl Decoder {
         }
     }
 
-    /// What every listed or counted document has besides its owner ([`servable`]; Laravel's
-    /// message is inside `data`, which a query cannot read when it is JSON text).
+    /// What every listed or counted document has besides its owner ([`servable`], or
+    /// Laravel's, `laravel::servable`).
     pub fn servable(&self) -> Document {
         match &self.schema {
             Schema::Belfry => servable(),
-            Schema::Laravel { .. } => doc! { "$and": servable_id_and_time() },
+            Schema::Laravel { .. } => {
+                let mut all = servable_id_and_time();
+                all.extend(super::laravel::servable());
+                doc! { "$and": all }
+            }
         }
     }
 

@@ -85,12 +85,39 @@ pub fn user_match(notifiable_type: &str, user: &UserId) -> Document {
     doc! { "notifiable_type": notifiable_type, "notifiable_id": user_filter(user) }
 }
 
-/// Matches the document whose notification id is `id`, in either place it may be.
+/// Matches the document whose notification id is `id`, in either place it may be. (`id` as
+/// text only: a query's equality also matches an array holding the value, which the decoder
+/// does not read as an id.)
 pub fn id_match(id: &NotificationId) -> Document {
     doc! { "$or": [
         { "_id": super::decode::id_filter(id) },
-        { "id": id.as_str() },
+        { "id": { "$eq": id.as_str(), "$not": { "$type": "array" } } },
     ] }
+}
+
+/// What a Laravel document the decoder serves has besides its id and time, as far as a query
+/// can tell: a `notifiable_id` that is not an array (equality would match an array by its
+/// elements; the decoder reads none), and a message where the decoder looks for one (in `data`
+/// as a document, or as JSON text holding a `message`, `title` or `body` that is non-blank
+/// text). JSON text is matched by a pattern: one whose only such key is nested deeper is
+/// counted but not listed, the one skip these filters cannot see.
+pub fn servable() -> Vec<Document> {
+    let in_document: Vec<Document> = crate::laravel::MESSAGE_FIELDS
+        .iter()
+        .map(|field| doc! { format!("data.{field}"): { "$type": "string", "$regex": "\\S" } })
+        .collect();
+    let in_text = doc! {
+        "data": {
+            "$type": "string",
+            "$regex": "\"(message|title|body)\"\\s*:\\s*\"\\s*[^\"\\s]",
+        }
+    };
+    let mut message = in_document;
+    message.push(in_text);
+    vec![
+        doc! { "notifiable_id": { "$not": { "$type": ["array", "decimal"] } } },
+        doc! { "$or": message },
+    ]
 }
 
 /// A publish, as Laravel's database channel would have stored it (shape A): the UUID as `_id`,
@@ -112,12 +139,9 @@ pub fn new_document(
         .map(|d| d.as_map().clone())
         .unwrap_or_default();
     data.insert("message".into(), new.message.as_str().into());
-    data.insert(
-        "url".into(),
-        new.link
-            .as_ref()
-            .map_or(serde_json::Value::Null, |l| l.as_str().into()),
-    );
+    if let Some(link) = &new.link {
+        data.insert("url".into(), link.as_str().into());
+    }
     let notifiable_id = match new.user_id.as_integer() {
         Some(n) => Bson::Int64(n),
         None => Bson::from(new.user_id.as_str()),

@@ -402,8 +402,14 @@ impl Notifications for MongoStore {
         // Ids the publisher chose: another user's fails the batch before anything is written;
         // then each document on its own, so that one already there (the unique `_id`, or
         // Laravel's `id`) comes back as it is rather than failing the rest.
-        for new in batch {
+        for (at, new) in batch.iter().enumerate() {
             let Some(id) = &new.id else { continue };
+            let earlier = batch[..at].iter().find(|b| b.id.as_ref() == Some(id));
+            if earlier.is_some_and(|b| b.user_id != new.user_id) {
+                return Err(StoreError::Conflict(format!(
+                    "the id {id} is given to two users' notifications"
+                )));
+            }
             let found = self.find_by_id(id).await?;
             if let Some(other) = found.and_then(|d| self.decoder.decode(&d).ok()) {
                 if other.user_id != new.user_id.as_str() {

@@ -159,8 +159,16 @@ fn insert_batches(
             // An id the publisher chose and a notification has already: this user's comes back
             // as it is; another user's refuses the batch, before any of it is written.
             let mut again = Vec::new();
-            for new in &batch {
+            for (at, new) in batch.iter().enumerate() {
                 let Some(id) = &new.id else { continue };
+                // (Twice in the batch: once for one user, a conflict for two.)
+                let earlier = batch[..at].iter().find(|b| b.id.as_ref() == Some(id));
+                if earlier.is_some_and(|b| b.user_id != new.user_id) {
+                    outcomes.push(Err(StoreError::Conflict(format!(
+                        "the id {id} is given to two users' notifications"
+                    ))));
+                    continue 'batches;
+                }
                 let found = existing
                     .query_row([id.as_str()], row_to_notification)
                     .optional()?;
@@ -177,8 +185,18 @@ fn insert_batches(
             }
             let mut rows = Vec::with_capacity(batch.len());
             for new in batch {
-                if let Some(at) = again.iter().position(|(id, _)| Some(id) == new.id.as_ref()) {
-                    rows.push(Row::Again(again.swap_remove(at).1));
+                if let Some((_, found)) = again.iter().find(|(id, _)| Some(id) == new.id.as_ref()) {
+                    rows.push(Row::Again(found.clone()));
+                    continue;
+                }
+                let inserted = rows.iter().find_map(|row| match row {
+                    Row::New(_, n) if new.id.as_ref().is_some_and(|id| id.as_str() == n.id) => {
+                        Some(n.clone())
+                    }
+                    _ => None,
+                });
+                if let Some(first) = inserted {
+                    rows.push(Row::Again(first));
                     continue;
                 }
                 let id = new.id.clone().unwrap_or_default();

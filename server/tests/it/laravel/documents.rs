@@ -259,4 +259,61 @@ fn uuid_like(id: &str) -> bool {
     id.len() == 36 && id.chars().filter(|c| *c == '-').count() == 4
 }
 
-on_stores!(database: [mongo, mongo_standalone] [laravel_documents_in_place]);
+
+/// What the list skips is not counted, and not marked read either: a notification whose data
+/// holds no message (a common `toArray()`), and one whose `notifiable_id` is an array.
+async fn what_is_not_listed_is_not_counted(database: String) {
+    let uri = crate::host_data::mongo_uri(&database);
+    let (_client, collection) = direct::mongo(&uri).await;
+    let server = laravel_server(&database, &[]).await;
+    let text = paris_text(Utc::now() + chrono::Duration::seconds(1));
+    let laravel = |id: &str, notifiable_id: Bson, data: Bson| {
+        doc! {
+            "_id": id, "type": "App\\Notifications\\Note",
+            "notifiable_type": "App\\Models\\User", "notifiable_id": notifiable_id,
+            "data": data, "read_at": Bson::Null, "created_at": &text,
+        }
+    };
+    collection
+        .insert_many([
+            laravel("no-message", "42".into(), r#"{"invoice_id":5}"#.into()),
+            laravel("blank", "42".into(), r#"{"message":"  "}"#.into()),
+            laravel("not-json", "42".into(), "message: hi".into()),
+            laravel("nested", "42".into(), Bson::Document(doc! { "body": 7 })),
+            laravel(
+                "shared",
+                vec![Bson::from("42"), Bson::from("43")].into(),
+                r#"{"message":"both"}"#.into(),
+            ),
+            laravel("shown", "42".into(), r#"{"title":"Shown"}"#.into()),
+        ])
+        .await
+        .unwrap();
+    let listed: Vec<String> = list_of(&server, "42")
+        .await
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(listed, ["shown"]);
+    assert_eq!(unread_count(&server, "42").await, 1);
+    assert_eq!(unread_count(&server, "43").await, 0);
+    assert_eq!(
+        post_as(&server.url, "42", "/notifications/shared/read").await,
+        404
+    );
+    assert_eq!(
+        post_as(&server.url, "42", "/notifications/read-all").await,
+        204
+    );
+    let shared = collection
+        .find_one(doc! { "_id": "shared" })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(shared.get("read_at"), Some(&Bson::Null), "not 42's to mark");
+}
+
+on_stores!(database: [mongo, mongo_standalone] [
+    laravel_documents_in_place,
+    what_is_not_listed_is_not_counted,
+]);

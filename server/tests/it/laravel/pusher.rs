@@ -259,3 +259,39 @@ async fn the_broadcast_of_a_stored_notification_adds_nothing(database: String) {
 }
 
 on_stores!(database: [mongo, mongo_standalone] [the_broadcast_of_a_stored_notification_adds_nothing]);
+
+/// A request that would store part of itself stores nothing: one id broadcast to two users is
+/// 409; the same notification twice for its user is stored once; a body over the limit gets
+/// the contract's JSON 413.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_is_stored_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(serve_args(&support::sqlite_url(&dir), &PUSHER)).await;
+    let uuid = "ab5c1e6a-0fc0-4be2-9d84-9fa0b1c2d3e5";
+    let mut two_users = broadcast("42", uuid, "For two");
+    two_users["channels"] = json!([format!("{USER_CHANNEL}42"), format!("{USER_CHANNEL}43")]);
+    let refused = official_client("python", &server, SECRET, &json!([two_users]));
+    assert!(
+        refused.is_err_and(|e| e.contains("409")),
+        "one id for two users"
+    );
+    assert!(list_of(&server, "42").await.is_empty());
+    assert!(list_of(&server, "43").await.is_empty());
+
+    let twice = json!([{"batch": [
+        {"channel": format!("{USER_CHANNEL}42"), "name": BROADCAST, "data": {"message": "Once", "id": uuid}},
+        {"channel": format!("{USER_CHANNEL}42"), "name": BROADCAST, "data": {"message": "Once", "id": uuid}},
+    ]}]);
+    official_client("node", &server, SECRET, &twice).expect("the batch is accepted");
+    assert_eq!(list_of(&server, "42").await.len(), 1);
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/apps/{APP_ID}/events", server.url))
+        .body(vec![b' '; 70 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let error: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(error["error"], "payload_too_large");
+}
