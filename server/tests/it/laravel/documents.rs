@@ -259,7 +259,6 @@ fn uuid_like(id: &str) -> bool {
     id.len() == 36 && id.chars().filter(|c| *c == '-').count() == 4
 }
 
-
 /// What the list skips is not counted, and not marked read either: a notification whose data
 /// holds no message (a common `toArray()`), and one whose `notifiable_id` is an array.
 async fn what_is_not_listed_is_not_counted(database: String) {
