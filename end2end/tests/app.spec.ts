@@ -168,3 +168,20 @@ test("safety: markup in a message is text; a javascript: link cannot be created"
   await expect(page.getByRole("menuitem", { name: /click me/ })).toHaveCount(0);
   expect(dialogs).toBe(0);
 });
+
+test("order: notifications with ids of the publisher's choosing show newest first, by time @both", async ({ page, context, belfry }) => {
+  // Ids whose text order is not their time order (as Laravel's random UUIDs).
+  await belfry.publish({ user_id: "1", id: "zzz-first", message: "First" });
+  await belfry.publish({ user_id: "1", id: "aaa-second", message: "Second" });
+  await signIn(context, belfry, "1");
+  await openApp(page, belfry);
+  await belfry.publish({ user_id: "1", id: "mmm-third", message: "Third" });
+  await expect(page.getByRole("menuitem").first()).toContainText("Third");
+  const items = page.getByRole("menuitem");
+  await expect(items.nth(1)).toContainText("Second");
+  await expect(items.nth(2)).toContainText("First");
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await expect(items.nth(0)).toContainText("Third");
+  await expect(items.nth(1)).toContainText("Second");
+  await expect(items.nth(2)).toContainText("First");
+});

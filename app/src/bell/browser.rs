@@ -11,7 +11,7 @@ use send_wrapper::SendWrapper;
 
 use super::client::token_subject;
 use super::live::LiveEvent;
-use super::logic::{elapsed, mark_all_read, mark_read, merge, parse_utc_millis, Elapsed};
+use super::logic::{add_live, elapsed, mark_all_read, mark_read, merge, parse_utc_millis, Elapsed};
 use super::shared;
 use super::{Bell, BellEvent, LiveState, PAGE};
 use crate::protocol::StreamEvent;
@@ -145,7 +145,7 @@ impl Bell {
                 let event = BellEvent::Notification(notification.clone());
                 let added = self
                     .items
-                    .try_update(|items| merge(items, vec![notification]))
+                    .try_update(|items| add_live(items, notification))
                     .unwrap_or(0);
                 if added > 0 {
                     self.emit(event);
@@ -215,6 +215,7 @@ impl Bell {
                 Ok((page, unread)) => {
                     if bell.items.with_untracked(Vec::is_empty) {
                         bell.more.set(page.len() >= PAGE);
+                        bell.cursor.set_value(page.last().map(|n| n.id.clone()));
                     }
                     bell.items.update(|items| {
                         merge(items, page);
@@ -232,16 +233,16 @@ impl Bell {
 
     pub(super) fn load_more(&self) {
         let bell = *self;
-        let Some(oldest) = bell
-            .items
-            .with_untracked(|items| items.last().map(|n| n.id.clone()))
-        else {
+        let Some(oldest) = bell.cursor.get_value() else {
             return;
         };
         spawn_local(async move {
             match bell.client.list(Some(&oldest)).await {
                 Ok(page) => {
                     bell.more.set(page.len() >= PAGE);
+                    if let Some(last) = page.last() {
+                        bell.cursor.set_value(Some(last.id.clone()));
+                    }
                     bell.items.update(|items| {
                         merge(items, page);
                     });

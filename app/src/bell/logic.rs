@@ -29,9 +29,10 @@ pub fn safe_link(link: Option<&str>) -> Option<String> {
     ((is_path || is_web) && clean).then(|| link.to_owned())
 }
 
-/// Merges `incoming` into `list`: one entry per `_id` (the incoming copy wins, so read state is
-/// current), newest first. Ids are ObjectIds, whose hex order is creation order. Returns how many
-/// unread notifications were new to the list (for the badge).
+/// Merges a page of the list into `list`: one entry per `_id` (the incoming copy wins, so read
+/// state is current), newest first by `created_at` (the API's RFC 3339 UTC text, which sorts as
+/// time; ids do not: Laravel's are random UUIDs), a page's own order kept among equal times.
+/// Returns how many unread notifications were new to the list (for the badge).
 pub fn merge(list: &mut Vec<Notification>, incoming: Vec<Notification>) -> u64 {
     let mut added_unread = 0;
     for item in incoming {
@@ -45,8 +46,31 @@ pub fn merge(list: &mut Vec<Notification>, incoming: Vec<Notification>) -> u64 {
             }
         }
     }
-    list.sort_by(|a, b| b.id.cmp(&a.id));
+    // Stable: what is already in order (all but the page's new items, at the end) stays so.
+    newest_first(list);
     added_unread
+}
+
+/// Orders `list` newest first by `created_at`, keeping the given order among equal times.
+pub fn newest_first(list: &mut [Notification]) {
+    list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+}
+
+/// Adds a notification pushed live: in place if the list has it, else before the first one
+/// that is not newer (a push is the latest commit: it goes ahead of one made in the same
+/// millisecond). Returns 1 if it is new and unread (for the badge), else 0.
+pub fn add_live(list: &mut Vec<Notification>, item: Notification) -> u64 {
+    if let Some(existing) = list.iter_mut().find(|n| n.id == item.id) {
+        *existing = item;
+        return 0;
+    }
+    let unread = u64::from(item.read_at.is_none());
+    let at = list
+        .iter()
+        .position(|n| n.created_at <= item.created_at)
+        .unwrap_or(list.len());
+    list.insert(at, item);
+    unread
 }
 
 /// Marks the listed ids read (keeping a read time already there).
@@ -205,15 +229,46 @@ mod tests {
         assert_eq!(badge_text(100).as_deref(), Some("99+"));
     }
 
+    fn at(id: &str, created_at: &str) -> Notification {
+        Notification {
+            created_at: created_at.into(),
+            ..n(id, false)
+        }
+    }
+
+    fn ids(list: &[Notification]) -> Vec<&str> {
+        list.iter().map(|x| x.id.as_str()).collect()
+    }
+
     #[test]
     fn merge_dedupes_by_id_and_keeps_newest_first() {
         let mut list = vec![n("b", false), n("a", false)];
         // A refresh racing a push: "c" arrives twice, "b" comes back read.
-        assert_eq!(merge(&mut list, vec![n("c", false)]), 1);
+        assert_eq!(add_live(&mut list, n("c", false)), 1);
         assert_eq!(merge(&mut list, vec![n("c", false), n("b", true)]), 0);
-        let ids: Vec<&str> = list.iter().map(|x| x.id.as_str()).collect();
-        assert_eq!(ids, ["c", "b", "a"]);
+        assert_eq!(ids(&list), ["c", "b", "a"]);
         assert!(list[1].read_at.is_some());
+    }
+
+    /// Ordered by time, not by id (UUIDs sort at random): pages keep the server's order among
+    /// equal times, a push goes in before anything not newer.
+    #[test]
+    fn ordered_by_time_whatever_the_ids() {
+        let mut list = Vec::new();
+        let page = vec![
+            at("f0", "2026-11-28T07:00:03.000Z"),
+            at("0a", "2026-11-28T07:00:02.000Z"),
+            at("9c", "2026-11-28T07:00:02.000Z"),
+        ];
+        assert_eq!(merge(&mut list, page), 3);
+        let older = vec![at("ff", "2026-11-28T07:00:01.000Z")];
+        merge(&mut list, older);
+        assert_eq!(ids(&list), ["f0", "0a", "9c", "ff"]);
+        assert_eq!(add_live(&mut list, at("00", "2026-11-28T07:00:04.000Z")), 1);
+        assert_eq!(add_live(&mut list, at("11", "2026-11-28T07:00:02.000Z")), 1);
+        assert_eq!(ids(&list), ["00", "f0", "11", "0a", "9c", "ff"]);
+        assert_eq!(add_live(&mut list, at("11", "2026-11-28T07:00:02.000Z")), 0);
+        assert_eq!(list.len(), 6);
     }
 
     #[test]

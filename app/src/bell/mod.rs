@@ -15,7 +15,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 pub use client::{BellClient, BellSnapshot, PAGE};
-use logic::{badge_text, safe_link};
+use logic::{badge_text, newest_first, safe_link};
 pub use strings::Strings;
 
 use crate::Notification;
@@ -58,6 +58,9 @@ struct Bell {
     now: RwSignal<i64>,
     /// Bumped by every request for the unread count, so only the newest answer is applied.
     count_request: StoredValue<u64>,
+    /// The last id of the last page the server sent: where "load more" goes on from (the list
+    /// is shown by time, which need not be the server's order of pages).
+    cursor: StoredValue<Option<String>>,
     strings: StoredValue<Strings>,
     /// Where the bell's events go (the embed's element), if anywhere.
     events: Option<Callback<BellEvent>>,
@@ -80,10 +83,14 @@ pub fn NotificationBell(
     on_event: Option<Callback<BellEvent>>,
 ) -> impl IntoView {
     let loaded = initial.is_some();
-    let initial = initial.unwrap_or_default();
+    let mut initial = initial.unwrap_or_default();
+    // The cursor is the server's last; what is shown is by time (as pages merge later).
+    let cursor = initial.notifications.last().map(|n| n.id.clone());
+    newest_first(&mut initial.notifications);
     let bell = Bell {
         client,
         more: RwSignal::new(initial.notifications.len() >= PAGE),
+        cursor: StoredValue::new(cursor),
         items: RwSignal::new(initial.notifications),
         unread: RwSignal::new(initial.unread_count),
         loading: RwSignal::new(!loaded),
