@@ -185,3 +185,14 @@ test("order: notifications with ids of the publisher's choosing show newest firs
   await expect(items.nth(1)).toContainText("Second");
   await expect(items.nth(2)).toContainText("First");
 });
+
+test("dates: an item older than a month shows the viewer's calendar date, not UTC's @mongo", async ({ browser, belfry }) => {
+  // 12:00 UTC on the 20th is already the 21st at UTC+14.
+  const context = await browser.newContext({ timezoneId: "Pacific/Kiritimati" });
+  belfry.insertAsLaravel(42, "From October", "2026-10-20T12:00:00+00:00");
+  await signIn(context, belfry, "42");
+  const page = await context.newPage();
+  await openApp(page, belfry);
+  await expect(page.getByRole("menuitem", { name: /From October/ })).toContainText("2026-10-21");
+  await context.close();
+});

@@ -147,15 +147,16 @@ export class Belfry {
   }
 
   /** Inserts a document into the MongoDB collection as the Laravel app does (integer user_id). */
-  insertAsLaravel(userId: number, message: string): void {
+  insertAsLaravel(userId: number, message: string, createdAt?: string): void {
     const script = [
       "import sys, datetime, pymongo",
-      "uri, user, message = sys.argv[1], int(sys.argv[2]), sys.argv[3]",
+      "uri, user, message, at = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]",
       "db = pymongo.MongoClient(uri).get_default_database()",
-      "now = datetime.datetime.now(datetime.timezone.utc)",
+      "now = datetime.datetime.fromisoformat(at) if at else datetime.datetime.now(datetime.timezone.utc)",
       "db.notifications.insert_one({'user_id': user, 'message': message, 'link': None, 'created_at': now, 'updated_at': now})",
     ].join("\n");
-    const inserted = spawnSync(python, ["-c", script, this.database, String(userId), message]);
+    const args = ["-c", script, this.database, String(userId), message, createdAt ?? ""];
+    const inserted = spawnSync(python, args);
     if (inserted.status !== 0) throw new Error(`insert failed: ${inserted.stderr}`);
   }
 }

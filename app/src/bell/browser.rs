@@ -27,7 +27,12 @@ fn now_rfc3339() -> String {
 /// Starts what only a browser does: the clock for relative times, the first load if the
 /// server did not render one, and the live connection; all stopped on unmount.
 pub(super) fn start(bell: Bell, loaded: bool) {
-    bell.now.set(now_millis());
+    // After hydration (a task runs once the current pass is done): hydration keeps the
+    // server's text, so the viewer's clock and dates must come as a change after it.
+    spawn_local(async move {
+        bell.in_browser.set(true);
+        bell.now.set(now_millis());
+    });
     let tick = set_interval_with_handle(
         move || bell.now.set(now_millis()),
         std::time::Duration::from_secs(30),
@@ -96,6 +101,22 @@ fn tell_the_page(bell: Bell) {
             bell.emit(BellEvent::Error(message));
         }
     });
+}
+
+/// For a notification older than a month, its calendar date in the viewer's zone (`YYYY-MM-DD`,
+/// as the server writes UTC's): a viewer at UTC+14 sees 2026-10-21 for 2026-10-20T12:00Z.
+pub(super) fn local_date_if_long(created_at: &str, now_millis: i64) -> Option<String> {
+    if elapsed(created_at, now_millis)? != Elapsed::Long {
+        return None;
+    }
+    let created = parse_utc_millis(created_at)?;
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(created as f64));
+    Some(format!(
+        "{:04}-{:02}-{:02}",
+        date.get_full_year(),
+        date.get_month() + 1,
+        date.get_date()
+    ))
 }
 
 /// How long ago `created_at` was, in `locale`, by the browser's `Intl.RelativeTimeFormat`

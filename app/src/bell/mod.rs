@@ -56,6 +56,9 @@ struct Bell {
     error: RwSignal<Option<String>>,
     live_state: RwSignal<LiveState>,
     now: RwSignal<i64>,
+    /// Set once the bell runs in the browser (after hydration): dates are then the viewer's,
+    /// where the server, not knowing the viewer's zone, rendered UTC's.
+    in_browser: RwSignal<bool>,
     /// Bumped by every request for the unread count, so only the newest answer is applied.
     count_request: StoredValue<u64>,
     /// The last id of the last page the server sent: where "load more" goes on from (the list
@@ -97,6 +100,7 @@ pub fn NotificationBell(
         error: RwSignal::new(None),
         live_state: RwSignal::new(LiveState::Connecting),
         now: RwSignal::new(now_millis.unwrap_or_default()),
+        in_browser: RwSignal::new(false),
         count_request: StoredValue::new(0),
         strings: StoredValue::new(strings.unwrap_or_default()),
         events: on_event,
@@ -285,6 +289,12 @@ impl Bell {
         if let Some(locale) = self.strings.with_value(|s| s.locale.clone()) {
             if let Some(text) = browser::relative_time_in(&locale, created_at, now_millis) {
                 return text;
+            }
+        }
+        #[cfg(feature = "browser")]
+        if self.in_browser.get() {
+            if let Some(date) = browser::local_date_if_long(created_at, now_millis) {
+                return date;
             }
         }
         logic::relative_time(created_at, now_millis)
