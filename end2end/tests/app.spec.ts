@@ -196,3 +196,18 @@ test("dates: an item older than a month shows the viewer's calendar date, not UT
   await expect(page.getByRole("menuitem", { name: /From October/ })).toContainText("2026-10-21");
   await context.close();
 });
+
+test("bounded: pushes into an open bell push the oldest out, and Load more brings them back @sqlite", async ({ page, context, belfry }) => {
+  for (let i = 1; i <= 10; i++) await belfry.publish({ user_id: "1", message: `Loaded ${i}` });
+  await signIn(context, belfry, "1");
+  await openApp(page, belfry);
+  const items = page.getByRole("menuitem");
+  await expect(items).toHaveCount(10);
+  for (let i = 1; i <= 3; i++) await belfry.publish({ user_id: "1", message: `Pushed ${i}` });
+  await expect(items.first()).toContainText("Pushed 3");
+  await expect(items).toHaveCount(10);
+  await expect(items.last()).toContainText("Loaded 4");
+  await page.getByRole("button", { name: "Load more" }).click();
+  await expect(items).toHaveCount(13);
+  await expect(items.last()).toContainText("Loaded 1");
+});

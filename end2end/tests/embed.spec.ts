@@ -105,6 +105,11 @@ test("embed: a good guest in a French page: its own words and relative times, sh
   await page.goto(`${host.allowedOrigin}/embed-fr.html?server=${belfry.url}&token=${belfry.token("8")}`);
   const bell = page.getByRole("button", { name: /^Notifications, / });
   await expect(bell).toHaveAccessibleName("Notifications, aucune non lue", { timeout: 15_000 });
+  // The first count, once loaded, is told to the page (the label reads 0 before that too, so
+  // wait for the event: a publish that overtakes the first load is counted in it instead).
+  await expect
+    .poll(() => page.evaluate(() => (window as any).bellEvents.some((e: any) => e.type === "belfry:unread-count")))
+    .toBe(true);
   // The page as it is with the bell in it.
   const pageStyle = () =>
     page.evaluate(() => {

@@ -11,7 +11,9 @@ use send_wrapper::SendWrapper;
 
 use super::client::token_subject;
 use super::live::LiveEvent;
-use super::logic::{add_live, elapsed, mark_all_read, mark_read, merge, parse_utc_millis, Elapsed};
+use super::logic::{
+    add_live, elapsed, keep_newest, mark_all_read, mark_read, merge, parse_utc_millis, Elapsed,
+};
 use super::shared;
 use super::{Bell, BellEvent, LiveState, PAGE};
 use crate::protocol::StreamEvent;
@@ -164,10 +166,15 @@ impl Bell {
         match event {
             LiveEvent::Stream(StreamEvent::New(notification)) => {
                 let event = BellEvent::Notification(notification.clone());
-                let added = self
+                let limit = self.loaded.get_value().max(PAGE);
+                let (added, dropped) = self
                     .items
-                    .try_update(|items| add_live(items, notification))
-                    .unwrap_or(0);
+                    .try_update(|items| (add_live(items, notification), keep_newest(items, limit)))
+                    .unwrap_or((0, None));
+                if let Some(oldest) = dropped {
+                    self.cursor.set_value(Some(oldest));
+                    self.more.set(true);
+                }
                 if added > 0 {
                     self.emit(event);
                 }
@@ -240,6 +247,7 @@ impl Bell {
                     }
                     bell.items.update(|items| {
                         merge(items, page);
+                        bell.loaded.set_value(items.len());
                     });
                     if bell.count_request.get_value() == request {
                         bell.unread.set(unread);
@@ -266,6 +274,7 @@ impl Bell {
                     }
                     bell.items.update(|items| {
                         merge(items, page);
+                        bell.loaded.set_value(items.len());
                     });
                 }
                 Err(err) => bell.fail(|s| &s.error_more, err),

@@ -73,6 +73,16 @@ pub fn add_live(list: &mut Vec<Notification>, item: Notification) -> u64 {
     unread
 }
 
+/// Keeps the newest `limit` notifications of `list` (which is newest first); the id of the
+/// oldest one kept if any were dropped (where "load more" goes on from then).
+pub fn keep_newest(list: &mut Vec<Notification>, limit: usize) -> Option<String> {
+    if list.len() <= limit {
+        return None;
+    }
+    list.truncate(limit);
+    list.last().map(|n| n.id.clone())
+}
+
 /// Marks the listed ids read (keeping a read time already there).
 pub fn mark_read(list: &mut [Notification], ids: &[String], at: &str) {
     for item in list.iter_mut().filter(|n| ids.contains(&n.id)) {
@@ -269,6 +279,14 @@ mod tests {
         assert_eq!(ids(&list), ["00", "f0", "11", "0a", "9c", "ff"]);
         assert_eq!(add_live(&mut list, at("11", "2026-11-28T07:00:02.000Z")), 0);
         assert_eq!(list.len(), 6);
+    }
+
+    #[test]
+    fn the_list_keeps_what_was_loaded() {
+        let mut list = vec![n("c", false), n("b", false), n("a", false)];
+        assert_eq!(keep_newest(&mut list, 3), None);
+        assert_eq!(keep_newest(&mut list, 2).as_deref(), Some("b"));
+        assert_eq!(ids(&list), ["c", "b"]);
     }
 
     #[test]

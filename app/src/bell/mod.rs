@@ -64,6 +64,9 @@ struct Bell {
     /// The last id of the last page the server sent: where "load more" goes on from (the list
     /// is shown by time, which need not be the server's order of pages).
     cursor: StoredValue<Option<String>>,
+    /// How many notifications the pages loaded: live pushes push the oldest out past it (at
+    /// least a page), so a bell left open does not grow for ever.
+    loaded: StoredValue<usize>,
     strings: StoredValue<Strings>,
     /// Where the bell's events go (the embed's element), if anywhere.
     events: Option<Callback<BellEvent>>,
@@ -94,6 +97,7 @@ pub fn NotificationBell(
         client,
         more: RwSignal::new(initial.notifications.len() >= PAGE),
         cursor: StoredValue::new(cursor),
+        loaded: StoredValue::new(initial.notifications.len()),
         items: RwSignal::new(initial.notifications),
         unread: RwSignal::new(initial.unread_count),
         loading: RwSignal::new(!loaded),
