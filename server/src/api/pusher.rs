@@ -113,7 +113,8 @@ fn signed<'a>(
     Ok((app, body))
 }
 
-/// Stores the notifications among `triggers`, all or none; counts every event by outcome.
+/// Stores the notifications among `triggers`, all or none (the store refuses one id for two
+/// users, and stores one for its user once); counts every event by outcome.
 async fn receive(state: &AppState, app: &PusherApp, triggers: &[Trigger]) -> Result<(), AppError> {
     let mut batch = Vec::new();
     let mut ignored = 0;
@@ -130,22 +131,6 @@ async fn receive(state: &AppState, app: &PusherApp, triggers: &[Trigger]) -> Res
             }
         }
     }
-    // One notification per id: the same id again for its user is the same notification (stored
-    // once); for another user, the request is refused before anything is stored.
-    let mut unique: Vec<crate::model::NewNotification> = Vec::with_capacity(batch.len());
-    for new in batch {
-        match unique.iter().find(|u| u.id == new.id) {
-            Some(first) if first.user_id != new.user_id => {
-                return Err(AppError::Conflict(format!(
-                    "the notification {} is broadcast to more than one user",
-                    new.id.as_ref().map_or("", |id| id.as_str())
-                )))
-            }
-            Some(_) => crate::metrics::pusher_event("again"),
-            None => unique.push(new),
-        }
-    }
-    let batch = unique;
     for _ in 0..ignored {
         crate::metrics::pusher_event("ignored");
     }

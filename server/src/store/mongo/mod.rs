@@ -281,39 +281,42 @@ impl MongoStore {
         }
     }
 
-    /// Stores `document` (of `new`, whose id the publisher chose) unless its user has that
-    /// notification already, which then comes back as it is; another user's is a conflict.
-    async fn publish_once(
+    /// Inserts `document` (of `new`, whose id the publisher chose); if a writer stored that id
+    /// meanwhile (a duplicate key), the notification there, when it is this user's.
+    async fn insert_or_again(
         &self,
         new: &NewNotification,
         document: &Document,
     ) -> Result<Stored, StoreError> {
         const DUPLICATE_KEY: i32 = 11000;
-        let id = new.id.clone().unwrap_or_default();
-        // (Laravel's shape B keeps the id outside `_id`: looked for first.)
-        let existing = match self.decoder.schema {
-            Schema::Belfry => None,
-            Schema::Laravel { .. } => self.find_by_id(&id).await?,
-        };
-        let existing = match existing {
-            Some(found) => Some(found),
-            None => match self.collection.insert_one(document).await {
-                Ok(_) => {
-                    let created = self.decoder.read(document).ok_or_else(|| {
-                        StoreError::Other("a published document does not decode".into())
-                    })?;
-                    return Ok(Stored::new(created));
-                }
-                Err(err) if write_error_code(&err) == Some(DUPLICATE_KEY) => {
-                    self.find_by_id(&id).await?
-                }
-                Err(err) => return Err(store_error(err)),
-            },
-        };
-        match existing.as_ref().and_then(|d| self.decoder.decode(d).ok()) {
-            Some(found) if found.user_id == new.user_id.as_str() => Ok(Stored::again(found)),
+        match self.collection.insert_one(document).await {
+            Ok(_) => {
+                let created = self.decoder.read(document).ok_or_else(|| {
+                    StoreError::Other("a published document does not decode".into())
+                })?;
+                Ok(Stored::new(created))
+            }
+            Err(err) if write_error_code(&err) == Some(DUPLICATE_KEY) => {
+                let id = new.id.clone().unwrap_or_default();
+                let found = self.find_by_id(&id).await?;
+                self.own(new, found.as_ref()).map(Stored::again)
+            }
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
+    /// The notification `document` (found under `new`'s id) is, if it is `new`'s user's; else
+    /// the id is taken (another user's, or a document the decoder does not serve): a conflict.
+    fn own(
+        &self,
+        new: &NewNotification,
+        document: Option<&Document>,
+    ) -> Result<Notification, StoreError> {
+        match document.map(|d| self.decoder.decode(d)) {
+            Some(Ok(found)) if found.user_id == new.user_id.as_str() => Ok(found),
             _ => Err(StoreError::Conflict(format!(
-                "the id {id} belongs to another notification"
+                "the id {} belongs to another notification",
+                new.id.as_ref().map_or("", |id| id.as_str())
             ))),
         }
     }
@@ -399,29 +402,33 @@ impl Notifications for MongoStore {
                 .map(Stored::new)
                 .collect());
         }
-        // Ids the publisher chose: another user's fails the batch before anything is written;
-        // then each document on its own, so that one already there (the unique `_id`, or
-        // Laravel's `id`) comes back as it is rather than failing the rest.
+        // Ids the publisher chose: looked up first, so that another user's fails the batch
+        // before anything is written, and this user's comes back as it is (the unique `_id`
+        // alone would not see Laravel's shape B, whose id is in `id`).
+        let mut known = Vec::with_capacity(batch.len());
         for (at, new) in batch.iter().enumerate() {
-            let Some(id) = &new.id else { continue };
+            let Some(id) = &new.id else {
+                known.push(None);
+                continue;
+            };
             let earlier = batch[..at].iter().find(|b| b.id.as_ref() == Some(id));
             if earlier.is_some_and(|b| b.user_id != new.user_id) {
                 return Err(StoreError::Conflict(format!(
                     "the id {id} is given to two users' notifications"
                 )));
             }
-            let found = self.find_by_id(id).await?;
-            if let Some(other) = found.and_then(|d| self.decoder.decode(&d).ok()) {
-                if other.user_id != new.user_id.as_str() {
-                    return Err(StoreError::Conflict(format!(
-                        "the id {id} belongs to another notification"
-                    )));
-                }
-            }
+            let found = match self.find_by_id(id).await? {
+                Some(document) => Some(self.own(new, Some(&document))?),
+                None => None,
+            };
+            known.push(found);
         }
         let mut stored = Vec::with_capacity(docs.len());
-        for (new, document) in batch.iter().zip(&docs) {
-            stored.push(self.publish_once(new, document).await?);
+        for ((new, document), known) in batch.iter().zip(&docs).zip(known) {
+            stored.push(match known {
+                Some(notification) => Stored::again(notification),
+                None => self.insert_or_again(new, document).await?,
+            });
         }
         Ok(stored)
     }
