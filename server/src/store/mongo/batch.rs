@@ -89,17 +89,18 @@ pub fn add_change(
 ) {
     // The owner and the id by the decoder's rules (the id may be outside `_id`, as in
     // Laravel's shape B): a change to a document it would not serve is not told.
-    let decoded = document.map(|d| decoder.decode_with_id(d));
-    let (Some(Ok((id, owner))), Some(_)) = (decoded.clone(), key.as_ref()) else {
-        match decoded {
-            None => tracing::debug!("a changed document's owner is unknown (no pre-image)"),
-            Some(Err(super::decode::Skip::Notifiable)) => {}
-            Some(_) => {
-                metrics::skipped("entry");
-                tracing::warn!("skipping a change to a document Belfry does not serve");
-            }
-        }
+    let Some(document) = document else {
+        tracing::debug!("a changed document's owner is unknown (no pre-image)");
         return;
+    };
+    let (id, owner) = match decoder.decode_with_id(document) {
+        Ok(decoded) if key.is_some() => decoded,
+        Err(super::decode::Skip::Notifiable) => return,
+        _ => {
+            metrics::skipped("entry");
+            tracing::warn!("skipping a change to a document Belfry does not serve");
+            return;
+        }
     };
     let Ok(user) = UserId::parse(&owner.user_id) else {
         return;

@@ -135,6 +135,14 @@ enum Row {
     Again(Notification),
 }
 
+impl Row {
+    fn notification(&self) -> &Notification {
+        match self {
+            Row::New(_, notification) | Row::Again(notification) => notification,
+        }
+    }
+}
+
 /// Each batch's rows, or why that batch alone was refused.
 type Outcomes = Vec<Result<Vec<Row>, StoreError>>;
 
@@ -173,7 +181,7 @@ fn insert_batches(
                     .query_row([id.as_str()], row_to_notification)
                     .optional()?;
                 match found {
-                    Some(n) if n.user_id == new.user_id.as_str() => again.push((id.clone(), n)),
+                    Some(n) if n.user_id == new.user_id.as_str() => again.push(n),
                     Some(_) => {
                         outcomes.push(Err(StoreError::Conflict(format!(
                             "the id {id} belongs to another user's notification"
@@ -185,18 +193,13 @@ fn insert_batches(
             }
             let mut rows = Vec::with_capacity(batch.len());
             for new in batch {
-                if let Some((_, found)) = again.iter().find(|(id, _)| Some(id) == new.id.as_ref()) {
+                // Stored before, or earlier in this batch: as it is.
+                let known = again
+                    .iter()
+                    .chain(rows.iter().map(Row::notification))
+                    .find(|n| new.id.as_ref().is_some_and(|id| id.as_str() == n.id));
+                if let Some(found) = known {
                     rows.push(Row::Again(found.clone()));
-                    continue;
-                }
-                let inserted = rows.iter().find_map(|row| match row {
-                    Row::New(_, n) if new.id.as_ref().is_some_and(|id| id.as_str() == n.id) => {
-                        Some(n.clone())
-                    }
-                    _ => None,
-                });
-                if let Some(first) = inserted {
-                    rows.push(Row::Again(first));
                     continue;
                 }
                 let id = new.id.clone().unwrap_or_default();

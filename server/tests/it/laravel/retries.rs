@@ -14,19 +14,17 @@ async fn publish(server: &TestServer, body: &Value) -> (StatusCode, Value) {
     crate::support::live::try_publish(&server.url, body).await
 }
 
-/// The first publish of an id is 201, the second 200 with the same notification and nothing
-/// pushed; another user's id is 409 and an id with `user_ids` 422, nothing stored.
-async fn a_publish_with_its_id_is_stored_once(database: String) {
-    let server = TestServer::start(&database).await;
-    let mut tab = SseClient::open(&server.url, "7").await;
-    let body = json!({"user_id": "7", "id": "order-7-shipped", "message": "Shipped", "type": "shipping", "data": {"order": 7}});
-    let (status, first) = publish(&server, &body).await;
+/// Publishes `body` (for user 7, with an id) twice: 201 and pushed to `tab`, then 200 with the
+/// same answer and nothing pushed (a marker published after is the next event); what was pushed.
+async fn published_twice(
+    server: &TestServer,
+    tab: &mut SseClient,
+    body: &Value,
+) -> app::Notification {
+    let (status, first) = publish(server, body).await;
     assert_eq!(status, 201, "{first}");
     let pushed = tab.next_notification().await;
-    assert_eq!(pushed.id, "order-7-shipped");
-    assert_eq!(pushed.kind.as_deref(), Some("shipping"));
-    assert_eq!(pushed.data, Some(json!({"order": 7})));
-    let (status, again) = publish(&server, &body).await;
+    let (status, again) = publish(server, body).await;
     assert_eq!((status, &again), (StatusCode::OK, &first));
     let marker = server.publish_to("7", "marker").await;
     assert_eq!(
@@ -34,6 +32,19 @@ async fn a_publish_with_its_id_is_stored_once(database: String) {
         marker,
         "nothing pushed twice"
     );
+    pushed
+}
+
+/// The first publish of an id is 201, the second 200 with the same notification and nothing
+/// pushed; another user's id is 409 and an id with `user_ids` 422, nothing stored.
+async fn a_publish_with_its_id_is_stored_once(database: String) {
+    let server = TestServer::start(&database).await;
+    let mut tab = SseClient::open(&server.url, "7").await;
+    let body = json!({"user_id": "7", "id": "order-7-shipped", "message": "Shipped", "type": "shipping", "data": {"order": 7}});
+    let pushed = published_twice(&server, &mut tab, &body).await;
+    assert_eq!(pushed.id, "order-7-shipped");
+    assert_eq!(pushed.kind.as_deref(), Some("shipping"));
+    assert_eq!(pushed.data, Some(json!({"order": 7})));
     assert_eq!(list_of(&server, "7").await.len(), 2);
 
     let mut other = body.clone();
@@ -65,17 +76,7 @@ async fn a_laravel_publish_with_its_id_is_stored_once(database: String) {
     let mut tab = SseClient::open(&server.url, "7").await;
     let id = "5f1d7a2c-6b8c-4dae-9f40-5b6c7d8e9fa0";
     let body = json!({"user_id": 7, "id": id, "message": "Shipped"});
-    let (status, first) = publish(&server, &body).await;
-    assert_eq!(status, 201, "{first}");
-    assert_eq!(tab.next_notification().await.id, id);
-    let (status, again) = publish(&server, &body).await;
-    assert_eq!((status, &again), (StatusCode::OK, &first));
-    let marker = server.publish_to("7", "marker").await;
-    assert_eq!(
-        tab.next_notification().await,
-        marker,
-        "nothing pushed twice"
-    );
+    assert_eq!(published_twice(&server, &mut tab, &body).await.id, id);
 }
 
 /// A publish the database holds up past `--request-timeout-ms` is answered 408 (the contract's
