@@ -1,8 +1,9 @@
 // Belfry's embed script. On any page:
 //   <script src="https://belfry.example/embed.js" defer></script>
 //   <notification-bell server="https://belfry.example" token="…" token-url="/belfry/token"
-//                      lang="fr" strings='{"title": "Notifications"}'></notification-bell>
-// or, from a script: const bell = Belfry.mount(element, { server, token, tokenUrl, lang, strings });
+//                      lang="fr" strings='{"title": "Notifications"}' badge="unread"></notification-bell>
+// or, from a script: const bell = Belfry.mount(element, { server, token, tokenUrl, lang, strings, badge });
+// (`badge`: which count the badge shows, "unseen" (the default) or "unread".)
 // then bell.destroy() to take it away again (bell.ready resolves once it is mounted).
 //
 // The bell lives in the element's shadow root, with its stylesheet: the page's styles do not
@@ -41,6 +42,7 @@
       token: options.token || "",
       tokenUrl: options.tokenUrl || "",
       lang: language(element, options),
+      badge: options.badge || "",
       strings: typeof strings === "string" ? strings : strings ? JSON.stringify(strings) : "",
     };
     const root = element.shadowRoot || element.attachShadow({ mode: "open" });
@@ -98,6 +100,7 @@
             tokenUrl: this.getAttribute("token-url"),
             lang: this.getAttribute("lang"),
             strings: this.getAttribute("strings"),
+            badge: this.getAttribute("badge"),
           });
         }
 

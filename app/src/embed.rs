@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::bell::{BellClient, BellEvent, NotificationBell, Strings};
+use crate::bell::{Badge, BellClient, BellEvent, NotificationBell, Strings};
 
 /// Where the embedded bell's server is, how it signs in, and how it speaks.
 pub struct EmbedOptions {
@@ -14,10 +14,11 @@ pub struct EmbedOptions {
     pub token: Option<String>,
     pub token_url: Option<String>,
     pub strings: Strings,
+    pub badge: Badge,
 }
 
 impl EmbedOptions {
-    /// Reads `{server, token, tokenUrl, lang, strings}` from a JavaScript object (`strings`
+    /// Reads `{server, token, tokenUrl, lang, strings, badge}` from a JavaScript object (`strings`
     /// as JSON text: `embed.js` turns an object into it).
     pub fn from_js(options: &JsValue) -> Result<Self, JsValue> {
         let field = |name: &str| {
@@ -32,6 +33,7 @@ impl EmbedOptions {
             token: field("token"),
             token_url: field("tokenUrl"),
             strings: Strings::with_overrides(field("strings").as_deref(), field("lang")),
+            badge: Badge::parse(field("badge").as_deref()),
         })
     }
 }
@@ -51,8 +53,8 @@ pub fn mount(
     let on_event = Callback::new(move |event: BellEvent| dispatch(&host, event));
     let handle = leptos::mount::mount_to(container, move || {
         let client = BellClient::new(options.server, options.token, options.token_url);
-        let strings = options.strings;
-        view! { <NotificationBell client strings on_event/> }
+        let (strings, badge) = (options.strings, options.badge);
+        view! { <NotificationBell client strings on_event badge/> }
     });
     Mounted(Box::new(handle))
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Notification {
     /// Opaque to clients; also the SSE `id:` of the event that carries it.
@@ -16,6 +16,15 @@ pub struct Notification {
     pub read_at: Option<String>,
     /// RFC 3339, UTC.
     pub created_at: String,
+    /// When the user was shown it in the open bell (RFC 3339, UTC); left out while unseen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_at: Option<String>,
+    /// When it was archived (RFC 3339, UTC); left out while in the inbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<String>,
+    /// Hidden until then (RFC 3339, UTC); left out when not snoozed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<String>,
     /// What kind of notification it is, for a page's own rendering (Laravel's `type`: the
     /// notification's class name or `databaseType()`). Left out when there is none.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -42,6 +51,7 @@ mod tests {
             created_at: "2026-11-28T07:00:00.000Z".into(),
             kind: None,
             data: None,
+            ..Notification::default()
         };
         let json = serde_json::to_value(&n).unwrap();
         assert_eq!(json["_id"], "6747f0c0a1b2c3d4e5f60718");

@@ -12,65 +12,182 @@ use crate::Notification;
 
 /// `new-notification`: a notification for the user was committed. `id:` is its `_id`.
 pub const NEW_NOTIFICATION: &str = "new-notification";
-/// `notification-read`: some or all of the user's notifications were marked read.
-pub const NOTIFICATION_READ: &str = "notification-read";
-/// `notification-removed`: some of the user's notifications were deleted.
-pub const NOTIFICATION_REMOVED: &str = "notification-removed";
 /// `resync`: the server cannot replay from the client's position; refetch the list.
 pub const RESYNC: &str = "resync";
 
-/// Every event name, for a client that listens to each.
-pub const EVENT_NAMES: [&str; 4] = [
-    NEW_NOTIFICATION,
-    NOTIFICATION_READ,
-    NOTIFICATION_REMOVED,
-    RESYNC,
-];
+/// What happened to some of a user's notifications after they were committed: one event of
+/// the stream each (`notification-<kind>`), one row kind of SQLite's change log, one entry
+/// kind of MongoDB's. The states they move between: docs/API.md, "States".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChangeKind {
+    /// Marked read (and so seen).
+    Read,
+    /// Marked unread again.
+    Unread,
+    /// Shown to the user in the open bell.
+    Seen,
+    /// Out of the inbox into the archive.
+    Archived,
+    /// Back from the archive.
+    Unarchived,
+    /// Hidden until a time (`snoozed_until`).
+    Snoozed,
+    /// Back from a snooze: its time came (unread and unseen again) or it was cancelled.
+    Unsnoozed,
+    /// Deleted for good.
+    Removed,
+}
 
-/// One event of `GET /notifications/stream`.
+impl ChangeKind {
+    pub const ALL: [ChangeKind; 8] = [
+        ChangeKind::Read,
+        ChangeKind::Unread,
+        ChangeKind::Seen,
+        ChangeKind::Archived,
+        ChangeKind::Unarchived,
+        ChangeKind::Snoozed,
+        ChangeKind::Unsnoozed,
+        ChangeKind::Removed,
+    ];
+
+    /// The kind's word: `read`, `unread`, `seen`, `archived`, `unarchived`, `snoozed`,
+    /// `unsnoozed`, `removed` (what the change logs store).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Read => "read",
+            ChangeKind::Unread => "unread",
+            ChangeKind::Seen => "seen",
+            ChangeKind::Archived => "archived",
+            ChangeKind::Unarchived => "unarchived",
+            ChangeKind::Snoozed => "snoozed",
+            ChangeKind::Unsnoozed => "unsnoozed",
+            ChangeKind::Removed => "removed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    /// The SSE event name: `notification-` and the kind's word.
+    pub fn event_name(self) -> &'static str {
+        match self {
+            ChangeKind::Read => "notification-read",
+            ChangeKind::Unread => "notification-unread",
+            ChangeKind::Seen => "notification-seen",
+            ChangeKind::Archived => "notification-archived",
+            ChangeKind::Unarchived => "notification-unarchived",
+            ChangeKind::Snoozed => "notification-snoozed",
+            ChangeKind::Unsnoozed => "notification-unsnoozed",
+            ChangeKind::Removed => "notification-removed",
+        }
+    }
+
+    fn of_event(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.event_name() == name)
+    }
+
+    /// The position of the kind in [`ALL`](Self::ALL).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Every event name, for a client that listens to each.
+pub fn event_names() -> impl Iterator<Item = &'static str> {
+    [NEW_NOTIFICATION, RESYNC]
+        .into_iter()
+        .chain(ChangeKind::ALL.into_iter().map(ChangeKind::event_name))
+}
+
+/// Which of a user's notifications a list shows: `GET /notifications?status=`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Neither archived nor snoozed (the default).
+    #[default]
+    Inbox,
+    /// In the inbox and unread.
+    Unread,
+    /// In the inbox and not yet seen.
+    Unseen,
+    /// Archived.
+    Archived,
+    /// Snoozed, until their `snoozed_until`.
+    Snoozed,
+    /// Every one.
+    All,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Inbox,
+        Status::Unread,
+        Status::Unseen,
+        Status::Archived,
+        Status::Snoozed,
+        Status::All,
+    ];
+
+    /// The query value: `inbox`, `unread`, `unseen`, `archived`, `snoozed`, `all`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Inbox => "inbox",
+            Status::Unread => "unread",
+            Status::Unseen => "unseen",
+            Status::Archived => "archived",
+            Status::Snoozed => "snoozed",
+            Status::All => "all",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+/// A user's badge counts: unread and unseen notifications in the inbox (neither archived nor
+/// snoozed). What `GET /notifications/counts` answers and every change event carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Counts {
+    pub unread_count: u64,
+    #[serde(default)]
+    pub unseen_count: u64,
+}
+
+/// One event of `GET /notifications/stream`. (Serde's own form, not the wire's, is what one
+/// tab hands the others: `shared.rs`.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StreamEvent {
-    New(Notification),
-    Read(Read),
-    Removed(Removed),
+    New(Box<Notification>),
+    Changed(ChangeKind, Changed),
     Resync(Resync),
 }
 
-/// The data of `notification-read`: `{"ids": […], "unread_count": n}`, or, when nothing is left
-/// unread, `{"all": true, "unread_count": 0}` (never `all` with anything unread).
+/// The data of every change event: `{"ids": […], "unread_count": n, "unseen_count": m}`, the
+/// counts as they were after the change. A read that left nothing unread says
+/// `{"all": true, …}` instead of its ids (never `all` with anything unread).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Read {
+pub struct Changed {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ids: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub all: bool,
-    pub unread_count: u64,
+    #[serde(flatten)]
+    pub counts: Counts,
 }
 
-impl Read {
-    /// `ids` were read and `unread_count` are left; said as `all` once nothing is, so a read-all
-    /// of a long list does not carry every id.
-    pub fn of(ids: Vec<String>, unread_count: u64) -> Self {
-        match unread_count {
-            0 => Self {
-                ids: Vec::new(),
-                all: true,
-                unread_count: 0,
-            },
-            _ => Self {
-                ids,
-                all: false,
-                unread_count,
-            },
+impl Changed {
+    /// `ids` changed by `kind`, leaving `counts`; a read that leaves nothing unread is said as
+    /// `all`, so a read-all of a long list does not carry every id.
+    pub fn of(kind: ChangeKind, ids: Vec<String>, counts: Counts) -> Self {
+        let all = kind == ChangeKind::Read && counts.unread_count == 0;
+        Self {
+            ids: if all { Vec::new() } else { ids },
+            all,
+            counts,
         }
     }
-}
-
-/// The data of `notification-removed`: `{"ids": […], "unread_count": n}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Removed {
-    pub ids: Vec<String>,
-    pub unread_count: u64,
 }
 
 /// The data of `resync`: `{"reason": "unknown_id" | "too_far_behind" | "state_changed"}`.
@@ -96,8 +213,7 @@ impl StreamEvent {
     pub fn name(&self) -> &'static str {
         match self {
             Self::New(_) => NEW_NOTIFICATION,
-            Self::Read(_) => NOTIFICATION_READ,
-            Self::Removed(_) => NOTIFICATION_REMOVED,
+            Self::Changed(kind, _) => kind.event_name(),
             Self::Resync(_) => RESYNC,
         }
     }
@@ -114,8 +230,7 @@ impl StreamEvent {
     pub fn data(&self) -> String {
         let json = match self {
             Self::New(notification) => serde_json::to_string(notification),
-            Self::Read(read) => serde_json::to_string(read),
-            Self::Removed(removed) => serde_json::to_string(removed),
+            Self::Changed(_, changed) => serde_json::to_string(changed),
             Self::Resync(resync) => serde_json::to_string(resync),
         };
         // Plain structs of strings and numbers: serialising them cannot fail.
@@ -132,10 +247,11 @@ impl StreamEvent {
         }
         match name {
             NEW_NOTIFICATION => json(name, data).map(Self::New),
-            NOTIFICATION_READ => json(name, data).map(Self::Read),
-            NOTIFICATION_REMOVED => json(name, data).map(Self::Removed),
             RESYNC => json(name, data).map(Self::Resync),
-            other => Err(ProtocolError(format!("no such event: {other:?}"))),
+            other => match ChangeKind::of_event(other) {
+                Some(kind) => json(name, data).map(|changed| Self::Changed(kind, changed)),
+                None => Err(ProtocolError(format!("no such event: {other:?}"))),
+            },
         }
     }
 }
@@ -154,6 +270,14 @@ mod tests {
             created_at: "2026-11-28T07:00:00.000Z".into(),
             kind: None,
             data: None,
+            ..Notification::default()
+        }
+    }
+
+    fn counts(unread_count: u64, unseen_count: u64) -> Counts {
+        Counts {
+            unread_count,
+            unseen_count,
         }
     }
 
@@ -162,27 +286,41 @@ mod tests {
     fn the_documented_wire_format() {
         let cases = [
             (
-                StreamEvent::New(notification()),
+                StreamEvent::New(Box::new(notification())),
                 NEW_NOTIFICATION,
                 r#"{"_id":"6747f1f0a3b2c1d0e9f8a7b6","user_id":"42","message":"Order #7 shipped","link":"/orders/7","read_at":null,"created_at":"2026-11-28T07:00:00.000Z"}"#,
             ),
             (
-                StreamEvent::Read(Read::of(vec!["a".into()], 2)),
-                NOTIFICATION_READ,
-                r#"{"ids":["a"],"unread_count":2}"#,
+                StreamEvent::Changed(
+                    ChangeKind::Read,
+                    Changed::of(ChangeKind::Read, vec!["a".into()], counts(2, 1)),
+                ),
+                "notification-read",
+                r#"{"ids":["a"],"unread_count":2,"unseen_count":1}"#,
             ),
             (
-                StreamEvent::Read(Read::of(vec!["a".into()], 0)),
-                NOTIFICATION_READ,
-                r#"{"all":true,"unread_count":0}"#,
+                StreamEvent::Changed(
+                    ChangeKind::Read,
+                    Changed::of(ChangeKind::Read, vec!["a".into()], counts(0, 0)),
+                ),
+                "notification-read",
+                r#"{"all":true,"unread_count":0,"unseen_count":0}"#,
             ),
             (
-                StreamEvent::Removed(Removed {
-                    ids: vec!["a".into()],
-                    unread_count: 1,
-                }),
-                NOTIFICATION_REMOVED,
-                r#"{"ids":["a"],"unread_count":1}"#,
+                StreamEvent::Changed(
+                    ChangeKind::Archived,
+                    Changed::of(ChangeKind::Archived, vec!["a".into()], counts(0, 0)),
+                ),
+                "notification-archived",
+                r#"{"ids":["a"],"unread_count":0,"unseen_count":0}"#,
+            ),
+            (
+                StreamEvent::Changed(
+                    ChangeKind::Removed,
+                    Changed::of(ChangeKind::Removed, vec!["a".into()], counts(1, 1)),
+                ),
+                "notification-removed",
+                r#"{"ids":["a"],"unread_count":1,"unseen_count":1}"#,
             ),
             (
                 StreamEvent::Resync(Resync {
@@ -197,15 +335,25 @@ mod tests {
             assert_eq!(StreamEvent::parse(name, data), Ok(event));
         }
         assert_eq!(
-            StreamEvent::New(notification()).id(),
+            StreamEvent::New(Box::new(notification())).id(),
             Some("6747f1f0a3b2c1d0e9f8a7b6")
         );
     }
 
     #[test]
+    fn every_kind_has_its_own_word_and_event() {
+        for kind in ChangeKind::ALL {
+            assert_eq!(ChangeKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(kind.event_name(), format!("notification-{}", kind.as_str()));
+            assert_eq!(ChangeKind::ALL[kind.index()], kind);
+        }
+        assert_eq!(event_names().count(), 2 + ChangeKind::ALL.len());
+    }
+
+    #[test]
     fn unknown_events_and_wrong_shapes_are_errors() {
         assert!(StreamEvent::parse("message", "{}").is_err());
-        assert!(StreamEvent::parse(NOTIFICATION_READ, r#"{"ids":["a"]}"#).is_err());
+        assert!(StreamEvent::parse("notification-read", r#"{"ids":["a"]}"#).is_err());
         assert!(StreamEvent::parse(NEW_NOTIFICATION, "not json").is_err());
     }
 }

@@ -14,7 +14,7 @@ test("SSR: the bell and the latest notifications are in the HTML; after hydratio
   expect(html).toContain('aria-label="Notifications, 1 unread"');
 
   await openApp(page, belfry);
-  await expect(page.getByRole("menuitem", { name: /Rendered by the server/ })).toBeVisible();
+  await expect(page.getByRole("link", { name: /Rendered by the server/ })).toBeVisible();
   expect(errors).toEqual([]);
 });
 
@@ -25,7 +25,7 @@ test("live: a published notification appears at the top and the badge goes up, w
   await page.evaluate(() => ((window as any).sameDocument = true));
 
   await belfry.publish({ user_id: "1", message: "Pushed live" });
-  await expect(page.getByRole("menuitem").first()).toContainText("Pushed live");
+  await expect(page.locator(".belfry-bell__link").first()).toContainText("Pushed live");
   await expect(bell).toHaveAccessibleName("Notifications, 2 unread");
   expect(await page.evaluate(() => (window as any).sameDocument)).toBe(true);
 
@@ -37,7 +37,7 @@ test("external writer: a document the Laravel app inserts (integer user_id) appe
   await signIn(context, belfry, "42");
   const bell = await openApp(page, belfry);
   belfry.insertAsLaravel(42, "Inserted by Laravel");
-  await expect(page.getByRole("menuitem").first()).toContainText("Inserted by Laravel");
+  await expect(page.locator(".belfry-bell__link").first()).toContainText("Inserted by Laravel");
   await expect(bell).toHaveAccessibleName("Notifications, 1 unread");
 });
 
@@ -52,7 +52,7 @@ test("broadcast: a notification Laravel broadcasts with the official Pusher clie
     id: "0f4e8a2b-3c5d-4e6f-8a9b-0c1d2e3f4a5b",
     type: "App\\Notifications\\InvoicePaid",
   });
-  await expect(page.getByRole("menuitem").first()).toContainText("Broadcast by Laravel");
+  await expect(page.locator(".belfry-bell__link").first()).toContainText("Broadcast by Laravel");
   await expect(bell).toHaveAccessibleName("Notifications, 1 unread");
 });
 
@@ -62,9 +62,9 @@ test("refresh: with the stream cut, a new notification shows after Refresh, once
   await openApp(page, belfry);
   await belfry.publish({ user_id: "1", message: "Missed by the cut stream" });
   await page.getByRole("button", { name: "Refresh" }).click();
-  await expect(page.getByRole("menuitem", { name: /Missed by the cut stream/ })).toHaveCount(1);
+  await expect(page.getByRole("link", { name: /Missed by the cut stream/ })).toHaveCount(1);
   await page.getByRole("button", { name: "Refresh" }).click();
-  await expect(page.getByRole("menuitem", { name: /Missed by the cut stream/ })).toHaveCount(1);
+  await expect(page.getByRole("link", { name: /Missed by the cut stream/ })).toHaveCount(1);
 });
 
 test("read state: an item click marks it read and follows its link; mark all read; a second tab follows @both", async ({ context, belfry }) => {
@@ -76,7 +76,7 @@ test("read state: an item click marks it read and follows its link; mark all rea
   await belfry.publish({ user_id: "1", message: "Latest", link: "/?followed=1" });
   await expect(bellB).toHaveAccessibleName("Notifications, 2 unread");
 
-  await tabA.getByRole("menuitem", { name: /Latest/ }).click();
+  await tabA.getByRole("link", { name: /Latest/ }).click();
   await expect(tabA).toHaveURL(/followed=1/);
   await expect(bellB).toHaveAccessibleName("Notifications, 1 unread");
 
@@ -91,14 +91,14 @@ test("resilience: the server is killed and restarted; what was written meanwhile
   await signIn(context, belfry, "1");
   await openApp(page, belfry);
   await belfry.publish({ user_id: "1", message: "Before the crash" });
-  await expect(page.getByRole("menuitem").first()).toContainText("Before the crash");
+  await expect(page.locator(".belfry-bell__link").first()).toContainText("Before the crash");
 
   await belfry.kill();
   belfry.send("1", "Written while down 1");
   belfry.send("1", "Written while down 2");
   await belfry.start();
 
-  const items = page.getByRole("menuitem");
+  const items = page.locator(".belfry-bell__link");
   await expect(items.filter({ hasText: "Written while down 2" })).toHaveCount(1, { timeout: 20_000 });
   await expect(items.filter({ hasText: "Written while down 1" })).toHaveCount(1);
   await expect(items.filter({ hasText: "Before the crash" })).toHaveCount(1);
@@ -116,8 +116,8 @@ test("isolation: two users in two browser contexts see only their own @both", as
   }
   await belfry.publish({ user_id: "1", message: "Only for one" });
   await belfry.publish({ user_id: "2", message: "Only for two" });
-  await expect(pages[0].getByRole("menuitem")).toHaveText([/Only for one/]);
-  await expect(pages[1].getByRole("menuitem")).toHaveText([/Only for two/]);
+  await expect(pages[0].locator(".belfry-bell__link")).toHaveText([/Only for one/]);
+  await expect(pages[1].locator(".belfry-bell__link")).toHaveText([/Only for two/]);
 });
 
 test("accessibility: the keyboard alone opens, walks and closes the list; the count is in the name", async ({ page, context, belfry }) => {
@@ -133,11 +133,11 @@ test("accessibility: the keyboard alone opens, walks and closes the list; the co
   await page.keyboard.press("Enter");
   await expect(bell).toHaveAttribute("aria-expanded", "true");
   await page.keyboard.press("ArrowDown");
-  await expect(page.getByRole("menuitem", { name: /Second/ })).toBeFocused();
+  await expect(page.getByRole("link", { name: /Second/ })).toBeFocused();
   await page.keyboard.press("ArrowDown");
-  await expect(page.getByRole("menuitem", { name: /First/ })).toBeFocused();
+  await expect(page.getByRole("link", { name: /First/ })).toBeFocused();
   await page.keyboard.press("ArrowUp");
-  await expect(page.getByRole("menuitem", { name: /Second/ })).toBeFocused();
+  await expect(page.getByRole("link", { name: /Second/ })).toBeFocused();
   await page.keyboard.press("Escape");
   await expect(bell).toHaveAttribute("aria-expanded", "false");
   await expect(bell).toBeFocused();
@@ -158,14 +158,14 @@ test("safety: markup in a message is text; a javascript: link cannot be created"
   await openApp(page, belfry);
   const xss = "<img src=x onerror=alert(1)>";
   expect((await belfry.publish({ user_id: "1", message: xss })).status).toBe(201);
-  await expect(page.getByRole("menuitem").first()).toContainText(xss);
+  await expect(page.locator(".belfry-bell__link").first()).toContainText(xss);
   await expect(page.locator(".belfry-bell img")).toHaveCount(0);
 
   const refused = await belfry.publish({ user_id: "1", message: "click me", link: "javascript:alert(1)" });
   expect(refused.status).toBe(422);
   expect(await refused.json()).toMatchObject({ error: "invalid", field: "link" });
   await page.reload();
-  await expect(page.getByRole("menuitem", { name: /click me/ })).toHaveCount(0);
+  await expect(page.getByRole("link", { name: /click me/ })).toHaveCount(0);
   expect(dialogs).toBe(0);
 });
 
@@ -176,8 +176,8 @@ test("order: notifications with ids of the publisher's choosing show newest firs
   await signIn(context, belfry, "1");
   await openApp(page, belfry);
   await belfry.publish({ user_id: "1", id: "mmm-third", message: "Third" });
-  await expect(page.getByRole("menuitem").first()).toContainText("Third");
-  const items = page.getByRole("menuitem");
+  await expect(page.locator(".belfry-bell__link").first()).toContainText("Third");
+  const items = page.locator(".belfry-bell__link");
   await expect(items.nth(1)).toContainText("Second");
   await expect(items.nth(2)).toContainText("First");
   await page.getByRole("button", { name: "Refresh" }).click();
@@ -193,7 +193,7 @@ test("dates: an item older than a month shows the viewer's calendar date, not UT
   await signIn(context, belfry, "42");
   const page = await context.newPage();
   await openApp(page, belfry);
-  await expect(page.getByRole("menuitem", { name: /From October/ })).toContainText("2026-10-21");
+  await expect(page.getByRole("link", { name: /From October/ })).toContainText("2026-10-21");
   await context.close();
 });
 
@@ -201,7 +201,7 @@ test("bounded: pushes into an open bell push the oldest out, and Load more bring
   for (let i = 1; i <= 10; i++) await belfry.publish({ user_id: "1", message: `Loaded ${i}` });
   await signIn(context, belfry, "1");
   await openApp(page, belfry);
-  const items = page.getByRole("menuitem");
+  const items = page.locator(".belfry-bell__link");
   await expect(items).toHaveCount(10);
   for (let i = 1; i <= 3; i++) await belfry.publish({ user_id: "1", message: `Pushed ${i}` });
   await expect(items.first()).toContainText("Pushed 3");

@@ -21,7 +21,7 @@ test("page load: a notification committed before the stream opens shows once, wi
   await signIn(context, belfry, "1");
   await publishWhileTheStreamIsHeld(page, belfry, "1", "In the gap");
   const bell = await openApp(page, belfry);
-  await expect(page.getByRole("menuitem", { name: /In the gap/ })).toHaveCount(1, { timeout: 15_000 });
+  await expect(page.getByRole("link", { name: /In the gap/ })).toHaveCount(1, { timeout: 15_000 });
   await expect(bell).toHaveAccessibleName("Notifications, 1 unread");
 });
 
@@ -31,7 +31,7 @@ test("page load: the same for the embed", async ({ page, belfry, host }) => {
   const bell = page.getByRole("button", { name: /Notifications/ });
   await expect(bell).toHaveAccessibleName("Notifications, 1 unread", { timeout: 15_000 });
   await bell.click();
-  await expect(page.getByRole("menuitem", { name: /In the embed's gap/ })).toHaveCount(1);
+  await expect(page.getByRole("link", { name: /In the embed's gap/ })).toHaveCount(1);
 });
 
 test("read and removed elsewhere: a read by another program and a delete reach the open tab @both", async ({ page, context, belfry }) => {
@@ -51,9 +51,9 @@ test("read and removed elsewhere: a read by another program and a delete reach t
   await expect(bell).toHaveAccessibleName("Notifications, 2 unread");
 
   belfry.deleteDirectly(second._id);
-  await expect(page.getByRole("menuitem", { name: /Deleted elsewhere/ })).toHaveCount(0);
+  await expect(page.getByRole("link", { name: /Deleted elsewhere/ })).toHaveCount(0);
   await expect(bell).toHaveAccessibleName("Notifications, 1 unread");
-  await expect(page.getByRole("menuitem", { name: /Stays/ })).toHaveCount(1);
+  await expect(page.getByRole("link", { name: /Stays/ })).toHaveCount(1);
 });
 
 test("tabs: ten tabs of one user share one stream; when the leading tab closes the others carry on, once; another user's tabs see only their own @both", async ({ browser, belfry }) => {
@@ -69,15 +69,15 @@ test("tabs: ten tabs of one user share one stream; when the leading tab closes t
   }
   await belfry.publish({ user_id: "1", message: "To every tab" });
   for (const tab of tabs) {
-    await expect(tab.getByRole("menuitem", { name: /To every tab/ })).toHaveCount(1, { timeout: 15_000 });
+    await expect(tab.getByRole("link", { name: /To every tab/ })).toHaveCount(1, { timeout: 15_000 });
   }
   await expect.poll(() => openStreams(belfry)).toBe(1);
 
   await tabs[0].close();
   await belfry.publish({ user_id: "1", message: "After the leader left" });
   for (const tab of tabs.slice(1)) {
-    await expect(tab.getByRole("menuitem", { name: /After the leader left/ })).toHaveCount(1, { timeout: 15_000 });
-    await expect(tab.getByRole("menuitem", { name: /To every tab/ })).toHaveCount(1);
+    await expect(tab.getByRole("link", { name: /After the leader left/ })).toHaveCount(1, { timeout: 15_000 });
+    await expect(tab.getByRole("link", { name: /To every tab/ })).toHaveCount(1);
   }
   await expect.poll(() => openStreams(belfry)).toBe(1);
 
@@ -87,10 +87,10 @@ test("tabs: ten tabs of one user share one stream; when the leading tab closes t
   for (const tab of otherTabs) await openApp(tab, belfry);
   await belfry.publish({ user_id: "2", message: "Only for user 2" });
   for (const tab of otherTabs) {
-    await expect(tab.getByRole("menuitem", { name: /Only for user 2/ })).toHaveCount(1, { timeout: 15_000 });
-    await expect(tab.getByRole("menuitem", { name: /To every tab|After the leader left/ })).toHaveCount(0);
+    await expect(tab.getByRole("link", { name: /Only for user 2/ })).toHaveCount(1, { timeout: 15_000 });
+    await expect(tab.getByRole("link", { name: /To every tab|After the leader left/ })).toHaveCount(0);
   }
-  await expect(tabs[1].getByRole("menuitem", { name: /Only for user 2/ })).toHaveCount(0);
+  await expect(tabs[1].getByRole("link", { name: /Only for user 2/ })).toHaveCount(0);
   await expect.poll(() => openStreams(belfry)).toBe(2);
   await other.close();
   await context.close();
@@ -118,17 +118,17 @@ test("tabs: the leading tab is frozen (Page Lifecycle); another leads within sec
   await leader.send("Debugger.pause");
   await belfry.publish({ user_id: "1", message: "While the leader sleeps" });
   for (const tab of tabs.slice(1)) {
-    await expect(tab.getByRole("menuitem", { name: /While the leader sleeps/ })).toHaveCount(1, { timeout: 10_000 });
+    await expect(tab.getByRole("link", { name: /While the leader sleeps/ })).toHaveCount(1, { timeout: 10_000 });
   }
   await expect.poll(() => openStreams(belfry)).toBe(1);
 
   await leader.send("Debugger.resume");
   await leader.send("Debugger.disable");
   await tabs[0].evaluate(() => document.dispatchEvent(new Event("resume")));
-  await expect(tabs[0].getByRole("menuitem", { name: /While the leader sleeps/ })).toHaveCount(1, { timeout: 10_000 });
+  await expect(tabs[0].getByRole("link", { name: /While the leader sleeps/ })).toHaveCount(1, { timeout: 10_000 });
   await belfry.publish({ user_id: "1", message: "All awake" });
   for (const tab of tabs) {
-    await expect(tab.getByRole("menuitem", { name: /All awake/ })).toHaveCount(1, { timeout: 10_000 });
+    await expect(tab.getByRole("link", { name: /All awake/ })).toHaveCount(1, { timeout: 10_000 });
   }
   await expect.poll(() => openStreams(belfry)).toBe(1);
   await context.close();

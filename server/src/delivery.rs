@@ -12,14 +12,14 @@
 
 use std::sync::{Arc, Mutex};
 
-use app::protocol::{Read, Removed, StreamEvent};
+use app::protocol::{Changed, StreamEvent};
 use app::Notification;
 use futures::stream::{self, Stream, StreamExt};
 
 use crate::hub::{EncodedNotification, Event, Hub, TooManyStreams};
 use crate::metrics;
 use crate::model::{NotificationId, Position, UserId};
-use crate::store::{Change, ChangeKind, FeedSink, Replay, Store, StoreError};
+use crate::store::{Change, FeedSink, Replay, Store, StoreError};
 
 /// The most missed notifications a resume replays; past that, the client refetches the list.
 pub const MAX_REPLAY: usize = 500;
@@ -72,30 +72,13 @@ impl FeedSink for Delivery {
     }
 }
 
-/// The event that tells a change.
+/// The event that tells a change (a read leaving nothing unread said as `all`, see
+/// [`Changed::of`]).
 fn change_event(change: &Change) -> Event {
-    match change.kind {
-        ChangeKind::Read => read_event(&change.ids, change.unread_count),
-        ChangeKind::Removed => removed_event(&change.ids, change.unread_count),
-    }
-}
-
-/// `notification-read`: the ids, or `all` once nothing is left unread (see [`Read::of`]).
-fn read_event(ids: &[NotificationId], unread_count: u64) -> Event {
-    let read = Read::of(texts(ids), unread_count);
-    Event::Read(Arc::from(StreamEvent::Read(read).data()))
-}
-
-fn removed_event(ids: &[NotificationId], unread_count: u64) -> Event {
-    let removed = Removed {
-        ids: texts(ids),
-        unread_count,
-    };
-    Event::Removed(Arc::from(StreamEvent::Removed(removed).data()))
-}
-
-fn texts(ids: &[NotificationId]) -> Vec<String> {
-    ids.iter().map(|id| id.as_str().to_owned()).collect()
+    let ids = change.ids.iter().map(|id| id.as_str().to_owned()).collect();
+    let changed = Changed::of(change.kind, ids, change.counts);
+    let event = StreamEvent::Changed(change.kind, changed);
+    Event::Changed(change.kind, Arc::from(event.data()))
 }
 
 fn pushed(position: Position, notification: &Notification) -> Option<Arc<EncodedNotification>> {
@@ -214,6 +197,7 @@ mod tests {
             created_at: "2026-11-28T07:00:00.000Z".into(),
             kind: None,
             data: None,
+            ..Notification::default()
         }
     }
 

@@ -34,6 +34,7 @@ use futures::channel::mpsc;
 
 use crate::metrics;
 use crate::model::{Position, UserId};
+use crate::store::ChangeKind;
 
 /// Events queued per stream before it counts as slow. Small on purpose: a stream's queue is
 /// the only memory the hub holds for it.
@@ -46,10 +47,9 @@ pub const SHARDS: usize = 64;
 pub enum Event {
     /// A new notification, serialised once and shared by all of the user's streams.
     New(Arc<EncodedNotification>),
-    /// Some or all of the user's notifications were marked read: the event's JSON.
-    Read(Arc<str>),
-    /// Some of the user's notifications were deleted: the event's JSON.
-    Removed(Arc<str>),
+    /// Some of the user's notifications changed (read, archived, deleted, …): the kind and
+    /// the event's JSON.
+    Changed(ChangeKind, Arc<str>),
 }
 
 #[derive(Debug)]

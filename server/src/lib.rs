@@ -25,6 +25,7 @@ pub mod pusher;
 pub mod rate;
 pub mod retention;
 pub mod serve;
+pub mod snooze;
 pub mod store;
 pub mod stream;
 pub mod transport;

@@ -19,6 +19,7 @@ const FEED_ROWS: &str = "belfry_feed_rows_total";
 const FEED_FOLLOWING: &str = "belfry_feed_following";
 const FEED_INVALIDATIONS: &str = "belfry_feed_invalidations_total";
 const PUSHER_EVENTS: &str = "belfry_pusher_events_total";
+const SNOOZES_ENDED: &str = "belfry_snoozes_ended_total";
 
 /// The metrics in Prometheus' text format.
 #[utoipa::path(
@@ -53,6 +54,10 @@ fn describe() {
     metrics::describe_gauge!(OPEN_STREAMS, "open SSE streams");
     metrics::describe_counter!(DELIVERIES, "notifications queued to open streams");
     metrics::describe_counter!(REPLAYS, "missed notifications replayed on resume");
+    metrics::describe_counter!(
+        SNOOZES_ENDED,
+        "snoozes this instance ended because their time came"
+    );
     metrics::describe_counter!(
         RESYNCS,
         "resumes that could not replay and were told to resync"
@@ -121,6 +126,10 @@ pub fn replayed(count: u64) {
     metrics::counter!(REPLAYS).increment(count);
 }
 
+pub fn snoozes_ended(count: u64) {
+    metrics::counter!(SNOOZES_ENDED).increment(count);
+}
+
 pub fn resynced() {
     metrics::counter!(RESYNCS).increment(1);
 }
@@ -134,7 +143,7 @@ pub fn database_error() {
 }
 
 /// A row or document skipped, or a field of one left out, for `reason` (`id`, `user_id`,
-/// `message`, `created_at`, `link`, `entry`, `row`, `stamp`).
+/// `message`, `created_at`, `link`, `entry`, `row`, `stamp`, `snoozed_until`).
 pub fn skipped(reason: &'static str) {
     metrics::counter!(SKIPPED, "reason" => reason).increment(1);
 }

@@ -248,6 +248,58 @@ impl Data {
     }
 }
 
+/// When a snooze ends: an RFC 3339 time with an offset, after now and at most
+/// [`MAX_SNOOZE_DAYS`] days ahead (a user's "next week", not a reminder system).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnoozeUntil(chrono::DateTime<chrono::Utc>);
+
+pub const MAX_SNOOZE_DAYS: i64 = 366;
+
+impl SnoozeUntil {
+    /// `raw` as a snooze's end, judged at `now`.
+    pub fn parse(raw: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Self, String> {
+        let until = chrono::DateTime::parse_from_rfc3339(raw.trim())
+            .map_err(|_| format!("until must be an RFC 3339 time with an offset, not {raw:?}"))?
+            .with_timezone(&chrono::Utc);
+        if until <= now {
+            return Err(format!("until must be in the future, not {raw}"));
+        }
+        if until - now > chrono::Duration::days(MAX_SNOOZE_DAYS) {
+            return Err(format!(
+                "until must be at most {MAX_SNOOZE_DAYS} days ahead, not {raw}"
+            ));
+        }
+        Ok(Self(until))
+    }
+
+    pub fn at(self) -> chrono::DateTime<chrono::Utc> {
+        self.0
+    }
+}
+
+/// The ids of a bulk change (`{"ids": […]}`): 1 to `max` valid ids.
+pub fn parse_ids(
+    value: Option<&serde_json::Value>,
+    max: usize,
+) -> Result<Vec<NotificationId>, String> {
+    let Some(serde_json::Value::Array(items)) = value else {
+        return Err("ids must be an array of notification ids".into());
+    };
+    if items.is_empty() || items.len() > max {
+        return Err(format!(
+            "ids must name 1 to {max} notifications, not {}",
+            items.len()
+        ));
+    }
+    items
+        .iter()
+        .map(|item| match item {
+            serde_json::Value::String(id) => NotificationId::parse(id),
+            other => Err(format!("each id must be a string, not {other}")),
+        })
+        .collect()
+}
+
 /// A notification to be created, already validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewNotification {

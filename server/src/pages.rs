@@ -8,7 +8,7 @@ use app::page_data::{PageData, PageSource};
 use axum_extra::extract::CookieJar;
 
 use crate::auth::TOKEN_COOKIE;
-use crate::store::Page;
+use crate::store::{Page, Status};
 use crate::AppState;
 
 pub fn page_source(state: AppState, dev: bool) -> PageSource {
@@ -30,14 +30,15 @@ pub fn page_source(state: AppState, dev: bool) -> PageSource {
             let page = Page {
                 limit: PAGE as u32,
                 before: None,
+                status: Status::Inbox,
             };
             let snapshot = match (
                 state.store.list(&user, page).await,
-                state.store.unread_count(&user).await,
+                state.store.counts(&user).await,
             ) {
-                (Ok(notifications), Ok(unread_count)) => Some(BellSnapshot {
+                (Ok(notifications), Ok(counts)) => Some(BellSnapshot {
                     notifications,
-                    unread_count,
+                    counts,
                 }),
                 (Err(err), _) | (_, Err(err)) => {
                     // The page still renders; the bell loads the list itself once hydrated.

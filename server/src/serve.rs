@@ -64,6 +64,7 @@ impl Server {
             crate::retention::keep(args.retain_days),
             shutdown.clone(),
         ));
+        tokio::spawn(crate::snooze::run(Arc::clone(&store), shutdown.clone()));
         let state = AppState {
             store,
             tokens: Arc::new(secrets.token_keys()?),

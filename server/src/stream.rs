@@ -106,12 +106,9 @@ fn to_sse(event: Outgoing) -> SseEvent {
             .event(protocol::NEW_NOTIFICATION)
             .id(&pushed.id)
             .data(&pushed.json),
-        Outgoing::Hub(Event::Read(json)) => SseEvent::default()
-            .event(protocol::NOTIFICATION_READ)
-            .data(&*json),
-        Outgoing::Hub(Event::Removed(json)) => SseEvent::default()
-            .event(protocol::NOTIFICATION_REMOVED)
-            .data(&*json),
+        Outgoing::Hub(Event::Changed(kind, json)) => {
+            SseEvent::default().event(kind.event_name()).data(&*json)
+        }
         Outgoing::Resync(reason) => {
             let resync = protocol::StreamEvent::Resync(protocol::Resync {
                 reason: reason.to_owned(),

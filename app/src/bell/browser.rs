@@ -10,13 +10,14 @@ use leptos::task::spawn_local;
 use send_wrapper::SendWrapper;
 
 use super::client::token_subject;
+use super::inbox::{apply_action, apply_change, mark_seen, unseen_ids, Fetch, ItemAction};
 use super::live::LiveEvent;
 use super::logic::{
-    add_live, elapsed, keep_newest, mark_all_read, mark_read, merge, parse_utc_millis, Elapsed,
+    add_live, elapsed, keep_newest, mark_all_read, merge, parse_utc_millis, Elapsed,
 };
 use super::shared;
-use super::{Bell, BellEvent, LiveState, PAGE};
-use crate::protocol::StreamEvent;
+use super::{Bell, BellEvent, LiveState, SnoozeFor, Strings, PAGE};
+use crate::protocol::{Counts, Status, StreamEvent};
 
 fn now_millis() -> i64 {
     js_sys::Date::now() as i64
@@ -80,7 +81,7 @@ fn restart_for_another_user(bell: Bell, live: Rc<RefCell<shared::Connection>>) {
         live.borrow().stop();
         bell.items.set(Vec::new());
         bell.more.set(false);
-        bell.unread.set(0);
+        bell.counts.set(Counts::default());
         bell.refresh();
         live.replace(shared::start(bell.client, None, move |event| {
             bell.on_live(event)
@@ -92,7 +93,7 @@ fn restart_for_another_user(bell: Bell, live: Rc<RefCell<shared::Connection>>) {
 fn tell_the_page(bell: Bell) {
     Effect::new(move |last: Option<Option<u64>>| {
         let loaded = !bell.loading.get();
-        let count = loaded.then(|| bell.unread.get());
+        let count = loaded.then(|| bell.counts.get().unread_count);
         if count.is_some() && last.flatten() != count {
             bell.emit(BellEvent::UnreadCount(count.unwrap_or_default()));
         }
@@ -165,11 +166,19 @@ impl Bell {
     fn on_live(self, event: LiveEvent) {
         match event {
             LiveEvent::Stream(StreamEvent::New(notification)) => {
+                let notification = *notification;
                 let event = BellEvent::Notification(notification.clone());
                 let limit = self.loaded.get_value().max(PAGE);
+                let inbox = self.view.get_untracked() == Status::Inbox;
                 let (added, dropped) = self
                     .items
-                    .try_update(|items| (add_live(items, notification), keep_newest(items, limit)))
+                    .try_update(|items| {
+                        let added = match inbox {
+                            true => add_live(items, notification),
+                            false => 0,
+                        };
+                        (added, keep_newest(items, limit))
+                    })
                     .unwrap_or((0, None));
                 if let Some(oldest) = dropped {
                     self.cursor.set_value(Some(oldest));
@@ -178,26 +187,27 @@ impl Bell {
                 if added > 0 {
                     self.emit(event);
                 }
-                // At once for the eye, then from the server: a push that crosses a count
-                // fetched a moment earlier would otherwise be counted twice.
-                self.unread.update(|n| *n += added);
-                self.sync_count();
-            }
-            LiveEvent::Stream(StreamEvent::Read(read)) => {
-                let at = now_rfc3339();
-                self.items.update(|items| {
-                    if read.all {
-                        mark_all_read(items, &at)
-                    } else {
-                        mark_read(items, &read.ids, &at)
-                    }
+                // New, so unread and unseen: counted here, without asking the server (the next
+                // change event carries the server's counts).
+                self.counts.update(|c| {
+                    c.unread_count += added;
+                    c.unseen_count += added;
                 });
-                self.unread.set(read.unread_count);
+                self.see_shown();
             }
-            LiveEvent::Stream(StreamEvent::Removed(removed)) => {
-                self.items
-                    .update(|items| items.retain(|n| !removed.ids.contains(&n.id)));
-                self.unread.set(removed.unread_count);
+            LiveEvent::Stream(StreamEvent::Changed(kind, changed)) => {
+                let at = now_rfc3339();
+                let view = self.view.get_untracked();
+                let fetch = self
+                    .items
+                    .try_update(|items| apply_change(items, view, kind, &changed, &at))
+                    .unwrap_or(Fetch::Nothing);
+                self.counts.set(changed.counts);
+                match fetch {
+                    Fetch::Nothing => {}
+                    Fetch::List => self.refresh(),
+                    Fetch::Items(ids) => self.bring_back(ids),
+                }
             }
             LiveEvent::Stream(StreamEvent::Resync(_)) => self.refresh(),
             LiveEvent::Connected { resumed } => {
@@ -213,15 +223,93 @@ impl Bell {
         }
     }
 
-    /// Sets the badge from the server's count, ignoring answers overtaken by a newer request.
-    fn sync_count(self) {
-        let request = self.count_request.get_value() + 1;
-        self.count_request.set_value(request);
+    /// Fetches notifications back from a snooze and shows them at the top of the inbox.
+    fn bring_back(self, ids: Vec<String>) {
         spawn_local(async move {
-            if let Ok(unread) = self.client.unread_count().await {
-                if self.count_request.get_value() == request {
-                    self.unread.set(unread);
+            for id in &ids {
+                let Ok(item) = self.client.get(id).await else {
+                    continue;
+                };
+                if self.view.get_untracked() == Status::Inbox {
+                    self.items.update(|items| {
+                        items.retain(|n| n.id != item.id);
+                        items.insert(0, item);
+                    });
                 }
+            }
+            self.see_shown();
+        });
+    }
+
+    /// Marks what the open inbox shows seen: at once here, then in one request.
+    pub(super) fn see_shown(self) {
+        if !self.open.get_untracked() || self.view.get_untracked() != Status::Inbox {
+            return;
+        }
+        let ids = self
+            .items
+            .with_untracked(|items| unseen_ids(items, crate::bell::client::MAX_SEEN));
+        if ids.is_empty() {
+            return;
+        }
+        let at = now_rfc3339();
+        let marked = self
+            .items
+            .try_update(|items| mark_seen(items, &ids, &at))
+            .unwrap_or(0);
+        self.counts
+            .update(|c| c.unseen_count = c.unseen_count.saturating_sub(marked));
+        spawn_local(async move {
+            // Seen is what the user was shown, not an action of theirs: a refusal (one deleted
+            // meanwhile) is corrected by the next refresh, not shown as an error.
+            let _ = self.client.seen(&ids).await;
+        });
+    }
+
+    /// Applies an item's action at once, then asks the server; if it refuses, the list and
+    /// counts are fetched again (the item back as it was) and the failure shown.
+    pub(super) fn act(self, id: String, action: ItemAction, done: fn(&Strings) -> &String) {
+        let at = now_rfc3339();
+        let mut counts = self.counts.get_untracked();
+        self.items
+            .update(|items| apply_action(items, &mut counts, &id, &action, &at));
+        self.counts.set(counts);
+        spawn_local(async move {
+            match self.client.act(&id, &action).await {
+                Ok(()) => {
+                    let said = self.strings.with_value(|s| done(s).clone());
+                    self.announced.set(said);
+                }
+                Err(err) => {
+                    self.refresh();
+                    self.fail(|s| &s.error_action, err);
+                }
+            }
+        });
+    }
+
+    /// Shows the inbox or the archive.
+    pub(super) fn show(self, view: Status) {
+        if self.view.get_untracked() == view {
+            return;
+        }
+        self.view.set(view);
+        self.items.set(Vec::new());
+        self.cursor.set_value(None);
+        self.more.set(false);
+        self.refresh();
+    }
+
+    pub(super) fn archive_read(self) {
+        spawn_local(async move {
+            match self.client.archive_read().await {
+                Ok(()) => {
+                    self.items
+                        .update(|items| items.retain(|n| n.read_at.is_none()));
+                    let said = self.strings.with_value(|s| s.archive_read.clone());
+                    self.announced.set(said);
+                }
+                Err(err) => self.fail(|s| &s.error_action, err),
             }
         });
     }
@@ -233,14 +321,18 @@ impl Bell {
         spawn_local(async move {
             let request = bell.count_request.get_value() + 1;
             bell.count_request.set_value(request);
+            let view = bell.view.get_untracked();
             let result = async {
-                let page = bell.client.list(None).await?;
-                let unread = bell.client.unread_count().await?;
-                Ok::<_, super::client::ApiError>((page, unread))
+                let page = bell.client.list(None, view).await?;
+                let counts = bell.client.counts().await?;
+                Ok::<_, super::client::ApiError>((page, counts))
             }
             .await;
+            if bell.view.get_untracked() != view {
+                return;
+            }
             match result {
-                Ok((page, unread)) => {
+                Ok((page, counts)) => {
                     if bell.items.with_untracked(Vec::is_empty) {
                         bell.more.set(page.len() >= PAGE);
                         bell.cursor.set_value(page.last().map(|n| n.id.clone()));
@@ -250,9 +342,10 @@ impl Bell {
                         bell.loaded.set_value(items.len());
                     });
                     if bell.count_request.get_value() == request {
-                        bell.unread.set(unread);
+                        bell.counts.set(counts);
                     }
                     bell.error.set(None);
+                    bell.see_shown();
                 }
                 Err(err) => bell.fail(|s| &s.error_load, err),
             }
@@ -265,9 +358,10 @@ impl Bell {
         let Some(oldest) = bell.cursor.get_value() else {
             return;
         };
+        let view = bell.view.get_untracked();
         spawn_local(async move {
-            match bell.client.list(Some(&oldest)).await {
-                Ok(page) => {
+            match bell.client.list(Some(&oldest), view).await {
+                Ok(page) if bell.view.get_untracked() == view => {
                     bell.more.set(page.len() >= PAGE);
                     if let Some(last) = page.last() {
                         bell.cursor.set_value(Some(last.id.clone()));
@@ -276,7 +370,9 @@ impl Bell {
                         merge(items, page);
                         bell.loaded.set_value(items.len());
                     });
+                    bell.see_shown();
                 }
+                Ok(_) => {}
                 Err(err) => bell.fail(|s| &s.error_more, err),
             }
         });
@@ -289,7 +385,7 @@ impl Bell {
                 Ok(()) => {
                     let at = now_rfc3339();
                     bell.items.update(|items| mark_all_read(items, &at));
-                    bell.unread.set(0);
+                    bell.counts.set(Counts::default());
                 }
                 Err(err) => bell.fail(|s| &s.error_mark_all, err),
             }
@@ -311,13 +407,40 @@ impl Bell {
                 .with_untracked(|items| items.iter().any(|n| n.id == id && n.read_at.is_none()));
             if was_unread && bell.client.mark_read(&id).await.is_ok() {
                 let at = now_rfc3339();
+                let mut counts = bell.counts.get_untracked();
                 bell.items
-                    .update(|items| mark_read(items, std::slice::from_ref(&id), &at));
-                bell.unread.update(|n| *n = n.saturating_sub(1));
+                    .update(|items| apply_action(items, &mut counts, &id, &ItemAction::Read, &at));
+                bell.counts.set(counts);
             }
             if let Some(link) = link {
                 let _ = window().location().assign(&link);
             }
         });
     }
+}
+
+/// When a snooze chosen in the menu ends, in the browser's zone, as RFC 3339 (UTC).
+pub(super) fn snooze_until(when: SnoozeFor) -> String {
+    let date = js_sys::Date::new_0();
+    match when {
+        SnoozeFor::Hour => date.set_time(date.get_time() + 3_600_000.0),
+        SnoozeFor::Tomorrow => {
+            date.set_date(date.get_date() + 1);
+            date.set_hours(9);
+            0.0
+        }
+        SnoozeFor::NextWeek => {
+            // The next Monday (a week on, from a Monday).
+            let ahead = (8 - date.get_day()) % 7;
+            date.set_date(date.get_date() + if ahead == 0 { 7 } else { ahead });
+            date.set_hours(9);
+            0.0
+        }
+    };
+    if when != SnoozeFor::Hour {
+        date.set_minutes(0);
+        date.set_seconds(0);
+        date.set_milliseconds(0);
+    }
+    date.to_iso_string().into()
 }

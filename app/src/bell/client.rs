@@ -71,11 +71,14 @@ impl BellClient {
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BellSnapshot {
     pub notifications: Vec<Notification>,
-    pub unread_count: u64,
+    pub counts: crate::protocol::Counts,
 }
 
 /// Notifications per page of the dropdown.
 pub const PAGE: usize = 10;
+
+/// The most ids one `seen` request names (the server takes up to 100).
+pub const MAX_SEEN: usize = 100;
 
 #[cfg(feature = "browser")]
 pub use browser::*;
@@ -87,6 +90,8 @@ mod browser {
     use web_sys::RequestCredentials;
 
     use super::{encoded, BellClient, PAGE};
+    use crate::bell::inbox::ItemAction;
+    use crate::protocol::{Counts, Status};
     use crate::Notification;
 
     #[derive(Clone, Debug)]
@@ -110,20 +115,30 @@ mod browser {
             }
         }
 
-        /// Sends a request; after a 401, gets a fresh token (if there is a token URL) and
-        /// sends it once more.
-        async fn send(&self, build: impl Fn() -> RequestBuilder) -> Result<Response, ApiError> {
-            let response = self
-                .signed(build())
-                .send()
-                .await
-                .map_err(|e| failed("the server cannot be reached", e))?;
+        /// Sends a request (with `body` as JSON, if any); after a 401, gets a fresh token (if
+        /// there is a token URL) and sends it once more.
+        async fn send(
+            &self,
+            build: impl Fn() -> RequestBuilder,
+            body: Option<&serde_json::Value>,
+        ) -> Result<Response, ApiError> {
+            let once = || async {
+                let request = self.signed(build());
+                let sent = match body {
+                    Some(body) => {
+                        request
+                            .json(body)
+                            .map_err(|e| failed("cannot send", e))?
+                            .send()
+                            .await
+                    }
+                    None => request.send().await,
+                };
+                sent.map_err(|e| failed("the server cannot be reached", e))
+            };
+            let response = once().await?;
             if response.status() == 401 && self.refresh_token().await.is_ok() {
-                return self
-                    .signed(build())
-                    .send()
-                    .await
-                    .map_err(|e| failed("the server cannot be reached", e));
+                return once().await;
             }
             Ok(response)
         }
@@ -185,7 +200,7 @@ mod browser {
     impl BellClient {
         async fn json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
             let url = self.url(path);
-            let response = self.send(|| Request::get(&url)).await?;
+            let response = self.send(|| Request::get(&url), None).await?;
             if !response.ok() {
                 return Err(ApiError(format!(
                     "the server answered {}",
@@ -198,25 +213,41 @@ mod browser {
                 .map_err(|e| failed("unexpected answer", e))
         }
 
-        pub async fn list(&self, before: Option<&str>) -> Result<Vec<Notification>, ApiError> {
-            let path = match before {
-                Some(id) => format!("/notifications?limit={PAGE}&before={}", encoded(id)),
-                None => format!("/notifications?limit={PAGE}"),
-            };
+        /// A page of the list of `status`, after `before`.
+        pub async fn list(
+            &self,
+            before: Option<&str>,
+            status: Status,
+        ) -> Result<Vec<Notification>, ApiError> {
+            let mut path = format!("/notifications?limit={PAGE}&status={}", status.as_str());
+            if let Some(id) = before {
+                path.push_str(&format!("&before={}", encoded(id)));
+            }
             self.json(&path).await
         }
 
-        pub async fn unread_count(&self) -> Result<u64, ApiError> {
-            let body: serde_json::Value = self.json("/notifications/unread-count").await?;
-            body["unread_count"]
-                .as_u64()
-                .ok_or_else(|| ApiError("unexpected answer".into()))
+        pub async fn counts(&self) -> Result<Counts, ApiError> {
+            self.json("/notifications/counts").await
         }
 
-        async fn post(&self, path: &str) -> Result<(), ApiError> {
+        /// One notification, whatever its state.
+        pub async fn get(&self, id: &str) -> Result<Notification, ApiError> {
+            self.json(&format!("/notifications/{}", encoded(id))).await
+        }
+
+        /// Sends a change (with the CSRF header) and checks it was taken.
+        async fn change(
+            &self,
+            build: impl Fn(&str) -> RequestBuilder,
+            path: &str,
+            body: Option<serde_json::Value>,
+        ) -> Result<(), ApiError> {
             let url = self.url(path);
             let response = self
-                .send(|| Request::post(&url).header("X-Requested-With", "XMLHttpRequest"))
+                .send(
+                    || build(&url).header("X-Requested-With", "XMLHttpRequest"),
+                    body.as_ref(),
+                )
                 .await?;
             if response.ok() {
                 Ok(())
@@ -228,13 +259,41 @@ mod browser {
             }
         }
 
+        async fn post(&self, path: &str) -> Result<(), ApiError> {
+            self.change(Request::post, path, None).await
+        }
+
         pub async fn mark_read(&self, id: &str) -> Result<(), ApiError> {
-            self.post(&format!("/notifications/{}/read", encoded(id)))
-                .await
+            self.act(id, &ItemAction::Read).await
         }
 
         pub async fn mark_all_read(&self) -> Result<(), ApiError> {
             self.post("/notifications/read-all").await
+        }
+
+        pub async fn archive_read(&self) -> Result<(), ApiError> {
+            self.post("/notifications/archive-read").await
+        }
+
+        /// Marks these seen, in one request.
+        pub async fn seen(&self, ids: &[String]) -> Result<(), ApiError> {
+            let body = serde_json::json!({ "ids": ids });
+            self.change(Request::post, "/notifications/seen", Some(body))
+                .await
+        }
+
+        /// Applies an item's action.
+        pub async fn act(&self, id: &str, action: &ItemAction) -> Result<(), ApiError> {
+            let one = format!("/notifications/{}", encoded(id));
+            match (action.segment(), action) {
+                (None, _) => self.change(Request::delete, &one, None).await,
+                (Some(segment), ItemAction::Snooze(until)) => {
+                    let body = serde_json::json!({ "until": until });
+                    let path = format!("{one}/{segment}");
+                    self.change(Request::post, &path, Some(body)).await
+                }
+                (Some(segment), _) => self.post(&format!("{one}/{segment}")).await,
+            }
         }
     }
 }

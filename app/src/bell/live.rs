@@ -14,7 +14,7 @@ use web_sys::{EventSource, MessageEvent};
 
 use super::client::BellClient;
 use super::logic::backoff;
-use crate::protocol::{StreamEvent, EVENT_NAMES};
+use crate::protocol::{event_names, StreamEvent};
 
 /// What the live connection tells the bell: the stream's events, and the connection's own
 /// state. Serialisable, so the tab that holds the connection can hand each event to the other
@@ -106,7 +106,7 @@ impl Live {
             };
             live.emit(LiveEvent::Connected { resumed });
         });
-        for name in EVENT_NAMES {
+        for name in event_names() {
             listen(name, self.clone(), |live, event| {
                 let Some(data) = event.data().as_string() else {
                     return;

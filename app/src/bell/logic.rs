@@ -228,6 +228,7 @@ mod tests {
             created_at: "2026-11-28T07:00:00.000Z".into(),
             kind: None,
             data: None,
+            ..Notification::default()
         }
     }
 

@@ -4,6 +4,7 @@
 //! into any page by the embed script.
 
 pub mod client;
+pub mod inbox;
 #[cfg(feature = "browser")]
 mod live;
 pub mod logic;
@@ -18,7 +19,35 @@ pub use client::{BellClient, BellSnapshot, PAGE};
 use logic::{badge_text, newest_first, safe_link};
 pub use strings::Strings;
 
+use crate::protocol::{Counts, Status};
 use crate::Notification;
+use inbox::ItemAction;
+
+/// Which count the badge shows: the unseen notifications (the default, as Knock's badge does:
+/// opening the bell clears it) or the unread ones (`badge="unread"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Badge {
+    #[default]
+    Unseen,
+    Unread,
+}
+
+impl Badge {
+    /// `"unread"` or `"unseen"`; anything else is the default.
+    pub fn parse(text: Option<&str>) -> Self {
+        match text.map(str::trim) {
+            Some("unread") => Badge::Unread,
+            _ => Badge::Unseen,
+        }
+    }
+
+    fn count(self, counts: Counts) -> u64 {
+        match self {
+            Badge::Unseen => counts.unseen_count,
+            Badge::Unread => counts.unread_count,
+        }
+    }
+}
 
 /// Whether the live connection is up; shown as a small "reconnecting" note when not.
 // (Set only in the browser: the server renders the initial state.)
@@ -49,8 +78,14 @@ pub enum BellEvent {
 #[derive(Clone, Copy)]
 struct Bell {
     client: BellClient,
+    /// The list shown: the inbox's or the archive's (`view`).
     items: RwSignal<Vec<Notification>>,
-    unread: RwSignal<u64>,
+    view: RwSignal<Status>,
+    counts: RwSignal<Counts>,
+    badge: Badge,
+    open: RwSignal<bool>,
+    /// What the last action did, for screen readers (a polite live region).
+    announced: RwSignal<String>,
     more: RwSignal<bool>,
     loading: RwSignal<bool>,
     error: RwSignal<Option<String>>,
@@ -59,7 +94,7 @@ struct Bell {
     /// Set once the bell runs in the browser (after hydration): dates are then the viewer's,
     /// where the server, not knowing the viewer's zone, rendered UTC's.
     in_browser: RwSignal<bool>,
-    /// Bumped by every request for the unread count, so only the newest answer is applied.
+    /// Bumped by every request for the counts, so only the newest answer is applied.
     count_request: StoredValue<u64>,
     /// The last id of the last page the server sent: where "load more" goes on from (the list
     /// is shown by time, which need not be the server's order of pages).
@@ -87,6 +122,9 @@ pub fn NotificationBell(
     /// Receives what the bell tells its page (see [`BellEvent`]).
     #[prop(optional)]
     on_event: Option<Callback<BellEvent>>,
+    /// Which count the badge shows; unseen by default.
+    #[prop(optional)]
+    badge: Badge,
 ) -> impl IntoView {
     let loaded = initial.is_some();
     let mut initial = initial.unwrap_or_default();
@@ -99,7 +137,11 @@ pub fn NotificationBell(
         cursor: StoredValue::new(cursor),
         loaded: StoredValue::new(initial.notifications.len()),
         items: RwSignal::new(initial.notifications),
-        unread: RwSignal::new(initial.unread_count),
+        view: RwSignal::new(Status::Inbox),
+        counts: RwSignal::new(initial.counts),
+        badge,
+        open: RwSignal::new(false),
+        announced: RwSignal::new(String::new()),
         loading: RwSignal::new(!loaded),
         error: RwSignal::new(None),
         live_state: RwSignal::new(LiveState::Connecting),
@@ -110,7 +152,7 @@ pub fn NotificationBell(
         events: on_event,
     };
     let text = move |pick: fn(&Strings) -> &String| bell.strings.with_value(|s| pick(s).clone());
-    let open = RwSignal::new(false);
+    let open = bell.open;
     let button: NodeRef<html::Button> = NodeRef::new();
     let menu: NodeRef<html::Ul> = NodeRef::new();
 
@@ -135,6 +177,18 @@ pub fn NotificationBell(
         _ => {}
     };
 
+    let badge = move || bell.badge.count(bell.counts.get());
+    let inbox = move || bell.view.get() == Status::Inbox;
+    let view_button = move |status: Status, label: fn(&Strings) -> &String| {
+        view! {
+            <button
+                class="belfry-bell__view"
+                part="view"
+                aria-pressed=move || (bell.view.get() == status).to_string()
+                on:click=move |_| bell.show(status)
+            >{text(label)}</button>
+        }
+    };
     view! {
         <div class="belfry-bell" on:keydown=on_keydown>
             <button
@@ -143,11 +197,11 @@ pub fn NotificationBell(
                 node_ref=button
                 aria-haspopup="true"
                 aria-expanded=move || open.get().to_string()
-                aria-label=move || bell.strings.with_value(|s| s.bell_label(bell.unread.get()))
+                aria-label=move || bell.strings.with_value(|s| s.bell_label(badge()))
                 on:click=move |_| open.update(|o| *o = !*o)
             >
                 <BellIcon/>
-                {move || badge_text(bell.unread.get()).map(|text| view! {
+                {move || badge_text(badge()).map(|text| view! {
                     <span class="belfry-bell__badge" part="badge" aria-hidden="true">{text}</span>
                 })}
             </button>
@@ -160,13 +214,25 @@ pub fn NotificationBell(
                     <button class="belfry-bell__action" part="action" on:click=move |_| bell.refresh()>
                         {text(|s| &s.refresh)}
                     </button>
-                    <button
-                        class="belfry-bell__action"
-                        part="action"
-                        disabled=move || bell.unread.get() == 0
-                        on:click=move |_| bell.mark_all_read()
-                    >{text(|s| &s.mark_all_read)}</button>
+                    <Show when=inbox>
+                        <button
+                            class="belfry-bell__action"
+                            part="action"
+                            disabled=move || bell.counts.get().unread_count == 0
+                            on:click=move |_| bell.mark_all_read()
+                        >{text(|s| &s.mark_all_read)}</button>
+                        <button
+                            class="belfry-bell__action"
+                            part="action"
+                            on:click=move |_| bell.archive_read()
+                        >{text(|s| &s.archive_read)}</button>
+                    </Show>
                 </div>
+                <div class="belfry-bell__views" part="views" role="group" aria-label=text(|s| &s.title)>
+                    {view_button(Status::Inbox, |s| &s.inbox)}
+                    {view_button(Status::Archived, |s| &s.archived)}
+                </div>
+                <p class="belfry-bell__announce" role="status" aria-live="polite">{move || bell.announced.get()}</p>
                 <Show when=move || bell.error.get().is_some()>
                     <p class="belfry-bell__error" part="error" role="alert">
                         {move || bell.error.get().unwrap_or_default()}
@@ -180,10 +246,12 @@ pub fn NotificationBell(
                     <p class="belfry-bell__empty" part="empty">{text(|s| &s.loading)}</p>
                 </Show>
                 <Show when=move || !bell.loading.get() && bell.error.get().is_none() && bell.items.with(Vec::is_empty)>
-                    <p class="belfry-bell__empty" part="empty">{text(|s| &s.empty)}</p>
+                    <p class="belfry-bell__empty" part="empty">
+                        {move || if inbox() { text(|s| &s.empty) } else { text(|s| &s.empty_archived) }}
+                    </p>
                 </Show>
-                <ul class="belfry-bell__list" part="list" role="menu" aria-label=text(|s| &s.title) node_ref=menu>
-                    <For each=move || bell.items.get() key=|n| (n.id.clone(), n.read_at.is_some()) let:item>
+                <ul class="belfry-bell__list" part="list" aria-label=move || if inbox() { text(|s| &s.inbox) } else { text(|s| &s.archived) } node_ref=menu>
+                    <For each=move || bell.items.get() key=|n| (n.id.clone(), n.read_at.is_some(), n.archived_at.is_some()) let:item>
                         <Item bell item/>
                     </For>
                 </ul>
@@ -200,22 +268,47 @@ pub fn NotificationBell(
 #[component]
 fn Item(bell: Bell, item: Notification) -> impl IntoView {
     let unread = item.read_at.is_none();
+    let archived = item.archived_at.is_some();
     let id = item.id.clone();
     let link = safe_link(item.link.as_deref());
     let href = link.clone().unwrap_or_else(|| "#".to_owned());
     let created_at = item.created_at.clone();
-    let on_click = move |event: leptos::ev::MouseEvent| {
-        event.prevent_default();
-        bell.open_item(id.clone(), link.clone());
+    let on_click = {
+        let id = id.clone();
+        move |event: leptos::ev::MouseEvent| {
+            event.prevent_default();
+            bell.open_item(id.clone(), link.clone());
+        }
     };
+    let text = move |pick: fn(&Strings) -> &String| bell.strings.with_value(|s| pick(s).clone());
+    let snoozing = RwSignal::new(false);
+    let action = move |label: fn(&Strings) -> &String, action: ItemAction| {
+        let id = id.clone();
+        view! {
+            <button
+                class="belfry-bell__item-action"
+                part="item-action"
+                on:click=move |_| bell.act(id.clone(), action.clone(), label)
+            >{text(label)}</button>
+        }
+    };
+    let snooze_to = move |label: fn(&Strings) -> &String, when: SnoozeFor| {
+        let id = item.id.clone();
+        view! {
+            <button
+                class="belfry-bell__item-action"
+                part="item-action"
+                on:click=move |_| {
+                    snoozing.set(false);
+                    bell.act(id.clone(), ItemAction::Snooze(snooze_until(when)), |s| &s.snooze);
+                }
+            >{text(label)}</button>
+        }
+    };
+    let actions_label = format!("{} {}", text(|s| &s.actions_for), item.message);
     view! {
-        <li role="none" class="belfry-bell__item" class:belfry-bell__item--unread=unread>
-            <a
-                role="menuitem"
-                part="item"
-                href=href
-                on:click=on_click
-            >
+        <li class="belfry-bell__item" class:belfry-bell__item--unread=unread>
+            <a class="belfry-bell__link" part="item" href=href on:click=on_click>
                 {unread.then(|| view! {
                     <span
                         class="belfry-bell__dot"
@@ -229,9 +322,56 @@ fn Item(bell: Bell, item: Notification) -> impl IntoView {
                     {move || bell.time_since(&created_at, bell.now.get())}
                 </time>
             </a>
+            <div class="belfry-bell__item-actions" part="item-actions" role="group" aria-label=actions_label>
+                {if unread {
+                    action(|s| &s.mark_read, ItemAction::Read)
+                } else {
+                    action(|s| &s.mark_unread, ItemAction::Unread)
+                }}
+                {if archived {
+                    action(|s| &s.unarchive, ItemAction::Unarchive)
+                } else {
+                    action(|s| &s.archive, ItemAction::Archive)
+                }}
+                {(!archived).then(|| view! {
+                    <button
+                        class="belfry-bell__item-action"
+                        part="item-action"
+                        aria-expanded=move || snoozing.get().to_string()
+                        on:click=move |_| snoozing.update(|s| *s = !*s)
+                    >{text(|s| &s.snooze)}</button>
+                })}
+                {action(|s| &s.delete, ItemAction::Delete)}
+            </div>
+            <Show when=move || snoozing.get()>
+                <div class="belfry-bell__snooze" part="snooze" role="group" aria-label=text(|s| &s.snooze)>
+                    {snooze_to(|s| &s.snooze_hour, SnoozeFor::Hour)}
+                    {snooze_to(|s| &s.snooze_tomorrow, SnoozeFor::Tomorrow)}
+                    {snooze_to(|s| &s.snooze_next_week, SnoozeFor::NextWeek)}
+                </div>
+            </Show>
         </li>
     }
 }
+
+/// The snooze menu's choices, in the browser's zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnoozeFor {
+    /// An hour from now.
+    Hour,
+    /// Tomorrow at 9:00.
+    Tomorrow,
+    /// Next Monday at 9:00.
+    NextWeek,
+}
+
+#[cfg(not(feature = "browser"))]
+fn snooze_until(_when: SnoozeFor) -> String {
+    String::new()
+}
+
+#[cfg(feature = "browser")]
+use browser::snooze_until;
 
 /// Moves keyboard focus to the next or previous item of the open list.
 #[cfg(not(feature = "browser"))]
@@ -242,7 +382,7 @@ fn move_focus(_menu: NodeRef<html::Ul>, _forward: bool) {}
 fn move_focus(menu: NodeRef<html::Ul>, forward: bool) {
     use leptos::wasm_bindgen::JsCast;
     let Some(menu) = menu.get() else { return };
-    let Ok(items) = menu.query_selector_all("[role=menuitem]") else {
+    let Ok(items) = menu.query_selector_all(".belfry-bell__link") else {
         return;
     };
     let count = items.length();
@@ -311,6 +451,9 @@ impl Bell {
     fn refresh(&self) {}
     fn load_more(&self) {}
     fn mark_all_read(&self) {}
+    fn archive_read(&self) {}
+    fn show(&self, _view: Status) {}
+    fn act(&self, _id: String, _action: ItemAction, _done: fn(&Strings) -> &String) {}
     fn open_item(&self, _id: String, _link: Option<String>) {}
 }
 

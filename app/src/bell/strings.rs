@@ -32,6 +32,25 @@ pub struct Strings {
     pub error_load: String,
     pub error_more: String,
     pub error_mark_all: String,
+    /// The two views, and the inbox's "archive the read ones".
+    pub inbox: String,
+    pub archived: String,
+    pub archive_read: String,
+    pub empty_archived: String,
+    /// An item's actions (buttons), each also what is announced once done.
+    pub mark_read: String,
+    pub mark_unread: String,
+    pub archive: String,
+    pub unarchive: String,
+    pub snooze: String,
+    pub snooze_hour: String,
+    pub snooze_tomorrow: String,
+    pub snooze_next_week: String,
+    pub delete: String,
+    /// The accessible name of an item's actions, before its message.
+    pub actions_for: String,
+    /// An action the server refused (undone), before the cause in brackets.
+    pub error_action: String,
     /// The locale for relative times (`Intl.RelativeTimeFormat`); `None`: the bell's English.
     #[serde(skip)]
     pub locale: Option<String>,
@@ -55,6 +74,21 @@ impl Default for Strings {
             error_load: "Could not load notifications".into(),
             error_more: "Could not load more".into(),
             error_mark_all: "Could not mark all read".into(),
+            inbox: "Inbox".into(),
+            archived: "Archived".into(),
+            archive_read: "Archive read".into(),
+            empty_archived: "Nothing archived".into(),
+            mark_read: "Mark read".into(),
+            mark_unread: "Mark unread".into(),
+            archive: "Archive".into(),
+            unarchive: "Move to inbox".into(),
+            snooze: "Snooze".into(),
+            snooze_hour: "For 1 hour".into(),
+            snooze_tomorrow: "Until tomorrow 9:00".into(),
+            snooze_next_week: "Until next week".into(),
+            delete: "Delete".into(),
+            actions_for: "Actions for".into(),
+            error_action: "Could not change the notification; it is as it was".into(),
             locale: None,
         }
     }

@@ -7,6 +7,7 @@ mod health;
 pub mod notifications;
 pub mod publish;
 pub mod pusher;
+pub mod states;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +24,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::unread_count))
         .routes(routes!(notifications::mark_read))
         .routes(routes!(notifications::mark_all_read))
+        .routes(routes!(states::counts))
+        .routes(routes!(states::mark_unread))
+        .routes(routes!(states::archive))
+        .routes(routes!(states::unarchive))
+        .routes(routes!(states::snooze))
+        .routes(routes!(states::unsnooze))
+        .routes(routes!(states::get, states::delete))
+        .routes(routes!(states::seen))
+        .routes(routes!(states::archive_all))
+        .routes(routes!(states::archive_read))
         .routes(routes!(publish::publish))
         .routes(routes!(pusher::events))
         .routes(routes!(pusher::batch_events))

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{AuthUser, CsrfGuard};
 use crate::error::{AppError, ErrorBody};
 use crate::model::NotificationId;
-use crate::store::{MarkRead, Page};
+use crate::store::{MarkRead, Page, Status};
 use crate::AppState;
 
 pub const DEFAULT_LIMIT: u32 = 10;
@@ -21,11 +21,22 @@ pub const MAX_LIMIT: u32 = 100;
 pub struct ListParams {
     limit: Option<String>,
     before: Option<String>,
+    status: Option<String>,
 }
 
 impl ListParams {
     fn page(&self) -> Result<Page, AppError> {
-        parse_page(self.limit.as_deref(), self.before.as_deref())
+        let mut page = parse_page(self.limit.as_deref(), self.before.as_deref())?;
+        if let Some(raw) = &self.status {
+            page.status = Status::parse(raw).ok_or_else(|| {
+                let known: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+                AppError::invalid(
+                    "status",
+                    format!("status must be one of {}, not {raw:?}", known.join(", ")),
+                )
+            })?;
+        }
+        Ok(page)
     }
 }
 
@@ -53,10 +64,14 @@ pub fn parse_page(limit: Option<&str>, before: Option<&str>) -> Result<Page, App
         .map(NotificationId::parse)
         .transpose()
         .map_err(|msg| AppError::malformed(msg, Some("before")))?;
-    Ok(Page { limit, before })
+    Ok(Page {
+        limit,
+        before,
+        status: Status::default(),
+    })
 }
 
-/// The user's notifications, newest first.
+/// The user's notifications of a status (the inbox by default), newest first.
 #[utoipa::path(
     get,
     path = "/notifications",
@@ -64,12 +79,13 @@ pub fn parse_page(limit: Option<&str>, before: Option<&str>) -> Result<Page, App
     params(
         ("limit" = Option<u32>, Query, description = "1..=100; default 10", minimum = 1, maximum = 100),
         ("before" = Option<String>, Query, description = "An `_id`: the page older than it"),
+        ("status" = Option<String>, Query, description = "`inbox` (the default: neither archived nor snoozed), `unread`, `unseen` (both in the inbox), `archived`, `snoozed` or `all`"),
     ),
     responses(
         (status = 200, description = "Newest first", body = [Notification]),
         (status = 400, description = "A `limit` that is not a whole number, or a `before` that is not an id", body = ErrorBody),
         (status = 401, description = "No valid user token", body = ErrorBody),
-        (status = 422, description = "A `limit` outside 1..=100", body = ErrorBody),
+        (status = 422, description = "A `limit` outside 1..=100, or an unknown `status`", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
     security(("user_token" = []), ("token_cookie" = [])),
@@ -88,7 +104,8 @@ pub struct UnreadCount {
     unread_count: u64,
 }
 
-/// How many of the user's notifications are unread.
+/// How many of the user's notifications in the inbox are unread (`/notifications/counts`
+/// also says how many are unseen).
 #[utoipa::path(
     get,
     path = "/notifications/unread-count",

@@ -31,11 +31,13 @@ use crate::model::{NewNotification, NotificationId, Position, UserId};
 
 pub use feed::{FeedSink, FeedStatus, RunningFeed, Started};
 
-/// A page of a user's list: at most `limit` notifications older than `before`, newest first.
+/// A page of a user's list: at most `limit` notifications of `status` older than `before`,
+/// newest first.
 #[derive(Clone, Debug)]
 pub struct Page {
     pub limit: u32,
     pub before: Option<NotificationId>,
+    pub status: Status,
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -74,45 +76,79 @@ pub enum Replay {
     StateChanged,
 }
 
-/// What happened to notifications after they were committed. SQLite's change log stores it as
-/// [`as_str`](Self::as_str); the stream tells it as its own event (`app::protocol`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ChangeKind {
-    /// Marked read.
-    Read,
-    /// Deleted.
-    Removed,
-}
-
-impl ChangeKind {
-    /// Every kind, in the order a feed reports a user's changes.
-    pub const ALL: [ChangeKind; 2] = [ChangeKind::Read, ChangeKind::Removed];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Read => "read",
-            ChangeKind::Removed => "removed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
+pub use app::protocol::{ChangeKind, Counts};
 
 /// A change of some of a user's notifications: which ones, what happened to them, and the
-/// user's unread count after it. A read names exactly the ids it covered, never more (so a
+/// user's counts after it. A change names exactly the ids it covered, never more (so a
 /// notification committed beside a read-all is never told read while it is unread).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
     pub kind: ChangeKind,
     pub ids: Vec<NotificationId>,
-    pub unread_count: u64,
+    pub counts: Counts,
 }
+
+/// Which of a user's notifications an [`Notifications::update`] is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// These (1 to [`MAX_IDS`]); all of them must be the user's.
+    Ids(Vec<NotificationId>),
+    /// Every one of the user's.
+    All,
+    /// Every one the user has read.
+    AllRead,
+}
+
+impl Selection {
+    /// How many notifications [`Selection::Ids`] names (each once); 0 for the others.
+    pub fn distinct(&self) -> u64 {
+        let Selection::Ids(ids) = self else { return 0 };
+        let mut ids: Vec<&str> = ids.iter().map(NotificationId::as_str).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len() as u64
+    }
+}
+
+/// The most ids one update names.
+pub const MAX_IDS: usize = 100;
+
+/// What an update does. Each changes only the notifications it would change something of
+/// (a read of a read one is no change), and each change goes through the feeds as its
+/// [`ChangeKind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// `read_at` (and `seen_at`, if unset) to now.
+    Read,
+    /// `read_at` unset.
+    Unread,
+    /// `seen_at` to now.
+    Seen,
+    /// `archived_at` to now.
+    Archive,
+    /// `archived_at` unset.
+    Unarchive,
+    /// `snoozed_until` to this time (when it comes, it is unread and unseen again, see
+    /// [`Notifications::wake`]).
+    Snooze(chrono::DateTime<chrono::Utc>),
+    /// `snoozed_until` unset, nothing else changed.
+    Unsnooze,
+    /// Deleted.
+    Delete,
+}
+
+/// What an update found and changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Updated {
+    /// For [`Selection::Ids`], how many of them are the user's: fewer than named, and nothing
+    /// was changed. (0 for the other selections.)
+    pub found: u64,
+    /// Those the action changed.
+    pub changed: u64,
+}
+
+/// Which of a user's notifications a list shows (`?status=`).
+pub use app::protocol::Status;
 
 /// What [`Notifications::publish`] made of one new notification.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,12 +209,53 @@ pub trait Notifications: Send + Sync {
 
     async fn list(&self, user: &UserId, page: Page) -> Result<Vec<Notification>, StoreError>;
 
-    async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError>;
+    /// The user's notification `id`, whatever its state; `None` if it is not theirs.
+    async fn get(
+        &self,
+        user: &UserId,
+        id: &NotificationId,
+    ) -> Result<Option<Notification>, StoreError>;
 
-    async fn mark_read(&self, user: &UserId, id: NotificationId) -> Result<MarkRead, StoreError>;
+    /// The user's badge counts, in one read.
+    async fn counts(&self, user: &UserId) -> Result<Counts, StoreError>;
+
+    /// [`counts`](Self::counts)' unread.
+    async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError> {
+        Ok(self.counts(user).await?.unread_count)
+    }
+
+    /// Applies `action` to the `selection` of `user`'s notifications, at once: for
+    /// [`Selection::Ids`] naming one that is not the user's, nothing (`found` says so).
+    async fn update(
+        &self,
+        user: &UserId,
+        selection: &Selection,
+        action: Action,
+    ) -> Result<Updated, StoreError>;
+
+    /// Ends every snooze whose time is at or before `now`, whoever's: each notification is
+    /// unread and unseen again, once, whichever instance gets there first. Returns how many.
+    async fn wake(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64, StoreError>;
+
+    /// Marks one read.
+    async fn mark_read(&self, user: &UserId, id: NotificationId) -> Result<MarkRead, StoreError> {
+        let updated = self
+            .update(user, &Selection::Ids(vec![id]), Action::Read)
+            .await?;
+        Ok(match updated {
+            Updated { found: 0, .. } => MarkRead::NotFound,
+            Updated { changed: 0, .. } => MarkRead::AlreadyRead,
+            _ => MarkRead::Marked,
+        })
+    }
 
     /// Marks every unread notification of `user` read; returns how many changed.
-    async fn mark_all_read(&self, user: &UserId) -> Result<u64, StoreError>;
+    async fn mark_all_read(&self, user: &UserId) -> Result<u64, StoreError> {
+        Ok(self
+            .update(user, &Selection::All, Action::Read)
+            .await?
+            .changed)
+    }
 
     /// Answers whether the database is reachable right now.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -161,6 +161,7 @@ async fn snapshot(store: &dyn Store) -> Vec<(String, usize, u64)> {
             .list(
                 &user(id),
                 Page {
+                    status: Default::default(),
                     limit: 100,
                     before: None,
                 },

@@ -125,6 +125,7 @@ async fn send_writes_into_sqlite() {
         .list(
             &user("7"),
             Page {
+                status: Default::default(),
                 limit: 10,
                 before: None,
             },
@@ -149,6 +150,7 @@ async fn send_writes_into_mongodb() {
         .list(
             &user("7"),
             Page {
+                status: Default::default(),
                 limit: 10,
                 before: None,
             },

@@ -29,7 +29,7 @@ async fn a_read_on_one_instance_reaches_the_other(database: String) {
     expect(
         &mut tab,
         "notification-read",
-        json!({"ids": [sent[0].id], "unread_count": 1}),
+        json!({"ids": [sent[0].id], "unread_count": 1, "unseen_count": 1}),
     )
     .await;
     // Read-all on the other instance, with one more arrived.
@@ -39,7 +39,7 @@ async fn a_read_on_one_instance_reaches_the_other(database: String) {
     expect(
         &mut tab,
         "notification-read",
-        json!({"all": true, "unread_count": 0}),
+        json!({"all": true, "unread_count": 0, "unseen_count": 0}),
     )
     .await;
 
@@ -57,7 +57,7 @@ async fn a_read_on_one_instance_reaches_the_other(database: String) {
     match event.event.as_str() {
         "notification-read" => assert_eq!(
             serde_json::from_str::<Value>(&event.data).unwrap(),
-            json!({"all": true, "unread_count": 0})
+            json!({"all": true, "unread_count": 0, "unseen_count": 0})
         ),
         "resync" => assert!(event.data.contains("state_changed"), "{}", event.data),
         other => panic!("a read or a resync, not {other}: {}", event.data),
@@ -87,21 +87,21 @@ mod host_writes {
         expect(
             &mut tab,
             "notification-read",
-            json!({"ids": [sent[0].id], "unread_count": 2}),
+            json!({"ids": [sent[0].id], "unread_count": 2, "unseen_count": 2}),
         )
         .await;
         direct::delete(&database, id(1)).await;
         expect(
             &mut tab,
             "notification-removed",
-            json!({"ids": [sent[1].id], "unread_count": 1}),
+            json!({"ids": [sent[1].id], "unread_count": 1, "unseen_count": 1}),
         )
         .await;
         direct::set_read(&database, &[id(2)]).await;
         expect(
             &mut tab,
             "notification-read",
-            json!({"all": true, "unread_count": 0}),
+            json!({"all": true, "unread_count": 0, "unseen_count": 0}),
         )
         .await;
     }
@@ -169,7 +169,7 @@ async fn mongo_malformed_documents_are_skipped_and_the_feed_carries_on() {
     assert_eq!(event.event, "notification-read", "{}", event.data);
     assert_eq!(
         serde_json::from_str::<Value>(&event.data).unwrap(),
-        json!({"all": true, "unread_count": 0})
+        json!({"all": true, "unread_count": 0, "unseen_count": 0})
     );
     let (_, metrics) = server.get("/metrics").await;
     let skipped: f64 = metrics

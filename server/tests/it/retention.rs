@@ -59,7 +59,7 @@ async fn sqlite_removes_what_is_older_than_the_retention_and_tells_the_tabs() {
     assert_eq!(event.event, "notification-removed", "{}", event.data);
     assert_eq!(
         serde_json::from_str::<Value>(&event.data).unwrap(),
-        json!({"ids": [old.id], "unread_count": 0})
+        json!({"ids": [old.id], "unread_count": 0, "unseen_count": 0})
     );
     for user in ["alice", "bob"] {
         assert_eq!(
@@ -167,7 +167,7 @@ async fn mongo_expires_through_a_ttl_index_it_names_and_drops_when_turned_off() 
     };
     assert_eq!(
         serde_json::from_str::<Value>(&removed.data).unwrap(),
-        json!({"ids": [id], "unread_count": 0})
+        json!({"ids": [id], "unread_count": 0, "unseen_count": 0})
     );
     server.stop().await.unwrap();
 

@@ -109,7 +109,11 @@ async fn read_state_reaches_every_tab(database: String) {
         StatusCode::NO_CONTENT
     );
     for tab in [&mut tab_1, &mut tab_2] {
-        expect_read_event(tab, json!({"ids": [first.id], "unread_count": 1})).await;
+        expect_read_event(
+            tab,
+            json!({"ids": [first.id], "unread_count": 1, "unseen_count": 1}),
+        )
+        .await;
     }
     assert_eq!(
         mark("/notifications/read-all".into())
@@ -119,7 +123,11 @@ async fn read_state_reaches_every_tab(database: String) {
         StatusCode::NO_CONTENT
     );
     for tab in [&mut tab_1, &mut tab_2] {
-        expect_read_event(tab, json!({"all": true, "unread_count": 0})).await;
+        expect_read_event(
+            tab,
+            json!({"all": true, "unread_count": 0, "unseen_count": 0}),
+        )
+        .await;
     }
 }
 

@@ -1,28 +1,34 @@
 //! Helpers for store authors: what both stores' feeds need and nothing outside `store` uses.
 //! A third store starts here: [`tail`] is the polling loop, [`ByUser`] gathers a batch's
-//! changes into one [`Change`] of each kind per user, [`rfc3339`] formats every timestamp.
+//! changes by user, in order, [`rfc3339`] formats every timestamp.
 
 pub mod tail;
 
-use super::{Change, ChangeKind, FeedSink};
+use super::{Change, ChangeKind, Counts, FeedSink};
 use crate::model::{NotificationId, UserId};
 
 /// Changes gathered by user, in the order each user's first change came: what a feed reports,
-/// per batch, as one [`Change`] of each kind per user.
+/// per batch. A user's changes keep their order, consecutive ones of one kind joined into one
+/// [`Change`] (a read-all is one event, not one per notification), so that undoing kinds
+/// (archived, then unarchived) arrive in the order they happened.
 #[derive(Default)]
 pub struct ByUser(Vec<(UserId, UserChanges)>);
 
 #[derive(Default)]
 pub struct UserChanges {
-    /// The ids of each kind of change, by [`ChangeKind::index`].
-    ids: [Vec<NotificationId>; ChangeKind::ALL.len()],
+    /// The user's changes in order, runs of one kind joined.
+    runs: Vec<(ChangeKind, Vec<NotificationId>)>,
     /// The position of the user's last change.
     seq: i64,
 }
 
 impl ByUser {
     pub fn add(&mut self, user: UserId, id: NotificationId, kind: ChangeKind, seq: i64) {
-        self.of(user, seq).ids[kind.index()].push(id);
+        let changes = self.of(user, seq);
+        match changes.runs.last_mut() {
+            Some((last, ids)) if *last == kind => ids.push(id),
+            _ => changes.runs.push((kind, vec![id])),
+        }
     }
 
     fn of(&mut self, user: UserId, seq: i64) -> &mut UserChanges {
@@ -47,19 +53,27 @@ impl ByUser {
         self.0.iter().map(|(user, change)| (user, change.seq))
     }
 
-    /// Reports every user's changes to `sink`, with the unread count `count` gives for them.
-    pub fn report(self, sink: &dyn FeedSink, count: impl Fn(&UserId) -> u64) {
-        for (user, changes) in self.0 {
-            let unread_count = count(&user);
-            for (kind, ids) in ChangeKind::ALL.into_iter().zip(changes.ids) {
-                if !ids.is_empty() {
-                    let change = Change {
-                        kind,
-                        ids,
-                        unread_count,
-                    };
-                    sink.changed(&user, &change);
-                }
+    /// Each user's changes, in order, with the counts `count` gives for them.
+    pub fn into_changes(
+        self,
+        count: impl Fn(&UserId) -> Counts,
+    ) -> impl Iterator<Item = (UserId, Vec<Change>)> {
+        self.0.into_iter().map(move |(user, changes)| {
+            let counts = count(&user);
+            let changes = changes
+                .runs
+                .into_iter()
+                .map(|(kind, ids)| Change { kind, ids, counts })
+                .collect();
+            (user, changes)
+        })
+    }
+
+    /// Reports every user's changes to `sink`, with the counts `count` gives for them.
+    pub fn report(self, sink: &dyn FeedSink, count: impl Fn(&UserId) -> Counts) {
+        for (user, changes) in self.into_changes(count) {
+            for change in &changes {
+                sink.changed(&user, change);
             }
         }
     }

@@ -2,14 +2,14 @@
 //! when MongoDB has no change streams.
 //!
 //! A standalone `mongod` tells nobody that a document changed. So on such a server, Belfry's own
-//! writes of read state (`mark_read`, `mark_all_read`, on any instance) also add an entry to
-//! `belfry_changes`, after the write itself. The stamper (`poll.rs`) gives entries positions from
+//! changes of state (read, seen, archived, snoozed, deleted, ended snoozes; on any instance)
+//! also add an entry to `belfry_changes`, after the write itself. The stamper (`poll.rs`) gives entries positions from
 //! the same counter as new notifications, so every instance reports them in one order with the
 //! inserts. Entries expire after a day (a TTL index): a resume is judged by the user's
 //! `changed` mark in `belfry_feed`, not by the entries, so nothing depends on keeping them.
 //!
-//! What it cannot see: the host application setting `read_at` or deleting documents straight in
-//! a standalone database. Its tabs learn of that when they next refetch. With change streams
+//! What it cannot see: the host application setting `read_at` (or another state) or deleting
+//! documents straight in a standalone database. Its tabs learn of that when they next refetch. With change streams
 //! (a replica set, as MongoDB recommends for production) every write is seen (`feed.rs`).
 
 use chrono::Utc;
@@ -79,13 +79,16 @@ impl ChangeLog {
             .map_err(store_error)
     }
 
-    /// Logs that `user` read `ids`, for the stamper to order (a standalone server only).
-    pub(super) async fn log_read(
+    /// Logs that `kind` happened to `user`'s `ids`, for the stamper to order (a standalone
+    /// server only).
+    pub(super) async fn log(
         &self,
+        kind: ChangeKind,
         user: &UserId,
         ids: &[NotificationId],
     ) -> Result<(), StoreError> {
         let mut entry = self.of_collection();
+        entry.insert("kind", kind.as_str());
         entry.insert("user_id", user.as_str());
         entry.insert("at", BsonDateTime::from_chrono(Utc::now()));
         let ids: Vec<&str> = ids.iter().map(NotificationId::as_str).collect();
@@ -110,10 +113,25 @@ pub(super) fn add_entry(changes: &mut ByUser, entry: &Document, seq: i64) {
         tracing::warn!("skipping a change log entry without a valid user_id");
         return;
     };
-    // (An entry of an earlier version may hold ObjectIds, or say `all`: it names no ids, and
-    // the user's count alone is reported.)
+    // An entry of an earlier version has no `kind` (it was a read), and may hold ObjectIds,
+    // or say `all`: it names no ids, and the user's count alone is reported. A kind of a later
+    // version is skipped.
+    let kind = match entry.get_str("kind") {
+        Err(_) => ChangeKind::Read,
+        Ok(kind) => match ChangeKind::parse(kind) {
+            Some(kind) => kind,
+            None => {
+                crate::metrics::skipped("entry");
+                tracing::warn!(
+                    kind,
+                    "skipping a change log entry of a kind this version does not know"
+                );
+                return;
+            }
+        },
+    };
     let ids = entry.get_array("ids").map(Vec::as_slice).unwrap_or(&[]);
     for id in ids.iter().filter_map(id_of) {
-        changes.add(user.clone(), id, ChangeKind::Read, seq);
+        changes.add(user.clone(), id, kind, seq);
     }
 }

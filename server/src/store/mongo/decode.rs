@@ -13,7 +13,11 @@
 //! - `message`: a non-empty string, else skipped. `link`: a valid link, else none (counted).
 //! - `read_at`: missing, `null`, `false`, `0` or `""` is **unread**; anything else is read, at
 //!   the time it gives if it is a date (see below), else at `updated_at`, else at `created_at`.
-//! - dates (`created_at`, `read_at`, `updated_at`): a BSON date; text in RFC 3339 (any offset,
+//! - `seen_at`, `archived_at`: by `read_at`'s rule (unset: unseen, in the inbox). A read
+//!   notification is seen: its `seen_at` is its `read_at` when `seen_at` is unset.
+//! - `snoozed_until`: unset by `read_at`'s rule (not snoozed); a date: snoozed until then; any
+//!   other value: snoozed with its time already come (the waker ends it at once, and counts it).
+//! - dates (`created_at`, `read_at`, `updated_at` and the states above): a BSON date; text in RFC 3339 (any offset,
 //!   any fraction) or `Y-m-d H:i:s[.u]` (read in the configured zone, UTC by default; Laravel's
 //!   `app.timezone`); the `{date, timezone_type, timezone}` document older Carbon versions
 //!   wrote; a number of seconds (below 10^11) or milliseconds since 1970. Sent as RFC 3339 UTC
@@ -139,7 +143,7 @@ impl Decoder {
                 None
             }
         };
-        let notification = Notification {
+        let mut notification = Notification {
             id: id.as_str().to_owned(),
             user_id: user.as_str().to_owned(),
             message,
@@ -148,7 +152,9 @@ impl Decoder {
             created_at: rfc3339(created_at),
             kind: document.get_str("type").ok().map(str::to_owned),
             data: data_of(document.get("data")).map(serde_json::Value::Object),
+            ..Notification::default()
         };
+        self.add_states(document, created_at, &mut notification);
         Ok((id, notification))
     }
 
@@ -236,16 +242,54 @@ impl Decoder {
         document: &Document,
         created_at: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        let value = document.get("read_at");
-        if is_unread(value) {
+        self.flag_at(document, "read_at", created_at)
+    }
+
+    /// When the flag `field` (`read_at`, `seen_at`, `archived_at`) was set, by `read_at`'s rule:
+    /// `None` while unset; else its date, or `updated_at`, or `created_at`.
+    fn flag_at(
+        &self,
+        document: &Document,
+        field: &str,
+        created_at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        if is_unset(document.get(field)) {
             return None;
         }
         let date = |field: &str| document.get(field).and_then(|v| self.date_of(v));
         Some(
-            date("read_at")
+            date(field)
                 .or_else(|| date("updated_at"))
                 .unwrap_or(created_at),
         )
+    }
+
+    /// Until when the document is snoozed: `None` if it is not; a value that holds no date is
+    /// due at once (the Unix epoch).
+    pub fn snoozed_until(&self, document: &Document) -> Option<DateTime<Utc>> {
+        let value = document.get("snoozed_until")?;
+        if is_unset(Some(value)) {
+            return None;
+        }
+        Some(self.date_of(value).unwrap_or(DateTime::UNIX_EPOCH))
+    }
+
+    /// Sets `notification`'s states (`seen_at`, `archived_at`, `snoozed_until`) as `document`
+    /// has them, by the rules of the module.
+    pub(super) fn add_states(
+        &self,
+        document: &Document,
+        created_at: DateTime<Utc>,
+        notification: &mut Notification,
+    ) {
+        let seen_at = self.flag_at(document, "seen_at", created_at);
+        notification.seen_at = seen_at
+            .map(rfc3339)
+            .or_else(|| notification.read_at.clone());
+        notification.archived_at = self
+            .flag_at(document, "archived_at", created_at)
+            .map(rfc3339);
+        notification.snoozed_until = self.snoozed_until(document).map(rfc3339);
     }
 
     /// The instant a date field stands for, if it is one of the forms in the module's rules.
@@ -366,8 +410,9 @@ pub fn user_of(value: &Bson) -> Option<UserId> {
     UserId::parse(&text).ok()
 }
 
-/// Whether a `read_at` value (or its absence) means unread.
-pub fn is_unread(value: Option<&Bson>) -> bool {
+/// Whether a flag's value (or its absence) means unset: an unread `read_at`, an unseen
+/// `seen_at`, …
+pub fn is_unset(value: Option<&Bson>) -> bool {
     match value {
         None | Some(Bson::Null | Bson::Boolean(false)) => true,
         Some(Bson::Int32(n)) => *n == 0,
@@ -378,9 +423,10 @@ pub fn is_unread(value: Option<&Bson>) -> bool {
     }
 }
 
-/// Matches an unread `read_at` ([`is_unread`]): `null` also matches a missing field, and `0`
+/// Matches an unset flag ([`is_unset`]: an unread `read_at`, …): `null` also matches a
+/// missing field, and `0`
 /// every numeric zero.
-pub fn unread_filter() -> Bson {
+pub fn unset_filter() -> Bson {
     // Not an array (`$in` would match `[null]` by its element) nor a decimal (`0` would match
     // `Decimal128("0")`): the decoder reads both as read.
     doc! {
@@ -651,7 +697,7 @@ mod tests {
             Some(Bson::Double(0.0)),
             Some("".into()),
         ] {
-            assert!(is_unread(unread.as_ref()), "{unread:?}");
+            assert!(is_unset(unread.as_ref()), "{unread:?}");
         }
         for read in [
             Bson::Boolean(true),
@@ -660,7 +706,7 @@ mod tests {
             doc! { "date": "x" }.into(),
             BsonDateTime::now().into(),
         ] {
-            assert!(!is_unread(Some(&read)), "{read:?}");
+            assert!(!is_unset(Some(&read)), "{read:?}");
         }
     }
 

@@ -34,7 +34,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use mongodb::bson::{self, doc, Document, Timestamp};
-use mongodb::change_stream::event::{ChangeStreamEvent, OperationType, ResumeToken};
+use mongodb::change_stream::event::{
+    ChangeStreamEvent, OperationType, ResumeToken, UpdateDescription,
+};
 use mongodb::change_stream::ChangeStream;
 use mongodb::error::ErrorKind;
 use mongodb::options::{FullDocumentBeforeChangeType, FullDocumentType};
@@ -43,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::batch::{add_change, complete_transaction, drain, MAX_BATCH};
-use super::decode::is_unread;
+use super::decode::is_unset;
 use super::{poll, store_error, MongoStore, FLOOR_FIELD};
 use crate::metrics;
 use crate::model::Position;
@@ -184,13 +186,53 @@ const WATCHED: [&str; 7] = [
     "invalidate",
 ];
 
-/// The events the feed asks for: [`WATCHED`], and updates that set `read_at` — not the feed's
-/// own stamps (`belfry_pos`), nor other updates, which change nothing a tab shows.
+/// The state fields whose updates the feed reports, in the order one update's changes are
+/// reported (an ended snooze before the unread it brings).
+const STATE_FIELDS: [&str; 4] = ["snoozed_until", "archived_at", "read_at", "seen_at"];
+
+/// The events the feed asks for: [`WATCHED`], and updates that set or unset a state field —
+/// not the feed's own stamps (`belfry_pos`), nor other updates, which change nothing a tab
+/// shows.
 fn watched() -> Document {
-    doc! { "$match": { "$or": [
-        { "operationType": { "$in": WATCHED.as_slice() } },
-        { "operationType": "update", "updateDescription.updatedFields.read_at": { "$exists": true } },
-    ] } }
+    let mut or = vec![doc! { "operationType": { "$in": WATCHED.as_slice() } }];
+    for field in STATE_FIELDS {
+        or.push(doc! {
+            "operationType": "update",
+            format!("updateDescription.updatedFields.{field}"): { "$exists": true },
+        });
+        or.push(doc! {
+            "operationType": "update",
+            "updateDescription.removedFields": field,
+        });
+    }
+    doc! { "$match": { "$or": or } }
+}
+
+/// The changes an update makes: each state field it sets or unsets (`None`: unset, whether by
+/// `$unset` or a value the decoder reads as unset), as a kind. Setting `seen_at` is a change;
+/// unsetting it alone is none a tab shows (an ended snooze says so itself).
+fn update_kinds(update: &UpdateDescription) -> Vec<ChangeKind> {
+    let mut kinds = Vec::new();
+    for field in STATE_FIELDS {
+        let value = match update.updated_fields.get(field) {
+            Some(value) => Some(value),
+            None if update.removed_fields.iter().any(|f| f == field) => None,
+            None => continue,
+        };
+        let set = !is_unset(value);
+        let kind = match (field, set) {
+            ("snoozed_until", true) => ChangeKind::Snoozed,
+            ("snoozed_until", false) => ChangeKind::Unsnoozed,
+            ("archived_at", true) => ChangeKind::Archived,
+            ("archived_at", false) => ChangeKind::Unarchived,
+            ("read_at", true) => ChangeKind::Read,
+            ("read_at", false) => ChangeKind::Unread,
+            ("seen_at", true) => ChangeKind::Seen,
+            _ => continue,
+        };
+        kinds.push(kind);
+    }
+    kinds
 }
 
 /// Where the change stream (re)opens.
@@ -384,28 +426,24 @@ impl Feed {
                     inserts.push((position, key, notification));
                 }
                 OperationType::Update | OperationType::Replace => {
-                    // An update names `read_at` (the stream asks for no other); a rewrite
-                    // carries the whole document. Either way it is never new again.
-                    let read_at = match (&event.update_description, &event.full_document) {
-                        (Some(update), _) => update.updated_fields.get("read_at"),
-                        (None, Some(document)) => document.get("read_at"),
-                        (None, None) => None,
+                    // An update names the state fields it changed (the stream asks for no
+                    // other); a rewrite carries the whole document, told as read if it is.
+                    // Either way it is never new again.
+                    let kinds = match (&event.update_description, &event.full_document) {
+                        (Some(update), _) => update_kinds(update),
+                        (None, Some(document)) if !is_unset(document.get("read_at")) => {
+                            vec![ChangeKind::Read]
+                        }
+                        _ => Vec::new(),
                     };
-                    if !is_unread(read_at) {
-                        // Whose it is: the document as it is now, or as it was if it has
-                        // been deleted since (the pre-image).
-                        let owner = event
-                            .full_document
-                            .as_ref()
-                            .or(event.full_document_before_change.as_ref());
-                        add_change(
-                            decoder,
-                            &mut changes,
-                            &event.document_key,
-                            owner,
-                            seq,
-                            ChangeKind::Read,
-                        );
+                    // Whose it is: the document as it is now, or as it was if it has been
+                    // deleted since (the pre-image).
+                    let owner = event
+                        .full_document
+                        .as_ref()
+                        .or(event.full_document_before_change.as_ref());
+                    for kind in kinds {
+                        add_change(decoder, &mut changes, &event.document_key, owner, seq, kind);
                     }
                 }
                 OperationType::Delete => {

@@ -12,7 +12,7 @@ use mongodb::Database;
 use super::{store_error, FEED_STATE_COLLECTION, SEQ_FIELD};
 use crate::model::{Position, UserId};
 use crate::store::kit::ByUser;
-use crate::store::{FeedSink, Notifications, StoreError};
+use crate::store::{Counts, FeedSink, Notifications, StoreError};
 
 /// The feeds' writes to one notification collection and to `belfry_feed`.
 pub(super) struct FeedWrites {
@@ -117,7 +117,7 @@ impl FeedWrites {
         self.mark_changed(&marks).await?;
         for (user, _) in &marks {
             crate::metrics::feed_requests(1);
-            counts.insert(user.clone(), store.unread_count(user).await?);
+            counts.insert(user.clone(), store.counts(user).await?);
         }
         Ok(Counted { changes, counts })
     }
@@ -195,10 +195,10 @@ impl FeedWrites {
     }
 }
 
-/// A batch's changes of read state, with each user's unread count after them.
+/// A batch's changes of state, with each user's counts after them.
 pub(super) struct Counted {
     changes: ByUser,
-    counts: HashMap<UserId, u64>,
+    counts: HashMap<UserId, Counts>,
 }
 
 impl Counted {

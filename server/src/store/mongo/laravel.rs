@@ -59,7 +59,7 @@ pub fn decode(
         None
     });
     let created_at = decoder.created_at(document).ok_or(Skip::CreatedAt)?;
-    let notification = Notification {
+    let mut notification = Notification {
         id: id.as_str().to_owned(),
         user_id: user.as_str().to_owned(),
         message,
@@ -68,7 +68,9 @@ pub fn decode(
         created_at: rfc3339(created_at),
         kind: document.get_str("type").ok().map(str::to_owned),
         data: data.map(serde_json::Value::Object),
+        ..Notification::default()
     };
+    decoder.add_states(document, created_at, &mut notification);
     Ok((id, notification))
 }
 

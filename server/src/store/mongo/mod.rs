@@ -12,6 +12,7 @@
 //! - `poll.rs`: the polling feed for a standalone `mongod`, which has no change streams, with
 //!   `fresh.rs` (which documents are new there) and `changes.rs` (the log of reads made
 //!   through Belfry there);
+//! - `states.rs`: the inbox's writes (read, seen, archived, snoozed, deleted) and the waker;
 //! - here: the store itself, and what the two feeds share (their state collection, stamping).
 
 mod batch;
@@ -24,6 +25,7 @@ mod fresh;
 mod laravel;
 mod poll;
 mod retention;
+mod states;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -40,12 +42,11 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Feed, FeedSink, MarkRead, Notifications, Page, Replay, Retention, RunningFeed, StoreError,
-    Stored,
+    Action, Counts, Feed, FeedSink, Notifications, Page, Replay, Retention, RunningFeed, Selection,
+    StoreError, Stored, Updated,
 };
 use crate::model::{NewNotification, NotificationId, Position, UserId};
 use changes::ChangeLog;
-use decode::unread_filter;
 pub use decode::{Decoder, Schema};
 use doc::new_document;
 use feed::FeedFloor;
@@ -226,26 +227,6 @@ impl MongoStore {
         Ok(found.unwrap_or_else(|| doc! { "_id": decode::likely_key(id) }))
     }
 
-    /// Sets `read_at` (and, in Belfry's schema, `updated_at`) to now on what `filter`
-    /// selects; how many it changed. In Laravel's, `read_at` alone, in the type the document's
-    /// dates have, so Laravel's own model reads it: text (`Y-m-d H:i:s` in `--time-zone`) where
-    /// `created_at` is text, a BSON date otherwise (two updates).
-    async fn set_read(&self, filter: Document) -> Result<u64, StoreError> {
-        let now = Utc::now();
-        let date = BsonDateTime::from_chrono(now);
-        if self.decoder.schema == Schema::Belfry {
-            return self
-                .update(filter, doc! { "read_at": date, "updated_at": date })
-                .await;
-        }
-        let text = laravel::text_date(now, self.decoder.zone);
-        let as_text = doc! { "$and": [&filter, { "created_at": { "$type": "string" } }] };
-        let as_date =
-            doc! { "$and": [&filter, { "created_at": { "$not": { "$type": "string" } } }] };
-        Ok(self.update(as_text, doc! { "read_at": text }).await?
-            + self.update(as_date, doc! { "read_at": date }).await?)
-    }
-
     /// `$set`s `fields` on what `filter` selects; how many it changed.
     async fn update(&self, filter: Document, fields: Document) -> Result<u64, StoreError> {
         self.collection
@@ -337,12 +318,6 @@ impl MongoStore {
     ) -> Result<Vec<Document>, StoreError> {
         find_in(&self.collection, filter, options).await
     }
-}
-
-/// `filter`, narrowed to what the decoder reads as unread.
-fn with_unread(mut filter: Document) -> Document {
-    filter.insert("read_at", unread_filter());
-    filter
 }
 
 /// Every document a query finds.
@@ -450,6 +425,7 @@ impl Notifications for MongoStore {
         // A page the decoder skipped documents of is filled from the next ones, a few times.
         for _ in 0..LIST_ROUNDS {
             let mut filter = self.of_user(user);
+            filter.extend(states::of_status(page.status));
             if let Some(cursor) = &after {
                 let key = cursor.get("_id").cloned().unwrap_or(Bson::Null);
                 let or = match self.decoder.schema {
@@ -476,54 +452,43 @@ impl Notifications for MongoStore {
         Ok(listed)
     }
 
-    async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError> {
-        self.collection
-            .count_documents(with_unread(self.of_user(user)))
-            .await
-            .map_err(store_error)
-    }
-
-    async fn mark_read(&self, user: &UserId, id: NotificationId) -> Result<MarkRead, StoreError> {
-        let filter = self.one_of_user(user, &id);
-        if self.set_read(with_unread(filter.clone())).await? > 0 {
-            if self.is_standalone() {
-                self.change_log.log_read(user, &[id]).await?;
-            }
-            return Ok(MarkRead::Marked);
-        }
-        let exists = self
+    async fn get(
+        &self,
+        user: &UserId,
+        id: &NotificationId,
+    ) -> Result<Option<Notification>, StoreError> {
+        let found = self
             .collection
-            .count_documents(filter)
+            .find_one(self.one_of_user(user, id))
             .await
             .map_err(store_error)?;
-        Ok(if exists > 0 {
-            MarkRead::AlreadyRead
-        } else {
-            MarkRead::NotFound
+        Ok(found.and_then(|document| self.decoder.read(&document)))
+    }
+
+    async fn counts(&self, user: &UserId) -> Result<Counts, StoreError> {
+        let mut unread = self.of_user(user);
+        for field in ["read_at", "archived_at", "snoozed_until"] {
+            unread.extend(states::unset(field));
+        }
+        let mut unseen = unread.clone();
+        unseen.extend(states::unset("seen_at"));
+        Ok(Counts {
+            unread_count: self.count(unread).await?,
+            unseen_count: self.count(unseen).await?,
         })
     }
 
-    async fn mark_all_read(&self, user: &UserId) -> Result<u64, StoreError> {
-        let mut unread = with_unread(self.of_user(user));
-        if !self.is_standalone() {
-            // The change stream reports each document's update, with its id.
-            return self.set_read(unread).await;
-        }
-        // Standalone, the log names what was read: exactly the documents found unread here,
-        // so one committed meanwhile is neither marked nor told read (it stays unread).
-        let only_ids = FindOptions::builder()
-            .projection(doc! { "_id": 1, "id": 1 })
-            .build();
-        let found = self.find_all(unread.clone(), only_ids).await?;
-        let keys: Vec<Bson> = found.iter().filter_map(|d| d.get("_id").cloned()).collect();
-        if keys.is_empty() {
-            return Ok(0);
-        }
-        unread.insert("_id", doc! { "$in": &keys });
-        let changed = self.set_read(unread).await?;
-        let ids: Vec<NotificationId> = found.iter().filter_map(|d| self.decoder.id_in(d)).collect();
-        self.change_log.log_read(user, &ids).await?;
-        Ok(changed)
+    async fn update(
+        &self,
+        user: &UserId,
+        selection: &Selection,
+        action: Action,
+    ) -> Result<Updated, StoreError> {
+        self.update_states(user, selection, action).await
+    }
+
+    async fn wake(&self, now: chrono::DateTime<Utc>) -> Result<u64, StoreError> {
+        self.wake_due(now).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

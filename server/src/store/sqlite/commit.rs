@@ -224,6 +224,7 @@ fn insert_batches(
                     created_at: rfc3339(now),
                     kind: new.kind.map(|k| k.as_str().to_owned()),
                     data,
+                    ..Notification::default()
                 };
                 let position = Position {
                     seq: tx.last_insert_rowid(),

@@ -24,15 +24,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::handoff::Handoff;
 use super::schema::{
-    not_a_rewrite, row_to_change, row_with_position, ChangeRow, CHANGE_COLUMNS, COLUMNS,
-    UNREAD_COUNT,
+    not_a_rewrite, readable, row_to_change, row_to_counts, row_with_position, ChangeRow,
+    CHANGE_COLUMNS, COLUMNS, COUNTS,
 };
 use super::{connect, run_blocking, SqliteStore};
 use crate::metrics;
 use crate::model::{NotificationId, Position, UserId};
 use crate::store::kit::tail::{self, Reason, Tail};
 use crate::store::kit::ByUser;
-use crate::store::{FeedSink, FeedStatus, Started, StoreError};
+use crate::store::{Counts, FeedSink, FeedStatus, Started, StoreError};
 
 /// How often the feed asks whether another process committed.
 const TAIL_INTERVAL: Duration = Duration::from_millis(50);
@@ -184,8 +184,8 @@ struct Polled {
     /// Rows read, after those.
     rows: Vec<(i64, rusqlite::Result<(Position, Notification)>)>,
     changes: Vec<ChangeRow>,
-    /// The unread count of each user a change concerns, in the same snapshot.
-    counts: HashMap<String, u64>,
+    /// The counts of each user a change concerns, in the same snapshot.
+    counts: HashMap<String, Counts>,
 }
 
 /// New rows and changes since the last poll, or `None` if nothing committed since `seen`.
@@ -223,13 +223,13 @@ fn read_since(
         let mut stmt = tx.prepare_cached(&format!(
             "SELECT {CHANGE_COLUMNS} FROM notification_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2"
         ))?;
-        let changes = stmt.query_map(params![after_change, TAIL_BATCH], row_to_change)?;
-        changes.collect::<rusqlite::Result<Vec<_>>>()?
+        let changes = readable(stmt.query_map(params![after_change, TAIL_BATCH], row_to_change)?);
+        changes?
     };
     let mut counts = HashMap::new();
     for change in &changes {
         if !counts.contains_key(&change.user_id) {
-            let count = tx.query_row(UNREAD_COUNT, [&change.user_id], |r| r.get(0))?;
+            let count = tx.query_row(COUNTS, [&change.user_id], row_to_counts)?;
             counts.insert(change.user_id.clone(), count);
         }
     }
@@ -243,9 +243,8 @@ fn read_since(
     }))
 }
 
-/// Reports a poll's changes, one of each kind per user, with the unread counts of the poll's
-/// snapshot.
-fn report_changes(sink: &dyn FeedSink, changes: Vec<ChangeRow>, counts: &HashMap<String, u64>) {
+/// Reports a poll's changes, in order by user, with the counts of the poll's snapshot.
+fn report_changes(sink: &dyn FeedSink, changes: Vec<ChangeRow>, counts: &HashMap<String, Counts>) {
     let mut by_user = ByUser::default();
     for change in changes {
         let (Ok(user), Ok(id)) = (

@@ -154,6 +154,7 @@ mod tests {
                         created_at: "2026-11-28T00:00:00.000Z".into(),
                         kind: None,
                         data: None,
+                        ..Notification::default()
                     };
                     (Position { seq, id }, notification)
                 })

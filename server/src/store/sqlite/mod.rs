@@ -6,7 +6,8 @@
 //! - `feed.rs`: the tail that reports new rows in commit order;
 //! - `handoff.rs`: the rows this process committed, passed to the feed without a read;
 //! - `retention.rs`: old rows deleted in small batches;
-//! - here: the store itself, the reads and the read-state writes.
+//! - `states.rs`: the inbox's writes (read, seen, archived, snoozed, deleted) and the waker's;
+//! - here: the store itself and its reads.
 
 mod checkpoint;
 mod commit;
@@ -14,6 +15,7 @@ mod feed;
 mod handoff;
 mod retention;
 mod schema;
+mod states;
 
 pub use schema::schema_version;
 use std::path::{Path, PathBuf};
@@ -28,16 +30,17 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::kit::ByUser;
 use super::{
-    Change, ChangeKind, Feed, FeedSink, MarkRead, Notifications, Page, Replay, Retention,
-    RunningFeed, StoreError, Stored,
+    Action, Counts, Feed, FeedSink, Notifications, Page, Replay, Retention, RunningFeed, Selection,
+    StoreError, Stored, Updated,
 };
 use crate::model::{NewNotification, NotificationId, Position, UserId};
 use commit::GroupCommit;
 use handoff::Handoff;
 use schema::{
-    not_a_rewrite, open_connection, readable, row_to_change, row_to_notification,
-    row_with_position, CHANGE_COLUMNS, COLUMNS, UNREAD_COUNT,
+    not_a_rewrite, open_connection, readable, row_to_change, row_to_counts, row_to_notification,
+    row_with_position, status_condition, CHANGE_COLUMNS, COLUMNS, COUNTS,
 };
 
 pub struct SqliteStore {
@@ -176,11 +179,12 @@ impl Notifications for SqliteStore {
             let before = page.before.as_ref().map(|id| id.as_str().to_owned());
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM notifications
-                 WHERE user_id = ?1 AND (?2 IS NULL OR seq < COALESCE(
+                 WHERE user_id = ?1 AND {} AND (?2 IS NULL OR seq < COALESCE(
                      (SELECT seq FROM notifications WHERE id = ?2 AND user_id = ?1),
                      (SELECT MAX(seq) + 1 FROM notifications WHERE user_id = ?1 AND id < ?2),
                      0))
-                 ORDER BY seq DESC LIMIT ?3"
+                 ORDER BY seq DESC LIMIT ?3",
+                status_condition(page.status)
             ))?;
             let rows = stmt.query_map(params![user, before, page.limit], row_to_notification)?;
             readable(rows)
@@ -188,62 +192,53 @@ impl Notifications for SqliteStore {
         .await
     }
 
-    async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError> {
+    async fn get(
+        &self,
+        user: &UserId,
+        id: &NotificationId,
+    ) -> Result<Option<Notification>, StoreError> {
+        let (user, id) = (user.to_string(), id.as_str().to_owned());
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM notifications WHERE id = ?1 AND user_id = ?2"
+            ))?;
+            let rows = readable(stmt.query_map(params![id, user], row_to_notification)?)?;
+            Ok(rows.into_iter().next())
+        })
+        .await
+    }
+
+    async fn counts(&self, user: &UserId) -> Result<Counts, StoreError> {
         let user = user.to_string();
-        self.with_conn(move |conn| conn.query_row(UNREAD_COUNT, [user], |row| row.get::<_, u64>(0)))
+        self.with_conn(move |conn| conn.query_row(COUNTS, [user], row_to_counts))
             .await
     }
 
-    async fn mark_read(&self, user: &UserId, id: NotificationId) -> Result<MarkRead, StoreError> {
+    async fn update(
+        &self,
+        user: &UserId,
+        selection: &Selection,
+        action: Action,
+    ) -> Result<Updated, StoreError> {
         let user = user.to_string();
-        let marked = self
-            .with_conn(move |conn| {
-                let read_at: Option<Option<i64>> = conn
-                    .query_row(
-                        "SELECT read_at FROM notifications WHERE id = ?1 AND user_id = ?2",
-                        params![id.as_str(), user],
-                        |row| row.get(0),
-                    )
-                    .optional()?;
-                Ok(match read_at {
-                    None => MarkRead::NotFound,
-                    Some(Some(_)) => MarkRead::AlreadyRead,
-                    Some(None) => {
-                        let changed = conn.execute(
-                            "UPDATE notifications SET read_at = ?1
-                         WHERE id = ?2 AND user_id = ?3 AND read_at IS NULL",
-                            params![Utc::now().timestamp_millis(), id.as_str(), user],
-                        )?;
-                        if changed == 1 {
-                            MarkRead::Marked
-                        } else {
-                            MarkRead::AlreadyRead
-                        }
-                    }
-                })
-            })
+        let selection = selection.clone();
+        let updated = self
+            .with_conn(move |conn| states::update(conn, &user, &selection, action))
             .await;
-        if matches!(marked, Ok(MarkRead::Marked)) {
+        if matches!(updated, Ok(Updated { changed, .. }) if changed > 0) {
             self.changed_read_state();
         }
-        self.note_write(marked)
+        self.note_write(updated)
     }
 
-    async fn mark_all_read(&self, user: &UserId) -> Result<u64, StoreError> {
-        let user = user.to_string();
-        let changed = self
-            .with_conn(move |conn| {
-                let changed = conn.execute(
-                    "UPDATE notifications SET read_at = ?1 WHERE user_id = ?2 AND read_at IS NULL",
-                    params![Utc::now().timestamp_millis(), user],
-                )?;
-                Ok(changed as u64)
-            })
+    async fn wake(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let woken = self
+            .with_conn(move |conn| states::wake(conn, now.timestamp_millis()))
             .await;
-        if matches!(changed, Ok(n) if n > 0) {
+        if matches!(woken, Ok(n) if n > 0) {
             self.changed_read_state();
         }
-        self.note_write(changed)
+        self.note_write(woken)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -298,30 +293,29 @@ impl Feed for SqliteStore {
                 "SELECT {CHANGE_COLUMNS} FROM notification_changes
                  WHERE user_id = ?1 AND after >= ?2 ORDER BY seq LIMIT ?3"
             ))?;
-            let changes = stmt
-                .query_map(params![user, seq, limit + 1], row_to_change)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let changes = readable(stmt.query_map(params![user, seq, limit + 1], row_to_change)?)?;
             if missed.len() > limit || changes.len() > limit {
                 return Ok(Replay::TooFar);
             }
-            let mut changed = Vec::new();
-            if !changes.is_empty() {
-                let unread_count = conn.query_row(UNREAD_COUNT, [&user], |r| r.get(0))?;
-                for kind in ChangeKind::ALL {
-                    let ids: Vec<NotificationId> = changes
-                        .iter()
-                        .filter(|change| change.kind == kind)
-                        .filter_map(|change| NotificationId::parse(&change.id).ok())
-                        .collect();
-                    if !ids.is_empty() {
-                        changed.push(Change {
-                            kind,
-                            ids,
-                            unread_count,
-                        });
-                    }
-                }
+            // In the order they were made, runs of one kind joined (as the feed reports them).
+            let mut by_user = ByUser::default();
+            for change in changes {
+                let (Ok(owner), Ok(id)) = (
+                    UserId::parse(&change.user_id),
+                    NotificationId::parse(&change.id),
+                ) else {
+                    continue;
+                };
+                by_user.add(owner, id, change.kind, change.seq);
             }
+            let counts = match by_user.is_empty() {
+                true => Counts::default(),
+                false => conn.query_row(COUNTS, [&user], row_to_counts)?,
+            };
+            let changed = by_user
+                .into_changes(|_| counts)
+                .flat_map(|(_, changes)| changes)
+                .collect();
             Ok(Replay::After {
                 cursor: Position { seq, id: after },
                 missed,

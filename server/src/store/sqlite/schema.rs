@@ -15,13 +15,19 @@ use super::store_error;
 use crate::metrics;
 use crate::model::{NotificationId, Position};
 use crate::store::kit::rfc3339;
-use crate::store::{ChangeKind, StoreError};
+use crate::store::{ChangeKind, Counts, Status, StoreError};
 
 /// The schema, as ordered migrations: migration N takes a file from `PRAGMA user_version` N-1
 /// to N, in one transaction with the version (see [`migrate`]). A migration that has shipped is
 /// never edited: a change is the next one. (Version 0.1.0 wrote the first schema with
 /// `user_version` 0; its statements say `IF NOT EXISTS`, so such a file is adopted as it is.)
-const MIGRATIONS: &[&str] = &[V1_FIRST, V2_REWRITES, V3_RETENTION, V4_TYPE_AND_DATA];
+const MIGRATIONS: &[&str] = &[
+    V1_FIRST,
+    V2_REWRITES,
+    V3_RETENTION,
+    V4_TYPE_AND_DATA,
+    V5_STATES,
+];
 
 /// 1: the notifications, their indexes, and the change log its triggers write (0.1.0).
 const V1_FIRST: &str = "
@@ -108,12 +114,123 @@ ALTER TABLE notifications ADD COLUMN type TEXT;
 ALTER TABLE notifications ADD COLUMN data TEXT;
 ";
 
+/// 5: the inbox's states (seen, archived, snoozed), and their changes in the change log,
+/// whose `kind` loses its CHECK (a table rebuild, the triggers that write it made again around
+/// it): a kind a later version adds then needs no rebuild, and a kind this version does not
+/// know is skipped when read (`row_to_change`).
+const V5_STATES: &str = "
+ALTER TABLE notifications ADD COLUMN seen_at INTEGER;
+ALTER TABLE notifications ADD COLUMN archived_at INTEGER;
+ALTER TABLE notifications ADD COLUMN snoozed_until INTEGER;
+CREATE INDEX IF NOT EXISTS notifications_snoozed ON notifications (snoozed_until)
+    WHERE snoozed_until IS NOT NULL;
+
+DROP TRIGGER IF EXISTS notification_read;
+DROP TRIGGER IF EXISTS notification_removed;
+DROP TRIGGER IF EXISTS notification_rewritten;
+CREATE TABLE notification_changes_v5 (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id TEXT    NOT NULL,
+    kind    TEXT    NOT NULL,
+    id      TEXT    NOT NULL,
+    after   INTEGER NOT NULL
+);
+INSERT INTO notification_changes_v5 (seq, user_id, kind, id, after)
+    SELECT seq, user_id, kind, id, after FROM notification_changes;
+DROP TABLE notification_changes;
+ALTER TABLE notification_changes_v5 RENAME TO notification_changes;
+CREATE INDEX notification_changes_replay ON notification_changes (user_id, after);
+
+-- `after`: as in migration 1.
+CREATE TRIGGER notification_read AFTER UPDATE OF read_at ON notifications
+    WHEN OLD.read_at IS NULL AND NEW.read_at IS NOT NULL
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    VALUES (NEW.user_id, 'read', NEW.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
+END;
+CREATE TRIGGER notification_unread AFTER UPDATE OF read_at ON notifications
+    WHEN OLD.read_at IS NOT NULL AND NEW.read_at IS NULL
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    VALUES (NEW.user_id, 'unread', NEW.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
+END;
+CREATE TRIGGER notification_seen AFTER UPDATE OF seen_at ON notifications
+    WHEN OLD.seen_at IS NULL AND NEW.seen_at IS NOT NULL
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    VALUES (NEW.user_id, 'seen', NEW.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
+END;
+CREATE TRIGGER notification_archived AFTER UPDATE OF archived_at ON notifications
+    WHEN OLD.archived_at IS NULL AND NEW.archived_at IS NOT NULL
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    VALUES (NEW.user_id, 'archived', NEW.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
+END;
+CREATE TRIGGER notification_unarchived AFTER UPDATE OF archived_at ON notifications
+    WHEN OLD.archived_at IS NOT NULL AND NEW.archived_at IS NULL
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    VALUES (NEW.user_id, 'unarchived', NEW.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
+END;
+CREATE TRIGGER notification_snoozed AFTER UPDATE OF snoozed_until ON notifications
+    WHEN NEW.snoozed_until IS NOT NULL AND NEW.snoozed_until IS NOT OLD.snoozed_until
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    VALUES (NEW.user_id, 'snoozed', NEW.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
+END;
+CREATE TRIGGER notification_unsnoozed AFTER UPDATE OF snoozed_until ON notifications
+    WHEN OLD.snoozed_until IS NOT NULL AND NEW.snoozed_until IS NULL
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    VALUES (NEW.user_id, 'unsnoozed', NEW.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
+END;
+CREATE TRIGGER notification_removed AFTER DELETE ON notifications
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    VALUES (OLD.user_id, 'removed', OLD.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
+END;
+-- As in migration 2.
+CREATE TRIGGER notification_rewritten AFTER INSERT ON notifications
+    WHEN EXISTS (SELECT 1 FROM notification_rewrites WHERE id = NEW.id AND seq IS NULL)
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    SELECT NEW.user_id, 'read', NEW.id, NEW.seq
+    WHERE NEW.read_at IS NOT NULL
+      AND (SELECT was_read FROM notification_rewrites WHERE id = NEW.id) = 0;
+    UPDATE notification_rewrites SET seq = NEW.seq WHERE id = NEW.id;
+END;
+";
+
 /// Each connection's page cache, in KiB (SQLite's default is 2,000).
 const PAGE_CACHE_KIB: i64 = 32 * 1024;
 
-/// Unread notifications of one user (the partial index `notifications_unread`).
-pub const UNREAD_COUNT: &str =
-    "SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL";
+/// The badge counts of one user, `(unread, unseen)`: unread notifications in the inbox, and
+/// those of them not seen (a read one is seen). Through the partial index `notifications_unread`.
+pub const COUNTS: &str = "SELECT COUNT(*), COALESCE(SUM(seen_at IS NULL), 0) FROM notifications
+    WHERE user_id = ?1 AND read_at IS NULL AND archived_at IS NULL AND snoozed_until IS NULL";
+
+/// Reads [`COUNTS`]' row.
+pub fn row_to_counts(row: &rusqlite::Row<'_>) -> rusqlite::Result<Counts> {
+    Ok(Counts {
+        unread_count: row.get(0)?,
+        unseen_count: row.get(1)?,
+    })
+}
+
+/// The condition a list of `status` puts on the rows.
+pub fn status_condition(status: Status) -> &'static str {
+    const INBOX: &str = "archived_at IS NULL AND snoozed_until IS NULL";
+    match status {
+        Status::Inbox => INBOX,
+        Status::Unread => "read_at IS NULL AND archived_at IS NULL AND snoozed_until IS NULL",
+        Status::Unseen => {
+            "read_at IS NULL AND seen_at IS NULL AND archived_at IS NULL AND snoozed_until IS NULL"
+        }
+        Status::Archived => "archived_at IS NOT NULL",
+        Status::Snoozed => "snoozed_until IS NOT NULL",
+        Status::All => "1",
+    }
+}
 
 /// Leaves out rows that rewrote an existing notification (see the schema): never new again.
 /// `?N` is the `seq` the query reads after.
@@ -122,7 +239,8 @@ pub fn not_a_rewrite(after: &str) -> String {
 }
 
 /// The columns a [`Notification`] is read from (by name, in any order).
-pub const COLUMNS: &str = "id, user_id, message, link, read_at, created_at, type, data";
+pub const COLUMNS: &str =
+    "id, user_id, message, link, read_at, created_at, type, data, seen_at, archived_at, snoozed_until";
 
 /// Opens (creating if need be) the file and its schema, in WAL mode with full sync.
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -195,15 +313,23 @@ pub fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notifica
         let at = row.as_ref().column_index("id").unwrap_or_default();
         rusqlite::Error::FromSqlConversionFailure(at, rusqlite::types::Type::Text, msg.into())
     })?;
+    let at = |column: &str| -> rusqlite::Result<Option<String>> {
+        Ok(row.get::<_, Option<i64>>(column)?.map(millis_to_rfc3339))
+    };
+    let read_at = at("read_at")?;
     Ok(Notification {
         id,
         user_id: row.get("user_id")?,
         message: row.get("message")?,
         link: row.get("link")?,
-        read_at: row.get::<_, Option<i64>>("read_at")?.map(millis_to_rfc3339),
         created_at: millis_to_rfc3339(row.get("created_at")?),
         kind: row.get("type")?,
         data: data_of(row.get("data")?),
+        // A read notification is seen.
+        seen_at: at("seen_at")?.or_else(|| read_at.clone()),
+        archived_at: at("archived_at")?,
+        snoozed_until: at("snoozed_until")?,
+        read_at,
     })
 }
 

@@ -141,7 +141,10 @@ async fn a_host_read_in_any_form_is_pushed(database: String) {
         .unwrap();
     let (name, data) = next_event(&mut tab).await;
     assert_eq!(name, "notification-read");
-    assert_eq!(data, json!({ "all": true, "unread_count": 0 }));
+    assert_eq!(
+        data,
+        json!({ "all": true, "unread_count": 0, "unseen_count": 0 })
+    );
 }
 
 /// Dates as text in the common forms come back as RFC 3339 UTC with milliseconds, on the stream

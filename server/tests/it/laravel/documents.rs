@@ -204,7 +204,7 @@ async fn laravel_documents_in_place(database: String) {
         (name.as_str(), data),
         (
             "notification-read",
-            json!({"ids": [uuid_b], "unread_count": 1})
+            json!({"ids": [uuid_b], "unread_count": 1, "unseen_count": 1})
         )
     );
     assert_eq!(unread_count(&server, "42").await, 1);

@@ -21,11 +21,12 @@ struct Recorder {
     changed: Notify,
 }
 
-/// A change of read state as reported: the user, the ids, the unread count.
+/// A change as reported: the user, the ids, the unread count (and the kind, for the others).
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Change {
     Read(String, Vec<NotificationId>, u64),
     Removed(String, Vec<NotificationId>, u64),
+    Other(ChangeKind, String, Vec<NotificationId>, u64),
 }
 
 impl FeedSink for Recorder {
@@ -39,10 +40,11 @@ impl FeedSink for Recorder {
         // Ids in id order: one `updateMany` is reported in whatever order the server wrote it.
         let mut ids = change.ids.clone();
         ids.sort();
-        let (user, count) = (user.to_string(), change.unread_count);
+        let (user, count) = (user.to_string(), change.counts.unread_count);
         let change = match change.kind {
             ChangeKind::Read => Change::Read(user, ids, count),
             ChangeKind::Removed => Change::Removed(user, ids, count),
+            kind => Change::Other(kind, user, ids, count),
         };
         self.changes.lock().unwrap().push(change);
         self.changed.notify_waiters();
@@ -284,12 +286,101 @@ async fn reports_reads_and_removals_with_the_count(database: String) {
     started.feed.await.unwrap();
 }
 
+/// Every state change is reported as its kind, in the order made, with the counts after it;
+/// `host` also writes fields straight in the database, as the host application would (which
+/// a standalone MongoDB cannot report).
+async fn reports_each_state_change(database: String, host: bool) {
+    use belfry::store::{Action, Selection};
+    let started = start(&database).await;
+    let ids: Vec<NotificationId> = started
+        .store
+        .insert(&[super::new("k", "a"), super::new("k", "b")])
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| NotificationId::parse(&n.id).unwrap())
+        .collect();
+    let user = support_user("k");
+    let (a, b) = (&ids[0], &ids[1]);
+    let kinds_of = |id: &NotificationId| -> Vec<ChangeKind> {
+        let changes = started.recorder.changes.lock().unwrap();
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Read(_, ids, _) if ids.contains(id) => Some(ChangeKind::Read),
+                Change::Removed(_, ids, _) if ids.contains(id) => Some(ChangeKind::Removed),
+                Change::Other(kind, _, ids, _) if ids.contains(id) => Some(*kind),
+                _ => None,
+            })
+            .collect()
+    };
+    let one = |id: &NotificationId| Selection::Ids(vec![id.clone()]);
+    let until = chrono::Utc::now() + chrono::Duration::hours(1);
+    for action in [
+        Action::Seen,
+        Action::Archive,
+        Action::Unarchive,
+        Action::Read,
+        Action::Unread,
+        Action::Snooze(until),
+        Action::Unsnooze,
+    ] {
+        started.store.update(&user, &one(a), action).await.unwrap();
+    }
+    let want = [
+        ChangeKind::Seen,
+        ChangeKind::Archived,
+        ChangeKind::Unarchived,
+        ChangeKind::Read,
+        ChangeKind::Unread,
+        ChangeKind::Snoozed,
+        ChangeKind::Unsnoozed,
+    ];
+    let all_in = |_: &[(Position, String)]| kinds_of(a) == want;
+    assert!(
+        started.recorder.holds_within(PATIENCE, all_in).await,
+        "reported in order: {:?}",
+        kinds_of(a)
+    );
+    if host {
+        for (field, set) in [
+            ("archived_at", true),
+            ("archived_at", false),
+            ("seen_at", true),
+        ] {
+            crate::support::direct::set_state(&database, b, field, set).await;
+        }
+        let want = [
+            ChangeKind::Archived,
+            ChangeKind::Unarchived,
+            ChangeKind::Seen,
+        ];
+        let all_in = |_: &[(Position, String)]| kinds_of(b) == want;
+        assert!(
+            started.recorder.holds_within(PATIENCE, all_in).await,
+            "the host's writes reported: {:?}",
+            kinds_of(b)
+        );
+    }
+    started.shutdown.cancel();
+    started.feed.await.unwrap();
+}
+
+async fn reports_each_state_change_also_the_hosts(database: String) {
+    reports_each_state_change(database, true).await;
+}
+
+async fn reports_each_state_change_of_belfry(database: String) {
+    reports_each_state_change(database, false).await;
+}
+
 fn support_user(id: &str) -> UserId {
     crate::support::user(id)
 }
 
 on_stores!(database: [sqlite, mongo] [
     reports_reads_and_removals_with_the_count,
+    reports_each_state_change_also_the_hosts,
 ]);
 
 mod all_stores {
@@ -297,5 +388,6 @@ mod all_stores {
 
     on_stores!(database: [sqlite, mongo, mongo_standalone] [
         reports_every_commit_once_in_position_order,
+        reports_each_state_change_of_belfry,
     ]);
 }

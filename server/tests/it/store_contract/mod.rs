@@ -3,6 +3,7 @@
 
 mod feed;
 mod migrations;
+mod states;
 
 use crate::support;
 use std::collections::HashSet;
@@ -24,6 +25,7 @@ async fn insert_one(store: &dyn Store, user_id: &str, message: &str) -> String {
 
 fn page(limit: u32, before: Option<&str>) -> Page {
     Page {
+        status: Default::default(),
         limit,
         before: before.map(|id| NotificationId::parse(id).unwrap()),
     }

@@ -244,7 +244,14 @@ pub async fn all_of(store: &dyn belfry::store::Store, user_id: &str) -> Vec<app:
     let mut before = None;
     loop {
         let page = store
-            .list(&user(user_id), belfry::store::Page { limit: 100, before })
+            .list(
+                &user(user_id),
+                belfry::store::Page {
+                    limit: 100,
+                    before,
+                    status: Default::default(),
+                },
+            )
             .await
             .expect("the store lists");
         let Some(last) = page.last() else { break };

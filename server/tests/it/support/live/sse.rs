@@ -99,7 +99,7 @@ impl SseClient {
             event.id, notification.id,
             "the SSE id is the notification's _id"
         );
-        notification
+        *notification
     }
 }
 

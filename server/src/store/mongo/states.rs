@@ -1,0 +1,263 @@
+//! The inbox's writes on MongoDB: read and unread, seen, archived, snoozed, deleted, and the
+//! waker that ends snoozes, as fields of the host's documents (`read_at`, `seen_at`,
+//! `archived_at`, `snoozed_until`: docs/API.md, "Fields the host can write"). What the host
+//! writes to them itself is read by the decoder's rules and, with change streams, pushed as
+//! Belfry's own writes are.
+//!
+//! With change streams the feed sees every update, with its ids. A standalone server tells
+//! nobody, so there each write first finds the ids it will change, changes exactly those, and
+//! logs them (`changes.rs`) for the polling feed.
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
+use mongodb::options::FindOptions;
+
+use super::decode::{is_unset, unset_filter};
+use super::{laravel, store_error, MongoStore, Schema};
+use crate::model::UserId;
+use crate::store::{Action, ChangeKind, Selection, Status, StoreError, Updated};
+
+/// The most snoozes one waker round ends; more wait for the next round.
+const WAKE_BATCH: i64 = 500;
+
+/// The filter of documents whose flag `field` is unset (by the decoder's rule).
+pub(super) fn unset(field: &str) -> Document {
+    doc! { field: unset_filter() }
+}
+
+/// The filter of documents whose flag `field` is set.
+fn set(field: &str) -> Document {
+    doc! { "$nor": [unset(field)] }
+}
+
+/// The filter a list of `status` adds (at the top level, beside the owner's fields).
+pub(super) fn of_status(status: Status) -> Document {
+    let mut filter = Document::new();
+    let unset_fields: &[&str] = match status {
+        Status::Inbox => &["archived_at", "snoozed_until"],
+        Status::Unread => &["read_at", "archived_at", "snoozed_until"],
+        Status::Unseen => &["read_at", "seen_at", "archived_at", "snoozed_until"],
+        Status::Archived => return set("archived_at"),
+        Status::Snoozed => return set("snoozed_until"),
+        Status::All => &[],
+    };
+    for field in unset_fields {
+        filter.extend(unset(field));
+    }
+    filter
+}
+
+impl MongoStore {
+    /// [`Notifications::update`](crate::store::Notifications::update) on this collection.
+    pub(super) async fn update_states(
+        &self,
+        user: &UserId,
+        selection: &Selection,
+        action: Action,
+    ) -> Result<Updated, StoreError> {
+        let mut selected = self.of_user(user);
+        match selection {
+            Selection::Ids(ids) => {
+                let each: Vec<Document> = ids.iter().map(|id| self.decoder.id_match(id)).collect();
+                selected.insert("$or", each);
+                let found = self.count(selected.clone()).await?;
+                if found < selection.distinct() {
+                    return Ok(Updated { found, changed: 0 });
+                }
+            }
+            Selection::All => {}
+            Selection::AllRead => selected.extend(set("read_at")),
+        }
+        let kind = kind_of(action);
+        let mut filter = doc! { "$and": [selected, unless(action)] };
+        let found = selection.distinct();
+        // Standalone: exactly the documents found here are changed and logged, so one
+        // committed meanwhile is neither changed nor told changed.
+        let mut logged = Vec::new();
+        if self.is_standalone() {
+            let only_ids = FindOptions::builder()
+                .projection(doc! { "_id": 1, "id": 1 })
+                .build();
+            let matched = self.find_all(filter.clone(), only_ids).await?;
+            let keys: Vec<Bson> = matched
+                .iter()
+                .filter_map(|d| d.get("_id").cloned())
+                .collect();
+            if keys.is_empty() {
+                return Ok(Updated { found, changed: 0 });
+            }
+            filter = doc! { "$and": [filter, { "_id": { "$in": keys } }] };
+            logged = matched
+                .iter()
+                .filter_map(|d| self.decoder.id_in(d))
+                .collect();
+        }
+        let changed = self.apply(filter, action).await?;
+        if !logged.is_empty() {
+            self.change_log.log(kind, user, &logged).await?;
+        }
+        Ok(Updated { found, changed })
+    }
+
+    /// Writes `action` on what `filter` selects; how many it changed.
+    async fn apply(&self, filter: Document, action: Action) -> Result<u64, StoreError> {
+        let now = BsonDateTime::from_chrono(Utc::now());
+        let fields = match action {
+            Action::Read => return self.set_read(filter).await,
+            Action::Delete => {
+                return self
+                    .collection
+                    .delete_many(filter)
+                    .await
+                    .map(|result| result.deleted_count)
+                    .map_err(store_error)
+            }
+            Action::Unread => doc! { "read_at": Bson::Null },
+            Action::Seen => doc! { "seen_at": now },
+            Action::Archive => doc! { "archived_at": now },
+            Action::Unarchive => doc! { "archived_at": Bson::Null },
+            Action::Snooze(until) => doc! { "snoozed_until": BsonDateTime::from_chrono(until) },
+            Action::Unsnooze => doc! { "snoozed_until": Bson::Null },
+        };
+        self.update(filter, self.touched(fields, now)).await
+    }
+
+    /// `fields`, with `updated_at` in Belfry's schema (Laravel's own model keeps its own).
+    fn touched(&self, mut fields: Document, now: BsonDateTime) -> Document {
+        if self.decoder.schema == Schema::Belfry {
+            fields.insert("updated_at", now);
+        }
+        fields
+    }
+
+    /// Sets `read_at` (and, in Belfry's schema, `updated_at`) to now on what `filter`
+    /// selects; how many it changed. In Laravel's, `read_at` alone, in the type the document's
+    /// dates have, so Laravel's own model reads it: text (`Y-m-d H:i:s` in `--time-zone`) where
+    /// `created_at` is text, a BSON date otherwise (two updates).
+    pub(super) async fn set_read(&self, filter: Document) -> Result<u64, StoreError> {
+        let now = Utc::now();
+        let date = BsonDateTime::from_chrono(now);
+        if self.decoder.schema == Schema::Belfry {
+            return self
+                .update(filter, self.touched(doc! { "read_at": date }, date))
+                .await;
+        }
+        let text = laravel::text_date(now, self.decoder.zone);
+        let as_text = doc! { "$and": [&filter, { "created_at": { "$type": "string" } }] };
+        let as_date =
+            doc! { "$and": [&filter, { "created_at": { "$not": { "$type": "string" } } }] };
+        Ok(self.update(as_text, doc! { "read_at": text }).await?
+            + self.update(as_date, doc! { "read_at": date }).await?)
+    }
+
+    /// [`Notifications::wake`](crate::store::Notifications::wake): the documents whose
+    /// `snoozed_until` is due, each ended by an update conditional on the value it was found
+    /// with, so that of several instances one ends it, once.
+    pub(super) async fn wake_due(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let candidates = doc! { "$and": [
+            set("snoozed_until"),
+            { "$or": [
+                { "snoozed_until": { "$lte": BsonDateTime::from_chrono(now) } },
+                // Text, a number: read by the decoder's rule below.
+                { "snoozed_until": { "$not": { "$type": "date" } } },
+            ] },
+        ] };
+        let options = FindOptions::builder().limit(WAKE_BATCH).build();
+        let mut found = self
+            .collection
+            .find(candidates)
+            .with_options(options)
+            .await
+            .map_err(store_error)?;
+        let mut woken = 0;
+        while let Some(document) = found.try_next().await.map_err(store_error)? {
+            if self.wake_one(&document, now).await? {
+                woken += 1;
+            }
+        }
+        Ok(woken)
+    }
+
+    /// Ends `document`'s snooze if it is due at `now`: whether this call did.
+    async fn wake_one(&self, document: &Document, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let Some(until) = self.decoder.snoozed_until(document) else {
+            return Ok(false);
+        };
+        if until > now {
+            return Ok(false);
+        }
+        let (Some(key), Some(value)) = (document.get("_id"), document.get("snoozed_until")) else {
+            return Ok(false);
+        };
+        if self.decoder.date_of(value).is_none() {
+            crate::metrics::skipped("snoozed_until");
+            tracing::warn!(id = %key, "a snoozed_until that is no date: ending the snooze now");
+        }
+        let stamp = BsonDateTime::from_chrono(now);
+        let fields =
+            doc! { "snoozed_until": Bson::Null, "read_at": Bson::Null, "seen_at": Bson::Null };
+        let woke = self
+            .collection
+            .update_one(
+                doc! { "_id": key, "snoozed_until": value },
+                doc! { "$set": self.touched(fields, stamp) },
+            )
+            .await
+            .map_err(store_error)?
+            .modified_count
+            == 1;
+        if woke && self.is_standalone() {
+            if let Some((id, notification)) = self.decoder.read_with_id(document) {
+                if let Ok(user) = UserId::parse(&notification.user_id) {
+                    let ids = [id];
+                    self.change_log
+                        .log(ChangeKind::Unsnoozed, &user, &ids)
+                        .await?;
+                    if !is_unset(document.get("read_at")) {
+                        self.change_log.log(ChangeKind::Unread, &user, &ids).await?;
+                    }
+                }
+            }
+        }
+        Ok(woke)
+    }
+
+    /// How many documents `filter` matches.
+    pub(super) async fn count(&self, filter: Document) -> Result<u64, StoreError> {
+        self.collection
+            .count_documents(filter)
+            .await
+            .map_err(store_error)
+    }
+}
+
+/// The change an action makes.
+fn kind_of(action: Action) -> ChangeKind {
+    match action {
+        Action::Read => ChangeKind::Read,
+        Action::Unread => ChangeKind::Unread,
+        Action::Seen => ChangeKind::Seen,
+        Action::Archive => ChangeKind::Archived,
+        Action::Unarchive => ChangeKind::Unarchived,
+        Action::Snooze(_) => ChangeKind::Snoozed,
+        Action::Unsnooze => ChangeKind::Unsnoozed,
+        Action::Delete => ChangeKind::Removed,
+    }
+}
+
+/// The documents `action` changes something of (a read of a read one is no change).
+fn unless(action: Action) -> Document {
+    match action {
+        Action::Read => unset("read_at"),
+        Action::Unread => set("read_at"),
+        Action::Seen => unset("seen_at"),
+        Action::Archive => unset("archived_at"),
+        Action::Unarchive => set("archived_at"),
+        Action::Snooze(until) => {
+            doc! { "snoozed_until": { "$ne": BsonDateTime::from_chrono(until) } }
+        }
+        Action::Unsnooze => set("snoozed_until"),
+        Action::Delete => Document::new(),
+    }
+}
