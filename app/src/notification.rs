@@ -25,6 +25,10 @@ pub struct Notification {
     /// Hidden until then (RFC 3339, UTC); left out when not snoozed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snoozed_until: Option<String>,
+    /// When it last came back from a snooze (RFC 3339, UTC): the bell lists it as arrived
+    /// then. Left out when it never did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub woke_at: Option<String>,
     /// What kind of notification it is, for a page's own rendering (Laravel's `type`: the
     /// notification's class name or `databaseType()`). Left out when there is none.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]

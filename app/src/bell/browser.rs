@@ -44,6 +44,12 @@ pub(super) fn start(bell: Bell, loaded: bool) {
     if !loaded {
         bell.refresh();
     }
+    // Opening the inbox shows its items: they are seen.
+    Effect::new(move |_| {
+        if bell.open.get() && bell.view.get() == Status::Inbox {
+            bell.see_shown();
+        }
+    });
     let newest = bell
         .items
         .with_untracked(|items| items.first().map(|n| n.id.clone()));

@@ -79,6 +79,12 @@ pub fn apply_change(
                 .filter(|id| !list.iter().any(|n| &n.id == *id))
                 .cloned()
                 .collect();
+            for item in list.iter_mut().filter(|n| ids.contains(&n.id)) {
+                item.read_at = None;
+                item.seen_at = None;
+                item.snoozed_until = None;
+                item.woke_at = Some(at.to_owned());
+            }
             bring_to_top(list, ids);
             if !missing.is_empty() {
                 return Fetch::Items(missing);

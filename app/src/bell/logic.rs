@@ -30,8 +30,9 @@ pub fn safe_link(link: Option<&str>) -> Option<String> {
 }
 
 /// Merges a page of the list into `list`: one entry per `_id` (the incoming copy wins, so read
-/// state is current), newest first by `created_at` (the API's RFC 3339 UTC text, which sorts as
-/// time; ids do not: Laravel's are random UUIDs), a page's own order kept among equal times.
+/// state is current), newest first by when it [`arrived`] (the API's RFC 3339 UTC text, which
+/// sorts as time; ids do not: Laravel's are random UUIDs), a page's own order kept among equal
+/// times.
 /// Returns how many unread notifications were new to the list (for the badge).
 pub fn merge(list: &mut Vec<Notification>, incoming: Vec<Notification>) -> u64 {
     let mut added_unread = 0;
@@ -51,9 +52,18 @@ pub fn merge(list: &mut Vec<Notification>, incoming: Vec<Notification>) -> u64 {
     added_unread
 }
 
-/// Orders `list` newest first by `created_at`, keeping the given order among equal times.
+/// When a notification arrived in the inbox: its `created_at`, or when it came back from a
+/// snooze (`woke_at`), whichever is later. The list is ordered by it.
+pub fn arrived(n: &Notification) -> &str {
+    match &n.woke_at {
+        Some(woke_at) if *woke_at > n.created_at => woke_at,
+        _ => &n.created_at,
+    }
+}
+
+/// Orders `list` newest first by [`arrived`], keeping the given order among equal times.
 pub fn newest_first(list: &mut [Notification]) {
-    list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    list.sort_by(|a, b| arrived(b).cmp(arrived(a)));
 }
 
 /// Adds a notification pushed live: in place if the list has it, else before the first one
@@ -67,7 +77,7 @@ pub fn add_live(list: &mut Vec<Notification>, item: Notification) -> u64 {
     let unread = u64::from(item.read_at.is_none());
     let at = list
         .iter()
-        .position(|n| n.created_at <= item.created_at)
+        .position(|n| arrived(n) <= arrived(&item))
         .unwrap_or(list.len());
     list.insert(at, item);
     unread
@@ -249,6 +259,17 @@ mod tests {
 
     fn ids(list: &[Notification]) -> Vec<&str> {
         list.iter().map(|x| x.id.as_str()).collect()
+    }
+
+    #[test]
+    fn one_back_from_a_snooze_is_listed_as_arrived_then() {
+        let mut woke = at("old", "2026-11-01T07:00:00.000Z");
+        woke.woke_at = Some("2026-11-29T07:00:00.000Z".into());
+        let mut list = vec![at("new", "2026-11-28T07:00:00.000Z")];
+        merge(&mut list, vec![woke]);
+        assert_eq!(ids(&list), ["old", "new"]);
+        add_live(&mut list, at("newer", "2026-11-28T08:00:00.000Z"));
+        assert_eq!(ids(&list), ["old", "newer", "new"]);
     }
 
     #[test]

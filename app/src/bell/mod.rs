@@ -197,7 +197,11 @@ pub fn NotificationBell(
                 node_ref=button
                 aria-haspopup="true"
                 aria-expanded=move || open.get().to_string()
-                aria-label=move || bell.strings.with_value(|s| s.bell_label(badge()))
+                aria-label=move || {
+                    let counts = bell.counts.get();
+                    let new = (bell.badge == Badge::Unseen).then_some(counts.unseen_count);
+                    bell.strings.with_value(|s| s.bell_label_with_new(counts.unread_count, new))
+                }
                 on:click=move |_| open.update(|o| *o = !*o)
             >
                 <BellIcon/>

@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-/// The bell's words. `{n}` in `label_many` is the unread count.
+/// The bell's words. `{n}` in `label_many` is the unread count, in `label_new` the unseen.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Strings {
@@ -19,6 +19,9 @@ pub struct Strings {
     pub label_none: String,
     pub label_one: String,
     pub label_many: String,
+    /// Added to the name when the badge shows a count of new (unseen) notifications other than
+    /// the unread count: `{n}` is that count.
+    pub label_new: String,
     pub refresh: String,
     pub mark_all_read: String,
     pub retry: String,
@@ -63,6 +66,7 @@ impl Default for Strings {
             label_none: "Notifications, none unread".into(),
             label_one: "Notifications, 1 unread".into(),
             label_many: "Notifications, {n} unread".into(),
+            label_new: ", {n} new".into(),
             refresh: "Refresh".into(),
             mark_all_read: "Mark all read".into(),
             retry: "Retry".into(),
@@ -112,6 +116,16 @@ impl Strings {
             n => self.label_many.replace("{n}", &n.to_string()),
         }
     }
+
+    /// The name with the badge's count of new ones, `new`, where it shows one and it is not
+    /// the unread count already named: the name always holds the number the badge shows.
+    pub fn bell_label_with_new(&self, unread: u64, new: Option<u64>) -> String {
+        let mut label = self.bell_label(unread);
+        if let Some(new) = new.filter(|&n| n > 0 && n != unread) {
+            label.push_str(&self.label_new.replace("{n}", &new.to_string()));
+        }
+        label
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +149,23 @@ mod tests {
         assert_eq!(
             Strings::default().bell_label(0),
             "Notifications, none unread"
+        );
+        let strings = Strings::default();
+        assert_eq!(
+            strings.bell_label_with_new(3, Some(1)),
+            "Notifications, 3 unread, 1 new"
+        );
+        assert_eq!(
+            strings.bell_label_with_new(3, Some(3)),
+            "Notifications, 3 unread"
+        );
+        assert_eq!(
+            strings.bell_label_with_new(3, Some(0)),
+            "Notifications, 3 unread"
+        );
+        assert_eq!(
+            strings.bell_label_with_new(3, None),
+            "Notifications, 3 unread"
         );
     }
 }

@@ -85,6 +85,29 @@ fn cases(alice_id: &str) -> Vec<Case> {
         .unwrap();
     let bearer = |t: &str| Auth::Raw(format!("Bearer {t}"));
     let many_users: Vec<String> = (0..1001).map(|i| format!("u{i}")).collect();
+    let one_alice = format!("/notifications/{alice_id}");
+    let in_an_hour = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let in_two_years = (chrono::Utc::now() + chrono::Duration::days(730)).to_rfc3339();
+    let snooze = |one: &str, name: &'static str, body: Value| {
+        case(
+            name,
+            Method::POST,
+            format!("{one}/snooze"),
+            Auth::User("alice"),
+        )
+        .header("content-type", "application/json")
+        .body(body.to_string())
+    };
+    let seen = |name: &'static str, body: Value| {
+        case(
+            name,
+            Method::POST,
+            "/notifications/seen",
+            Auth::User("alice"),
+        )
+        .header("content-type", "application/json")
+        .body(body.to_string())
+    };
 
     vec![
         // The publish body.
@@ -150,26 +173,58 @@ fn cases(alice_id: &str) -> Vec<Case> {
         case("read a malformed id", Method::POST, "/notifications/not%20an%20id/read", Auth::User("alice")).header("x-requested-with", "XMLHttpRequest").expect(S::BAD_REQUEST, "malformed", Some("id")),
         case("read an unknown id", Method::POST, "/notifications/000000000000000000000000/read", Auth::User("alice")).header("x-requested-with", "XMLHttpRequest").expect(S::NOT_FOUND, "not_found", None),
         case("read another user's notification", Method::POST, read_alice, Auth::User("bob")).header("content-type", "application/json").expect(S::NOT_FOUND, "not_found", None),
+        // The inbox's states.
+        case("status=bogus", Method::GET, "/notifications?status=bogus", Auth::User("alice")).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("status")),
+        case("get another user's notification", Method::GET, one_alice.clone(), Auth::User("bob")).expect(S::NOT_FOUND, "not_found", None),
+        case("get a malformed id", Method::GET, "/notifications/a%20b", Auth::User("alice")).expect(S::BAD_REQUEST, "malformed", Some("id")),
+        case("unread without a CSRF header", Method::POST, format!("{one_alice}/unread"), Auth::User("alice")).expect(S::FORBIDDEN, "csrf_rejected", None),
+        case("archive another user's notification", Method::POST, format!("{one_alice}/archive"), Auth::User("bob")).header("x-requested-with", "XMLHttpRequest").expect(S::NOT_FOUND, "not_found", None),
+        case("archive a malformed id", Method::POST, "/notifications/a%20b/archive", Auth::User("alice")).header("x-requested-with", "XMLHttpRequest").expect(S::BAD_REQUEST, "malformed", Some("id")),
+        case("unarchive without a token", Method::POST, format!("{one_alice}/unarchive"), Auth::None).header("x-requested-with", "XMLHttpRequest").expect(S::UNAUTHORIZED, "missing_token", None),
+        case("snooze without a body", Method::POST, format!("{one_alice}/snooze"), Auth::User("alice")).header("x-requested-with", "XMLHttpRequest").expect(S::BAD_REQUEST, "malformed", None),
+        snooze(&one_alice, "snooze without until", json!({})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("until")),
+        snooze(&one_alice, "snooze until a number", json!({"until": 5})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("until")),
+        snooze(&one_alice, "snooze until words", json!({"until": "tomorrow"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("until")),
+        snooze(&one_alice, "snooze until a time without offset", json!({"until": "2099-01-01T09:00:00"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("until")),
+        snooze(&one_alice, "snooze until the past", json!({"until": "2020-01-01T09:00:00Z"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("until")),
+        snooze(&one_alice, "snooze for two years", json!({"until": in_two_years})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("until")),
+        case("snooze another user's notification", Method::POST, format!("{one_alice}/snooze"), Auth::User("bob")).header("content-type", "application/json").body(json!({"until": in_an_hour}).to_string()).expect(S::NOT_FOUND, "not_found", None),
+        case("unsnooze without a CSRF header", Method::POST, format!("{one_alice}/unsnooze"), Auth::User("alice")).expect(S::FORBIDDEN, "csrf_rejected", None),
+        case("delete without a CSRF header", Method::DELETE, one_alice.clone(), Auth::User("alice")).expect(S::FORBIDDEN, "csrf_rejected", None),
+        case("delete another user's notification", Method::DELETE, one_alice.clone(), Auth::User("bob")).header("x-requested-with", "XMLHttpRequest").expect(S::NOT_FOUND, "not_found", None),
+        case("archive-all without a CSRF header", Method::POST, "/notifications/archive-all", Auth::User("alice")).expect(S::FORBIDDEN, "csrf_rejected", None),
+        case("archive-read as text/plain", Method::POST, "/notifications/archive-read", Auth::User("alice")).header("content-type", "text/plain").expect(S::FORBIDDEN, "csrf_rejected", None),
+        case("seen as text/plain", Method::POST, "/notifications/seen", Auth::User("alice")).header("content-type", "text/plain").body(json!({"ids": [alice_id]}).to_string()).expect(S::FORBIDDEN, "csrf_rejected", None),
+        seen("seen with no ids", json!({})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("ids")),
+        seen("seen with empty ids", json!({"ids": []})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("ids")),
+        seen("seen with ids as text", json!({"ids": alice_id})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("ids")),
+        seen("seen with a malformed id", json!({"ids": [alice_id, "a b"]})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("ids")),
+        seen("seen with a number", json!({"ids": [7]})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("ids")),
+        seen("seen with 101 ids", json!({"ids": vec![alice_id; 101]})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("ids")),
+        seen("seen with one unknown id: none marked", json!({"ids": [alice_id, "000000000000000000000000"]})).expect(S::NOT_FOUND, "not_found", None),
     ]
 }
 
-/// What the checks compare before and after each bad request.
-async fn snapshot(store: &dyn Store) -> Vec<(String, usize, u64)> {
+/// What the checks compare before and after each bad request: each user's notifications
+/// (all of them, in every state) and counts.
+async fn snapshot(
+    store: &dyn Store,
+) -> Vec<(String, Vec<app::Notification>, belfry::store::Counts)> {
     let mut out = Vec::new();
     for id in ["alice", "bob", "u0", "42"] {
         let listed = store
             .list(
                 &user(id),
                 Page {
-                    status: Default::default(),
+                    status: belfry::store::Status::All,
                     limit: 100,
                     before: None,
                 },
             )
             .await
             .unwrap();
-        let unread = store.unread_count(&user(id)).await.unwrap();
-        out.push((id.to_owned(), listed.len(), unread));
+        let counts = store.counts(&user(id)).await.unwrap();
+        out.push((id.to_owned(), listed, counts));
     }
     out
 }
@@ -251,7 +306,7 @@ async fn publish_is_absent_without_a_service_key() {
     let (status, body) = call(&router, request).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "not_found");
-    assert_eq!(snapshot(&*db.store).await[0].1, 0);
+    assert!(snapshot(&*db.store).await[0].1.is_empty());
 }
 
 #[tokio::test]
@@ -283,9 +338,8 @@ async fn publishing_past_the_rate_limit_is_429_and_writes_nothing() {
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["error"], "rate_limited");
-    assert_eq!(
-        snapshot(&*db.store).await[0].1,
-        0,
+    assert!(
+        snapshot(&*db.store).await[0].1.is_empty(),
         "nothing written for alice"
     );
 }

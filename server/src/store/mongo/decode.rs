@@ -17,6 +17,7 @@
 //!   notification is seen: its `seen_at` is its `read_at` when `seen_at` is unset.
 //! - `snoozed_until`: unset by `read_at`'s rule (not snoozed); a date: snoozed until then; any
 //!   other value: snoozed with its time already come (the waker ends it at once, and counts it).
+//!   `woke_at`, when it last came back: a date, else none.
 //! - dates (`created_at`, `read_at`, `updated_at` and the states above): a BSON date; text in RFC 3339 (any offset,
 //!   any fraction) or `Y-m-d H:i:s[.u]` (read in the configured zone, UTC by default; Laravel's
 //!   `app.timezone`); the `{date, timezone_type, timezone}` document older Carbon versions
@@ -290,6 +291,10 @@ impl Decoder {
             .flag_at(document, "archived_at", created_at)
             .map(rfc3339);
         notification.snoozed_until = self.snoozed_until(document).map(rfc3339);
+        notification.woke_at = document
+            .get("woke_at")
+            .and_then(|value| self.date_of(value))
+            .map(rfc3339);
     }
 
     /// The instant a date field stands for, if it is one of the forms in the module's rules.

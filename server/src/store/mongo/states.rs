@@ -195,8 +195,12 @@ impl MongoStore {
             tracing::warn!(id = %key, "a snoozed_until that is no date: ending the snooze now");
         }
         let stamp = BsonDateTime::from_chrono(now);
-        let fields =
-            doc! { "snoozed_until": Bson::Null, "read_at": Bson::Null, "seen_at": Bson::Null };
+        let fields = doc! {
+            "snoozed_until": Bson::Null,
+            "read_at": Bson::Null,
+            "seen_at": Bson::Null,
+            "woke_at": stamp,
+        };
         let woke = self
             .collection
             .update_one(

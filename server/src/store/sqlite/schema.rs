@@ -122,6 +122,7 @@ const V5_STATES: &str = "
 ALTER TABLE notifications ADD COLUMN seen_at INTEGER;
 ALTER TABLE notifications ADD COLUMN archived_at INTEGER;
 ALTER TABLE notifications ADD COLUMN snoozed_until INTEGER;
+ALTER TABLE notifications ADD COLUMN woke_at INTEGER;
 CREATE INDEX IF NOT EXISTS notifications_snoozed ON notifications (snoozed_until)
     WHERE snoozed_until IS NOT NULL;
 
@@ -240,7 +241,7 @@ pub fn not_a_rewrite(after: &str) -> String {
 
 /// The columns a [`Notification`] is read from (by name, in any order).
 pub const COLUMNS: &str =
-    "id, user_id, message, link, read_at, created_at, type, data, seen_at, archived_at, snoozed_until";
+    "id, user_id, message, link, read_at, created_at, type, data, seen_at, archived_at, snoozed_until, woke_at";
 
 /// Opens (creating if need be) the file and its schema, in WAL mode with full sync.
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -329,6 +330,7 @@ pub fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notifica
         seen_at: at("seen_at")?.or_else(|| read_at.clone()),
         archived_at: at("archived_at")?,
         snoozed_until: at("snoozed_until")?,
+        woke_at: at("woke_at")?,
         read_at,
     })
 }

@@ -76,11 +76,13 @@ pub fn update(
     Ok(Updated { found, changed })
 }
 
-/// Ends every snooze due at `now` (milliseconds since 1970): unread and unseen again. One
+/// Ends every snooze due at `now` (milliseconds since 1970): unread and unseen again, woken
+/// at `now`. One
 /// `UPDATE`, so two processes on one file end each snooze once.
 pub fn wake(conn: &mut Connection, now: i64) -> rusqlite::Result<u64> {
     let woken = conn.execute(
-        "UPDATE notifications SET snoozed_until = NULL, read_at = NULL, seen_at = NULL
+        "UPDATE notifications
+         SET snoozed_until = NULL, read_at = NULL, seen_at = NULL, woke_at = ?1
          WHERE snoozed_until <= ?1",
         [now],
     )?;

@@ -166,6 +166,8 @@ async fn a_snooze_ends_once_at_its_time(store: Arc<dyn Store>) {
     assert!(listed(store, "s4", Status::Snoozed).await.is_empty());
     assert_eq!(listed(store, "s4", Status::Unseen).await, ["c", "b", "a"]);
     assert_eq!(store.counts(&u).await.unwrap(), counts(3, 3));
+    let back = store.get(&u, &ids[0]).await.unwrap().unwrap();
+    assert!(back.woke_at.is_some() && back.snoozed_until.is_none() && back.read_at.is_none());
 
     // Unsnoozed by the user: back as it was, still read.
     act(store, "s4", &ids[1], Action::Read).await;
