@@ -39,6 +39,12 @@ test("inbox: each action in one tab reaches a second tab and a browser on anothe
     for (const page of [tab, second, away]) await expect(item(page, "Three")).toHaveCount(1);
     await expect(awayBell).toHaveAccessibleName("Notifications, 3 unread");
 
+    // The README's picture: an item's actions, its snooze menu open.
+    await action(tab, "Two", "Snooze").click();
+    await tab.setViewportSize({ width: 900, height: 560 });
+    await tab.screenshot({ path: "screenshots/inbox.png" });
+    await action(tab, "Two", "Snooze").click();
+
     await action(tab, "Two", "Mark read").click();
     await expect(awayBell).toHaveAccessibleName("Notifications, 2 unread");
     await expect(action(second, "Two", "Mark unread")).toBeVisible();

@@ -193,8 +193,8 @@ impl Bell {
                 if added > 0 {
                     self.emit(event);
                 }
-                // New, so unread and unseen: counted here, without asking the server (the next
-                // change event carries the server's counts).
+                // New, so unread and unseen: counted here at once; the connection's holder
+                // then fetches the counts once for every tab (`LiveEvent::Counts`).
                 self.counts.update(|c| {
                     c.unread_count += added;
                     c.unseen_count += added;
@@ -226,6 +226,7 @@ impl Bell {
                 }
             }
             LiveEvent::Reconnecting => self.live_state.set(LiveState::Reconnecting),
+            LiveEvent::Counts(counts) => self.counts.set(counts),
         }
     }
 
@@ -287,7 +288,8 @@ impl Bell {
                     self.announced.set(said);
                 }
                 Err(err) => {
-                    self.refresh();
+                    // Back as the server has it, then why.
+                    self.reload().await;
                     self.fail(|s| &s.error_action, err);
                 }
             }
@@ -323,20 +325,25 @@ impl Bell {
     /// Refetches the first page and the count; merged, so a push racing it shows once.
     pub(super) fn refresh(&self) {
         let bell = *self;
+        spawn_local(bell.reload());
+    }
+
+    /// [`refresh`](Self::refresh), done when its answer is applied (an error shown before
+    /// it is cleared if it works).
+    async fn reload(self) {
+        let bell = self;
         bell.loading.set(true);
-        spawn_local(async move {
-            let request = bell.count_request.get_value() + 1;
-            bell.count_request.set_value(request);
-            let view = bell.view.get_untracked();
-            let result = async {
-                let page = bell.client.list(None, view).await?;
-                let counts = bell.client.counts().await?;
-                Ok::<_, super::client::ApiError>((page, counts))
-            }
-            .await;
-            if bell.view.get_untracked() != view {
-                return;
-            }
+        let request = bell.count_request.get_value() + 1;
+        bell.count_request.set_value(request);
+        let view = bell.view.get_untracked();
+        let result = async {
+            let page = bell.client.list(None, view).await?;
+            let counts = bell.client.counts().await?;
+            Ok::<_, super::client::ApiError>((page, counts))
+        }
+        .await;
+        // Another view was chosen meanwhile: its own refresh applies.
+        if bell.view.get_untracked() == view {
             match result {
                 Ok((page, counts)) => {
                     if bell.items.with_untracked(Vec::is_empty) {
@@ -355,8 +362,8 @@ impl Bell {
                 }
                 Err(err) => bell.fail(|s| &s.error_load, err),
             }
-            bell.loading.set(false);
-        });
+        }
+        bell.loading.set(false);
     }
 
     pub(super) fn load_more(&self) {

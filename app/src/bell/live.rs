@@ -14,7 +14,7 @@ use web_sys::{EventSource, MessageEvent};
 
 use super::client::BellClient;
 use super::logic::backoff;
-use crate::protocol::{event_names, StreamEvent};
+use crate::protocol::{event_names, Counts, StreamEvent};
 
 /// What the live connection tells the bell: the stream's events, and the connection's own
 /// state. Serialisable, so the tab that holds the connection can hand each event to the other
@@ -28,6 +28,9 @@ pub enum LiveEvent {
         resumed: bool,
     },
     Reconnecting,
+    /// The badge's counts, fetched once by the connection's holder after new notifications
+    /// (and handed to every tab), not by each tab.
+    Counts(Counts),
 }
 
 type Handler = Rc<dyn Fn(LiveEvent)>;
@@ -40,6 +43,9 @@ struct State {
     last_id: Option<String>,
     attempt: u32,
     stopped: bool,
+    /// A counts request is on its way; `count_again`: a notification came after it was sent.
+    counting: bool,
+    count_again: bool,
 }
 
 /// A running live connection; `stop` ends it for good.
@@ -60,6 +66,8 @@ impl Live {
             last_id,
             attempt: 0,
             stopped: false,
+            counting: false,
+            count_again: false,
         })));
         live.open();
         live
@@ -114,10 +122,14 @@ impl Live {
                 let Ok(event) = StreamEvent::parse(&event.type_(), &data) else {
                     return;
                 };
-                if let Some(id) = event.id() {
-                    live.0.borrow_mut().last_id = Some(id.to_owned());
+                let new = event.id().map(str::to_owned);
+                if let Some(id) = &new {
+                    live.0.borrow_mut().last_id = Some(id.clone());
                 }
                 live.emit(LiveEvent::Stream(event));
+                if new.is_some() {
+                    live.count();
+                }
             });
         }
         listen("error", self.clone(), |live, _| {
@@ -137,6 +149,44 @@ impl Live {
             old.close();
         }
         state.listeners = listeners;
+    }
+
+    /// Fetches the counts after a new notification: one request at a time, and once more if
+    /// another notification came meanwhile, so the last answer was asked after the last
+    /// notification. (A change event's counts may already include a notification the stream has
+    /// not delivered yet, which the bell then counts again; this answer sets it right.)
+    fn count(&self) {
+        {
+            let mut state = self.0.borrow_mut();
+            if state.counting {
+                state.count_again = true;
+                return;
+            }
+            state.counting = true;
+        }
+        let live = self.clone();
+        leptos::task::spawn_local(async move {
+            loop {
+                let client = live.0.borrow().client;
+                let counts = client.counts().await;
+                let again = {
+                    let mut state = live.0.borrow_mut();
+                    let again = std::mem::take(&mut state.count_again);
+                    state.counting = again;
+                    if state.stopped {
+                        return;
+                    }
+                    again
+                };
+                if again {
+                    continue;
+                }
+                if let Ok(counts) = counts {
+                    live.emit(LiveEvent::Counts(counts));
+                }
+                return;
+            }
+        });
     }
 
     /// After the browser gave up: wait, renew the token if possible, open a new EventSource.

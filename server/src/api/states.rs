@@ -16,6 +16,14 @@ use crate::model::{parse_ids, NotificationId, SnoozeUntil, UserId};
 use crate::store::{Action, Selection, MAX_IDS};
 use crate::AppState;
 
+/// The body's object, or the contract's `400` for JSON that is not one (as the publish route).
+fn object(body: serde_json::Value) -> Result<serde_json::Map<String, serde_json::Value>, AppError> {
+    match body {
+        serde_json::Value::Object(object) => Ok(object),
+        _ => Err(AppError::malformed("the body must be a JSON object", None)),
+    }
+}
+
 /// Applies `action` to one notification of `user`: 204, or 404 if it is not theirs.
 async fn one(
     state: &AppState,
@@ -185,7 +193,7 @@ pub struct SnoozeBody {
     request_body = SnoozeBody,
     responses(
         (status = 204, description = "Snoozed until then (also when it was already)"),
-        (status = 400, description = "A malformed id, or a body that is not JSON", body = ErrorBody),
+        (status = 400, description = "A malformed id, or a body that is not a JSON object", body = ErrorBody),
         (status = 401, description = "No valid user token", body = ErrorBody),
         (status = 403, description = "Neither `Content-Type: application/json` nor `X-Requested-With` (CSRF guard)", body = ErrorBody),
         (status = 404, description = "Not one of this user's notifications", body = ErrorBody),
@@ -201,6 +209,7 @@ pub async fn snooze(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<StatusCode, AppError> {
+    let body = object(body)?;
     let until = match body.get("until") {
         Some(serde_json::Value::String(raw)) => SnoozeUntil::parse(raw, chrono::Utc::now())
             .map_err(|m| AppError::invalid("until", m))?,
@@ -276,7 +285,7 @@ pub struct IdsBody {
     request_body = IdsBody,
     responses(
         (status = 204, description = "Seen (also those seen already)"),
-        (status = 400, description = "A body that is not JSON", body = ErrorBody),
+        (status = 400, description = "A body that is not a JSON object", body = ErrorBody),
         (status = 401, description = "No valid user token", body = ErrorBody),
         (status = 403, description = "Neither `Content-Type: application/json` nor `X-Requested-With` (CSRF guard)", body = ErrorBody),
         (status = 404, description = "An id that is not one of this user's notifications: none was marked", body = ErrorBody),
@@ -291,6 +300,7 @@ pub async fn seen(
     _csrf: CsrfGuard,
     JsonBody(body): JsonBody,
 ) -> Result<StatusCode, AppError> {
+    let body = object(body)?;
     let ids = parse_ids(body.get("ids"), MAX_IDS).map_err(|m| AppError::invalid("ids", m))?;
     let selection = Selection::Ids(ids);
     let updated = state.store.update(&user, &selection, Action::Seen).await?;

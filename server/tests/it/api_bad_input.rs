@@ -183,6 +183,8 @@ fn cases(alice_id: &str) -> Vec<Case> {
         case("unarchive without a token", Method::POST, format!("{one_alice}/unarchive"), Auth::None).header("x-requested-with", "XMLHttpRequest").expect(S::UNAUTHORIZED, "missing_token", None),
         case("snooze without a body", Method::POST, format!("{one_alice}/snooze"), Auth::User("alice")).header("x-requested-with", "XMLHttpRequest").expect(S::BAD_REQUEST, "malformed", None),
         snooze(&one_alice, "snooze without until", json!({})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("until")),
+        snooze(&one_alice, "snooze with an array body", json!([])).expect(S::BAD_REQUEST, "malformed", None),
+        seen("seen with a null body", json!(null)).expect(S::BAD_REQUEST, "malformed", None),
         snooze(&one_alice, "snooze until a number", json!({"until": 5})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("until")),
         snooze(&one_alice, "snooze until words", json!({"until": "tomorrow"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("until")),
         snooze(&one_alice, "snooze until a time without offset", json!({"until": "2099-01-01T09:00:00"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("until")),

@@ -1,6 +1,7 @@
 //! The inbox's writes on MongoDB: read and unread, seen, archived, snoozed, deleted, and the
 //! waker that ends snoozes, as fields of the host's documents (`read_at`, `seen_at`,
-//! `archived_at`, `snoozed_until`: docs/API.md, "Fields the host can write"). What the host
+//! `archived_at`, `snoozed_until`: docs/API.md, "States" and "Documents other programs
+//! write"). What the host
 //! writes to them itself is read by the decoder's rules and, with change streams, pushed as
 //! Belfry's own writes are.
 //!
@@ -70,8 +71,7 @@ impl MongoStore {
             Selection::AllRead => selected.extend(set("read_at")),
         }
         let kind = kind_of(action);
-        let mut filter = doc! { "$and": [selected, unless(action)] };
-        let found = selection.distinct();
+        let mut filter = doc! { "$and": [&selected, unless(action)] };
         // Standalone: exactly the documents found here are changed and logged, so one
         // committed meanwhile is neither changed nor told changed.
         let mut logged = Vec::new();
@@ -85,6 +85,7 @@ impl MongoStore {
                 .filter_map(|d| d.get("_id").cloned())
                 .collect();
             if keys.is_empty() {
+                let found = self.found_after(&selected, selection, action, 0).await?;
                 return Ok(Updated { found, changed: 0 });
             }
             filter = doc! { "$and": [filter, { "_id": { "$in": keys } }] };
@@ -97,7 +98,30 @@ impl MongoStore {
         if !logged.is_empty() {
             self.change_log.log(kind, user, &logged).await?;
         }
+        let found = self
+            .found_after(&selected, selection, action, changed)
+            .await?;
         Ok(Updated { found, changed })
+    }
+
+    /// How many of the named ids are the user's, after a write that changed `changed` of them:
+    /// they all were when counted before it, but a delete racing it may have taken some since.
+    /// Counted again then (a delete: what it deleted), so that of two deletes of one id, one
+    /// answers 404, as on SQLite, whose check and write are one transaction.
+    async fn found_after(
+        &self,
+        selected: &Document,
+        selection: &Selection,
+        action: Action,
+        changed: u64,
+    ) -> Result<u64, StoreError> {
+        let named = selection.distinct();
+        Ok(match action {
+            _ if named == 0 => 0,
+            Action::Delete => changed,
+            _ if changed < named => self.count(selected.clone()).await?,
+            _ => named,
+        })
     }
 
     /// Writes `action` on what `filter` selects; how many it changed.

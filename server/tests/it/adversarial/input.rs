@@ -155,6 +155,46 @@ async fn dev_routes_refuse_cross_site_posts() {
     assert_eq!(list.text().await.unwrap(), "[]", "nothing was written");
 }
 
+/// A listed origin's preflight may send every method the user routes take (DELETE too); an
+/// unlisted origin's gets no CORS answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflights_allow_the_user_routes_methods_to_listed_origins_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--allowed-origins", "https://app.example"];
+    let server = TestServer::start_with(serve_args(&sqlite_url(&dir), &args)).await;
+    let client = reqwest::Client::new();
+    for (origin, allowed) in [
+        ("https://app.example", true),
+        ("https://evil.example", false),
+    ] {
+        let answer = client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/notifications/000000000000000000000000", server.url),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "DELETE")
+            .header("access-control-request-headers", "x-requested-with")
+            .send()
+            .await
+            .unwrap();
+        let header = |name: &str| {
+            let value = answer.headers().get(name);
+            value
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        match allowed {
+            true => {
+                assert_eq!(header("access-control-allow-origin"), origin);
+                assert!(header("access-control-allow-methods").contains("DELETE"));
+            }
+            false => assert_eq!(header("access-control-allow-origin"), ""),
+        }
+    }
+}
+
 /// 10,000 `Last-Event-ID`s of random bytes (one in ten a well-formed id of nothing): each is a
 /// 400 `malformed` or a stream that resyncs, never a 500.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

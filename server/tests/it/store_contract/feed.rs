@@ -343,17 +343,23 @@ async fn reports_each_state_change(database: String, host: bool) {
         kinds_of(a)
     );
     if host {
-        for (field, set) in [
-            ("archived_at", true),
-            ("archived_at", false),
-            ("seen_at", true),
+        use crate::support::direct::{set_state, HostWrite};
+        for (field, write) in [
+            ("archived_at", HostWrite::Now),
+            ("archived_at", HostWrite::Unset),
+            ("seen_at", HostWrite::Now),
+            ("read_at", HostWrite::Now),
+            // Laravel's `markAsUnread()`.
+            ("read_at", HostWrite::Null),
         ] {
-            crate::support::direct::set_state(&database, b, field, set).await;
+            set_state(&database, b, field, write).await;
         }
         let want = [
             ChangeKind::Archived,
             ChangeKind::Unarchived,
             ChangeKind::Seen,
+            ChangeKind::Read,
+            ChangeKind::Unread,
         ];
         let all_in = |_: &[(Position, String)]| kinds_of(b) == want;
         assert!(

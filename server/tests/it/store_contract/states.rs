@@ -90,10 +90,15 @@ async fn each_action_moves_what_it_should(store: Arc<dyn Store>) {
     assert_eq!(store.counts(&u).await.unwrap(), counts(0, 0));
     assert_eq!(listed(store, "s1", Status::All).await, ["c", "b", "a"]);
 
-    // Deleted: gone, and then not found.
+    // Deleted: gone, and then not found; of two deletes at once, one finds it.
     assert_eq!(act(store, "s1", b, Action::Delete).await.changed, 1);
     assert_eq!(listed(store, "s1", Status::All).await, ["c", "a"]);
     assert_eq!(act(store, "s1", b, Action::Delete).await.found, 0);
+    let (first, second) = tokio::join!(
+        act(store, "s1", a, Action::Delete),
+        act(store, "s1", a, Action::Delete)
+    );
+    assert_eq!(first.found + second.found, 1, "{first:?} {second:?}");
 }
 
 fn archived_page() -> Page {

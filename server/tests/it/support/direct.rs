@@ -61,23 +61,36 @@ pub async fn delete(database: &str, id: NotificationId) {
     }
 }
 
-/// Sets (to now) or unsets a state field (`seen_at`, `archived_at`, `snoozed_until`, …) of
-/// one notification, as the host application would: an `UPDATE` of the column, a `$set` or an
+/// How the host writes a state field.
+#[derive(Clone, Copy, Debug)]
+pub enum HostWrite {
+    /// To now.
+    Now,
+    /// To `null` (Laravel's `markAsUnread()`: `read_at` set to null).
+    Null,
+    /// Removed (`$unset`); in SQLite, NULL as well.
+    Unset,
+}
+
+/// Writes a state field (`read_at`, `seen_at`, `archived_at`, `snoozed_until`) of one
+/// notification as the host application would: an `UPDATE` of the column, a `$set` or an
 /// `$unset` of the field.
-pub async fn set_state(database: &str, id: &NotificationId, field: &str, set: bool) {
+pub async fn set_state(database: &str, id: &NotificationId, field: &str, write: HostWrite) {
     match database.parse::<DatabaseUrl>().unwrap() {
         DatabaseUrl::Sqlite(path) => {
             let conn = rusqlite::Connection::open(path).unwrap();
-            let value = set.then(|| chrono::Utc::now().timestamp_millis());
+            let value =
+                matches!(write, HostWrite::Now).then(|| chrono::Utc::now().timestamp_millis());
             let sql = format!("UPDATE notifications SET {field} = ?1 WHERE id = ?2");
             conn.execute(&sql, rusqlite::params![value, id.as_str()])
                 .unwrap();
         }
         DatabaseUrl::Mongo(uri) => {
             let (_client, collection) = mongo(&uri).await;
-            let update = match set {
-                true => doc! { "$set": { field: DateTime::now() } },
-                false => doc! { "$unset": { field: "" } },
+            let update = match write {
+                HostWrite::Now => doc! { "$set": { field: DateTime::now() } },
+                HostWrite::Null => doc! { "$set": { field: null } },
+                HostWrite::Unset => doc! { "$unset": { field: "" } },
             };
             collection
                 .update_one(doc! { "_id": id.object_id() }, update)
