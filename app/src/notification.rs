@@ -25,6 +25,12 @@ pub struct Notification {
     /// Hidden until then (RFC 3339, UTC); left out when not snoozed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snoozed_until: Option<String>,
+    /// Its category, what the bell's tabs filter by; left out when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Who it is from, for the bell to show; left out when it says nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor>,
     /// When it last came back from a snooze (RFC 3339, UTC): the bell lists it as arrived
     /// then. Left out when it never did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,6 +44,16 @@ pub struct Notification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub data: Option<serde_json::Value>,
+}
+
+/// Who a notification is from: a name, and an avatar (an `https://` URL or a path on the bell's
+/// server; the bell shows the name's initials without one).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Actor {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
 }
 
 #[cfg(test)]

@@ -155,6 +155,18 @@ pub struct Counts {
     pub unseen_count: u64,
 }
 
+/// `GET /notifications/counts?categories=…`: the user's counts, and those of each category
+/// asked for (the bell's tabs): `{"unread_count": 3, "unseen_count": 1, "categories":
+/// {"billing": {"unread_count": 1, "unseen_count": 0}}}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AllCounts {
+    #[serde(flatten)]
+    pub counts: Counts,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub categories: std::collections::BTreeMap<String, Counts>,
+}
+
 /// One event of `GET /notifications/stream`. (Serde's own form, not the wire's, is what one
 /// tab hands the others: `shared.rs`.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

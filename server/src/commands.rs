@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::auth::TokenKeys;
 use crate::config::{SendArgs, TokenArgs};
-use crate::model::{Link, Message, NewNotification, UserId};
+use crate::model::{Category, Link, Message, NewNotification, UserId};
 use crate::store;
 
 /// Prints a signed token for one user.
@@ -22,7 +22,7 @@ pub fn token(args: &TokenArgs) -> Result<(), String> {
 /// Writes one notification straight into the database, as any other program could, and
 /// prints it as JSON.
 pub async fn send(args: &SendArgs) -> Result<(), String> {
-    let new = NewNotification::new(
+    let mut new = NewNotification::new(
         UserId::parse(&args.user).map_err(|m| format!("--user: {m}"))?,
         Message::parse(&args.message).map_err(|m| format!("--message: {m}"))?,
         args.link
@@ -31,6 +31,12 @@ pub async fn send(args: &SendArgs) -> Result<(), String> {
             .transpose()
             .map_err(|m| format!("--link: {m}"))?,
     );
+    new.category = args
+        .category
+        .as_deref()
+        .map(Category::parse)
+        .transpose()
+        .map_err(|m| format!("--category: {m}"))?;
     let store = store::open(&args.db.location())
         .await
         .map_err(|e| e.to_string())?;

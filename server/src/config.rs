@@ -212,6 +212,10 @@ pub struct SendArgs {
     /// Where the notification leads: a path like /orders/7 or an http(s) URL.
     #[arg(long)]
     pub link: Option<String>,
+
+    /// Its category (the bell's tabs), e.g. billing.
+    #[arg(long)]
+    pub category: Option<String>,
 }
 
 /// Which store to use, from `--database`.

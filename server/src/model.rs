@@ -248,6 +248,127 @@ impl Data {
     }
 }
 
+/// A notification's category, what the bell's tabs filter by (the API's `category`; on
+/// Laravel's documents, their `type`): 1..=255 characters, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Category(String);
+
+pub const MAX_CATEGORY_CHARS: usize = 255;
+/// The most categories one counts request names.
+pub const MAX_CATEGORIES: usize = 20;
+
+impl Category {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let len = raw.chars().count();
+        if len == 0 || len > MAX_CATEGORY_CHARS {
+            return Err(format!(
+                "a category has 1 to {MAX_CATEGORY_CHARS} characters, this one has {len}"
+            ));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err("a category may not contain control characters".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// A comma-separated list (`?categories=billing,social`), each once, at most
+    /// [`MAX_CATEGORIES`].
+    pub fn parse_list(raw: &str) -> Result<Vec<Self>, String> {
+        let mut list: Vec<Self> = Vec::new();
+        for part in raw.split(',') {
+            let category = Self::parse(part)?;
+            if !list.contains(&category) {
+                list.push(category);
+            }
+        }
+        if list.len() > MAX_CATEGORIES {
+            return Err(format!(
+                "at most {MAX_CATEGORIES} categories, not {}",
+                list.len()
+            ));
+        }
+        Ok(list)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who a notification is from, for the bell to show: a name (1..=100 characters, no control
+/// characters) and an avatar, an `https://` URL or a path on the bell's own server (`/…`), at
+/// most 2,048 characters — never `http:` from elsewhere, `data:` or `javascript:`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    name: String,
+    avatar: Option<String>,
+}
+
+pub const MAX_ACTOR_NAME_CHARS: usize = 100;
+
+impl Actor {
+    /// The API's `actor`: `{"name": "Anna", "avatar": "https://…"}` (`avatar` optional); the
+    /// error names the part (`actor.name`, `actor.avatar`) with its message.
+    pub fn parse(value: &serde_json::Value) -> Result<Self, (&'static str, String)> {
+        let serde_json::Value::Object(fields) = value else {
+            return Err(("actor", "actor must be an object with a name".into()));
+        };
+        let name = match fields.get("name") {
+            Some(serde_json::Value::String(name)) => name.trim(),
+            _ => return Err(("actor.name", "actor.name must be a string".into())),
+        };
+        let len = name.chars().count();
+        if len == 0 || len > MAX_ACTOR_NAME_CHARS {
+            return Err((
+                "actor.name",
+                format!("a name has 1 to {MAX_ACTOR_NAME_CHARS} characters, this one has {len}"),
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err((
+                "actor.name",
+                "a name may not contain control characters".into(),
+            ));
+        }
+        let avatar = match fields.get("avatar") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(url)) => {
+                Some(Self::avatar(url).map_err(|m| ("actor.avatar", m))?)
+            }
+            Some(_) => {
+                return Err((
+                    "actor.avatar",
+                    "actor.avatar must be a string or null".into(),
+                ))
+            }
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            avatar,
+        })
+    }
+
+    /// An avatar URL as the rule above has it.
+    pub fn avatar(raw: &str) -> Result<String, String> {
+        let link = Link::parse(raw)?;
+        let url = link.as_str();
+        if !(url.to_ascii_lowercase().starts_with("https://") || url.starts_with('/')) {
+            return Err(format!(
+                "an avatar is an https:// URL or a path on this server, not {url:?}"
+            ));
+        }
+        Ok(url.to_owned())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn avatar_url(&self) -> Option<&str> {
+        self.avatar.as_deref()
+    }
+}
+
 /// When a snooze ends: an RFC 3339 time with an offset, after now and at most
 /// [`MAX_SNOOZE_DAYS`] days ahead (a user's "next week", not a reminder system).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -311,6 +432,8 @@ pub struct NewNotification {
     pub id: Option<NotificationId>,
     pub kind: Option<Kind>,
     pub data: Option<Data>,
+    pub category: Option<Category>,
+    pub actor: Option<Actor>,
 }
 
 impl NewNotification {
@@ -324,6 +447,8 @@ impl NewNotification {
             id: None,
             kind: None,
             data: None,
+            category: None,
+            actor: None,
         }
     }
 }

@@ -31,6 +31,7 @@ pub fn page_source(state: AppState, dev: bool) -> PageSource {
                 limit: PAGE as u32,
                 before: None,
                 status: Status::Inbox,
+                category: None,
             };
             let snapshot = match (
                 state.store.list(&user, page).await,

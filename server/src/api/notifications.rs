@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthUser, CsrfGuard};
 use crate::error::{AppError, ErrorBody};
-use crate::model::NotificationId;
-use crate::store::{MarkRead, Page, Status};
+use crate::model::{Category, NotificationId};
+use crate::store::{Action, MarkRead, Page, Selection, Status};
 use crate::AppState;
 
 pub const DEFAULT_LIMIT: u32 = 10;
@@ -22,6 +22,7 @@ pub struct ListParams {
     limit: Option<String>,
     before: Option<String>,
     status: Option<String>,
+    category: Option<String>,
 }
 
 impl ListParams {
@@ -36,8 +37,16 @@ impl ListParams {
                 )
             })?;
         }
+        page.category = category(self.category.as_deref())?;
         Ok(page)
     }
+}
+
+/// `?category=`, if given, as a category or the contract's 422.
+fn category(raw: Option<&str>) -> Result<Option<Category>, AppError> {
+    raw.map(Category::parse)
+        .transpose()
+        .map_err(|m| AppError::invalid("category", m))
 }
 
 /// The list's `limit` and `before` query values, as given, into a page or the contract's error.
@@ -68,6 +77,7 @@ pub fn parse_page(limit: Option<&str>, before: Option<&str>) -> Result<Page, App
         limit,
         before,
         status: Status::default(),
+        category: None,
     })
 }
 
@@ -80,12 +90,13 @@ pub fn parse_page(limit: Option<&str>, before: Option<&str>) -> Result<Page, App
         ("limit" = Option<u32>, Query, description = "1..=100; default 10", minimum = 1, maximum = 100),
         ("before" = Option<String>, Query, description = "An `_id`: the page older than it"),
         ("status" = Option<String>, Query, description = "`inbox` (the default: neither archived nor snoozed), `unread`, `unseen` (both in the inbox), `archived`, `snoozed` or `all`"),
+        ("category" = Option<String>, Query, description = "Only this category's"),
     ),
     responses(
         (status = 200, description = "Newest first", body = [Notification]),
         (status = 400, description = "A `limit` that is not a whole number, or a `before` that is not an id", body = ErrorBody),
         (status = 401, description = "No valid user token", body = ErrorBody),
-        (status = 422, description = "A `limit` outside 1..=100, or an unknown `status`", body = ErrorBody),
+        (status = 422, description = "A `limit` outside 1..=100, an unknown `status`, or a `category` that breaks the rule", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
     security(("user_token" = []), ("token_cookie" = [])),
@@ -155,14 +166,22 @@ pub async fn mark_read(
     }
 }
 
-/// Marks every notification of the user read.
+/// `?category=` of read-all.
+#[derive(Deserialize)]
+pub struct ReadAllParams {
+    category: Option<String>,
+}
+
+/// Marks every notification of the user read (of one category, with `?category=`).
 #[utoipa::path(
     post,
     path = "/notifications/read-all",
     tag = "user",
+    params(("category" = Option<String>, Query, description = "Only this category's (a tab's)")),
     responses(
         (status = 204, description = "All read"),
         (status = 401, description = "No valid user token", body = ErrorBody),
+        (status = 422, description = "A `category` that breaks the rule", body = ErrorBody),
         (status = 403, description = "Neither `Content-Type: application/json` nor `X-Requested-With` (CSRF guard)", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
@@ -172,7 +191,18 @@ pub async fn mark_all_read(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     _csrf: CsrfGuard,
+    params: Result<Query<ReadAllParams>, QueryRejection>,
 ) -> Result<StatusCode, AppError> {
-    state.store.mark_all_read(&user).await?;
+    match category(params?.category.as_deref())? {
+        None => state.store.mark_all_read(&user).await?,
+        Some(category) => {
+            let selection = Selection::InCategory(category);
+            state
+                .store
+                .update(&user, &selection, Action::Read)
+                .await?
+                .changed
+        }
+    };
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,7 +13,8 @@ use super::body::JsonBody;
 use crate::auth::Service;
 use crate::error::{AppError, ErrorBody};
 use crate::model::{
-    Data, Kind, Link, Message, NewNotification, NotificationId, UserId, MAX_RECIPIENTS,
+    Actor, Category, Data, Kind, Link, Message, NewNotification, NotificationId, UserId,
+    MAX_RECIPIENTS,
 };
 use crate::AppState;
 
@@ -48,6 +49,12 @@ pub struct PublishRequest {
     /// Free-form data for the page's own rendering: a JSON object of at most 16 KiB.
     #[schema(value_type = Option<Object>)]
     data: Option<Value>,
+    /// Its category, what the bell's tabs filter by (1..=255 characters).
+    #[schema(example = "billing")]
+    category: Option<String>,
+    /// Who it is from: a name (1..=100 characters) and an avatar (an `https://` URL or a path
+    /// on this server).
+    actor: Option<app::notification::Actor>,
 }
 
 /// Creates a notification for each recipient; all or none.
@@ -129,12 +136,25 @@ pub fn parse_publish(body: &Value) -> Result<Vec<NewNotification>, AppError> {
         None | Some(Value::Null) => None,
         Some(value) => Some(Data::parse(value).map_err(|m| AppError::invalid("data", m))?),
     };
+    let category = match fields.get("category") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            Some(Category::parse(s).map_err(|m| AppError::invalid("category", m))?)
+        }
+        Some(_) => return Err(AppError::invalid("category", "category must be a string")),
+    };
+    let actor = match fields.get("actor") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(Actor::parse(value).map_err(|(f, m)| AppError::invalid(f, m))?),
+    };
     Ok(users
         .into_iter()
         .map(|user_id| NewNotification {
             id: id.clone(),
             kind: kind.clone(),
             data: data.clone(),
+            category: category.clone(),
+            actor: actor.clone(),
             ..NewNotification::new(user_id, message.clone(), link.clone())
         })
         .collect())

@@ -3,8 +3,10 @@
 //! route is CSRF-guarded as the read routes are, and changes nothing on bad input. The store's
 //! feed tells every tab, on every instance, what changed (docs/API.md, "States").
 
-use app::protocol::Counts;
+use app::protocol::AllCounts;
 use app::Notification;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -12,7 +14,7 @@ use axum::Json;
 use super::body::JsonBody;
 use crate::auth::{AuthUser, CsrfGuard};
 use crate::error::{AppError, ErrorBody};
-use crate::model::{parse_ids, NotificationId, SnoozeUntil, UserId};
+use crate::model::{parse_ids, Category, NotificationId, SnoozeUntil, UserId};
 use crate::store::{Action, Selection, MAX_IDS};
 use crate::AppState;
 
@@ -53,14 +55,25 @@ async fn all(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The user's badge counts: unread and unseen notifications in the inbox.
+/// `?categories=billing,social`.
+#[derive(serde::Deserialize)]
+pub struct CountsParams {
+    categories: Option<String>,
+}
+
+/// The user's badge counts: unread and unseen notifications in the inbox; and, for each
+/// category asked for, those of that category.
 #[utoipa::path(
     get,
     path = "/notifications/counts",
     tag = "user",
+    params(
+        ("categories" = Option<String>, Query, description = "Comma-separated, at most 20: the counts of each too"),
+    ),
     responses(
-        (status = 200, description = "The counts", body = Counts),
+        (status = 200, description = "The counts", body = AllCounts),
         (status = 401, description = "No valid user token", body = ErrorBody),
+        (status = 422, description = "A category that breaks the rule, or more than 20", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
     security(("user_token" = []), ("token_cookie" = [])),
@@ -68,8 +81,21 @@ async fn all(
 pub async fn counts(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-) -> Result<Json<Counts>, AppError> {
-    Ok(Json(state.store.counts(&user).await?))
+    params: Result<Query<CountsParams>, QueryRejection>,
+) -> Result<Json<AllCounts>, AppError> {
+    let categories = match &params?.categories {
+        None => Vec::new(),
+        Some(raw) => Category::parse_list(raw).map_err(|m| AppError::invalid("categories", m))?,
+    };
+    let mut all = AllCounts {
+        counts: state.store.counts(&user).await?,
+        ..AllCounts::default()
+    };
+    for category in categories {
+        let counts = state.store.counts_in(&user, Some(&category)).await?;
+        all.categories.insert(category.as_str().to_owned(), counts);
+    }
+    Ok(Json(all))
 }
 
 /// One notification of the user, whatever its state (the bell fetches one that came back from

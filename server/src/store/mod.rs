@@ -27,17 +27,18 @@ use app::Notification;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{NewNotification, NotificationId, Position, UserId};
+use crate::model::{Category, NewNotification, NotificationId, Position, UserId};
 
 pub use feed::{FeedSink, FeedStatus, RunningFeed, Started};
 
-/// A page of a user's list: at most `limit` notifications of `status` older than `before`,
-/// newest first.
+/// A page of a user's list: at most `limit` notifications of `status` (and `category`, if
+/// given) older than `before`, newest first.
 #[derive(Clone, Debug)]
 pub struct Page {
     pub limit: u32,
     pub before: Option<NotificationId>,
     pub status: Status,
+    pub category: Option<Category>,
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -97,6 +98,8 @@ pub enum Selection {
     All,
     /// Every one the user has read.
     AllRead,
+    /// Every one of the user's in this category.
+    InCategory(Category),
 }
 
 impl Selection {
@@ -216,8 +219,17 @@ pub trait Notifications: Send + Sync {
         id: &NotificationId,
     ) -> Result<Option<Notification>, StoreError>;
 
-    /// The user's badge counts, in one read.
-    async fn counts(&self, user: &UserId) -> Result<Counts, StoreError>;
+    /// The user's badge counts, of one category if given.
+    async fn counts_in(
+        &self,
+        user: &UserId,
+        category: Option<&Category>,
+    ) -> Result<Counts, StoreError>;
+
+    /// The user's badge counts.
+    async fn counts(&self, user: &UserId) -> Result<Counts, StoreError> {
+        self.counts_in(user, None).await
+    }
 
     /// [`counts`](Self::counts)' unread.
     async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError> {

@@ -170,11 +170,45 @@ async fn cookie_and_health(store: Arc<dyn Store>) {
     );
 }
 
+/// A tab's category: its list, its count beside the others', its read-all; the actor as sent.
+async fn categories_over_http(store: Arc<dyn Store>) {
+    let router = belfry::app(state(store));
+    let actor = json!({"name": "Anna Lee", "avatar": "https://cdn.example/anna.png"});
+    for (message, category) in [("paid", json!("billing")), ("hi", Value::Null)] {
+        let body =
+            json!({"user_id": "carol", "message": message, "category": category, "actor": actor});
+        assert_eq!(publish(&router, body).await.0, StatusCode::CREATED);
+    }
+    let (_, listed) = get_as(&router, "carol", "/notifications?category=billing").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["category"], "billing");
+    assert_eq!(listed[0]["actor"], actor);
+    let (status, counts) = get_as(
+        &router,
+        "carol",
+        "/notifications/counts?categories=billing,social",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let one = json!({"unread_count": 1, "unseen_count": 1});
+    let none = json!({"unread_count": 0, "unseen_count": 0});
+    let all = json!({"unread_count": 2, "unseen_count": 2, "categories": {"billing": one, "social": none}});
+    assert_eq!(counts, all);
+    let read = post_as(&router, "carol", "/notifications/read-all?category=billing").await;
+    assert_eq!(read, StatusCode::NO_CONTENT);
+    let (_, counts) = get_as(&router, "carol", "/notifications/counts?categories=billing").await;
+    assert_eq!(
+        counts,
+        json!({"unread_count": 1, "unseen_count": 1, "categories": {"billing": none}})
+    );
+}
+
 on_stores!(store: [sqlite, mongo] [
     publish_then_list_only_for_its_user,
     bulk_publish_pages_and_counts,
     read_and_read_all,
     cookie_and_health,
+    categories_over_http,
 ]);
 
 /// A panicking handler answers the contract's 500 and takes nothing else down.

@@ -126,6 +126,7 @@ async fn send_writes_into_sqlite() {
             &user("7"),
             Page {
                 status: Default::default(),
+                category: None,
                 limit: 10,
                 before: None,
             },
@@ -151,6 +152,7 @@ async fn send_writes_into_mongodb() {
             &user("7"),
             Page {
                 status: Default::default(),
+                category: None,
                 limit: 10,
                 before: None,
             },

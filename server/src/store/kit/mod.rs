@@ -1,10 +1,12 @@
 //! Helpers for store authors: what both stores' feeds need and nothing outside `store` uses.
 //! A third store starts here: [`tail`] is the polling loop, [`ByUser`] gathers a batch's
-//! changes by user, in order, [`rfc3339`] formats every timestamp.
+//! changes by user, in order, [`rfc3339`] formats every timestamp, [`category_of`] and
+//! [`actor_of`] read what another program may have stored.
 
 pub mod tail;
 
 use super::{Change, ChangeKind, Counts, FeedSink};
+use crate::model::{Actor, Category};
 use crate::model::{NotificationId, UserId};
 
 /// Changes gathered by user, in the order each user's first change came: what a feed reports,
@@ -75,6 +77,43 @@ impl ByUser {
             for change in &changes {
                 sink.changed(&user, change);
             }
+        }
+    }
+}
+
+/// A stored category as the API's rule has it ([`Category`]); another program's value that
+/// breaks it is left out (warned and counted), the notification still served.
+pub fn category_of(stored: Option<&str>) -> Option<String> {
+    let category = Category::parse(stored?).ok();
+    if category.is_none() {
+        crate::metrics::skipped("category");
+        tracing::warn!("leaving out a notification's category: it breaks the rule");
+    }
+    category.map(|c| c.as_str().to_owned())
+}
+
+/// A stored actor as the API's rule has it ([`Actor`]): one whose name breaks it is left out,
+/// an avatar that breaks it (`http:` from elsewhere, `javascript:`) is left out of the actor;
+/// each warned and counted.
+pub fn actor_of(name: Option<&str>, avatar: Option<&str>) -> Option<app::notification::Actor> {
+    let name = name?;
+    let view = |actor: Actor| app::notification::Actor {
+        name: actor.name().to_owned(),
+        avatar: actor.avatar_url().map(str::to_owned),
+    };
+    match Actor::parse(&serde_json::json!({ "name": name, "avatar": avatar })) {
+        Ok(actor) => Some(view(actor)),
+        Err(("actor.avatar", _)) => {
+            crate::metrics::skipped("avatar");
+            tracing::warn!("leaving out an actor's avatar: it is not https or a path");
+            Actor::parse(&serde_json::json!({ "name": name }))
+                .ok()
+                .map(view)
+        }
+        Err(_) => {
+            crate::metrics::skipped("actor");
+            tracing::warn!("leaving out a notification's actor: its name breaks the rule");
+            None
         }
     }
 }

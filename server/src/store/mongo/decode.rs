@@ -38,8 +38,8 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use mongodb::bson::{doc, Bson, Document};
 
-use crate::model::{Link, NotificationId, UserId};
-use crate::store::kit::rfc3339;
+use crate::model::{Category, Link, NotificationId, UserId};
+use crate::store::kit::{actor_of, category_of, rfc3339};
 
 /// The shape of the collection's documents (`--schema`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -188,6 +188,14 @@ impl Decoder {
         }
     }
 
+    /// Matches the documents of `category`: Belfry's `category`, Laravel's `type`.
+    pub fn category_match(&self, category: &Category) -> Document {
+        match &self.schema {
+            Schema::Belfry => doc! { "category": category.as_str() },
+            Schema::Laravel { .. } => doc! { "type": category.as_str() },
+        }
+    }
+
     /// Matches the document whose notification id is `id`.
     pub fn id_match(&self, id: &NotificationId) -> Document {
         match &self.schema {
@@ -295,6 +303,28 @@ impl Decoder {
             .get("woke_at")
             .and_then(|value| self.date_of(value))
             .map(rfc3339);
+        match &self.schema {
+            // Belfry's: `category`, and `actor` as `{name, avatar}`.
+            Schema::Belfry => {
+                notification.category = category_of(document.get_str("category").ok());
+                let actor = document.get_document("actor").ok();
+                notification.actor = actor_of(
+                    actor.and_then(|a| a.get_str("name").ok()),
+                    actor.and_then(|a| a.get_str("avatar").ok()),
+                );
+            }
+            // Laravel's: the `type` is the category; the actor is in the data.
+            Schema::Laravel { .. } => {
+                notification.category = category_of(document.get_str("type").ok());
+                let actor = notification
+                    .data
+                    .as_ref()
+                    .and_then(|data| data.get("actor"))
+                    .and_then(|actor| actor.as_object());
+                let text = |field: &str| actor.and_then(|a| a.get(field)?.as_str());
+                notification.actor = actor_of(text("name"), text("avatar"));
+            }
+        }
     }
 
     /// The instant a date field stands for, if it is one of the forms in the module's rules.

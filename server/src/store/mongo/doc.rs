@@ -1,6 +1,6 @@
 //! The document Belfry writes: the Laravel model's shape, with an ObjectId `_id` (or the id the
 //! publisher chose, in the form `decode.rs` matches it by), the user id as the string it was
-//! given, and BSON dates; `type` and `data` when given. (Reading is `decode.rs`'s, whoever
+//! given, and BSON dates; `type`, `data`, `category` and `actor` (`{name, avatar}`) when given. (Reading is `decode.rs`'s, whoever
 //! wrote it.)
 
 use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime as BsonDateTime, Document};
@@ -30,6 +30,16 @@ pub fn new_document(new: &NewNotification, now: BsonDateTime) -> Document {
         if let Ok(Bson::Document(data)) = Bson::try_from(data.to_value()) {
             document.insert("data", data);
         }
+    }
+    if let Some(category) = &new.category {
+        document.insert("category", category.as_str());
+    }
+    if let Some(actor) = &new.actor {
+        let mut fields = doc! { "name": actor.name() };
+        if let Some(avatar) = actor.avatar_url() {
+            fields.insert("avatar", avatar);
+        }
+        document.insert("actor", fields);
     }
     document
 }

@@ -144,6 +144,13 @@ pub fn new_document(
     if let Some(link) = &new.link {
         data.insert("url".into(), link.as_str().into());
     }
+    if let Some(actor) = &new.actor {
+        let fields = serde_json::json!({ "name": actor.name(), "avatar": actor.avatar_url() });
+        data.insert("actor".into(), fields);
+    }
+    // The category is Laravel's `type` (what `databaseType()` names); a type given wins.
+    let kind = new.kind.as_ref().map(|k| k.as_str());
+    let kind = kind.or(new.category.as_ref().map(|c| c.as_str()));
     let notifiable_id = match new.user_id.as_integer() {
         Some(n) => Bson::Int64(n),
         None => Bson::from(new.user_id.as_str()),
@@ -151,7 +158,7 @@ pub fn new_document(
     let at = text_date(now, zone);
     doc! {
         "_id": id,
-        "type": new.kind.as_ref().map_or(DEFAULT_TYPE, |k| k.as_str()),
+        "type": kind.unwrap_or(DEFAULT_TYPE),
         "notifiable_type": notifiable_type,
         "notifiable_id": notifiable_id,
         "data": serde_json::Value::Object(data).to_string(),

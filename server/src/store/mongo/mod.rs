@@ -45,7 +45,7 @@ use super::{
     Action, Counts, Feed, FeedSink, Notifications, Page, Replay, Retention, RunningFeed, Selection,
     StoreError, Stored, Updated,
 };
-use crate::model::{NewNotification, NotificationId, Position, UserId};
+use crate::model::{Category, NewNotification, NotificationId, Position, UserId};
 use changes::ChangeLog;
 pub use decode::{Decoder, Schema};
 use doc::new_document;
@@ -426,6 +426,9 @@ impl Notifications for MongoStore {
         for _ in 0..LIST_ROUNDS {
             let mut filter = self.of_user(user);
             filter.extend(states::of_status(page.status));
+            if let Some(category) = &page.category {
+                filter.extend(self.decoder.category_match(category));
+            }
             if let Some(cursor) = &after {
                 let key = cursor.get("_id").cloned().unwrap_or(Bson::Null);
                 let or = match self.decoder.schema {
@@ -465,8 +468,15 @@ impl Notifications for MongoStore {
         Ok(found.and_then(|document| self.decoder.read(&document)))
     }
 
-    async fn counts(&self, user: &UserId) -> Result<Counts, StoreError> {
+    async fn counts_in(
+        &self,
+        user: &UserId,
+        category: Option<&Category>,
+    ) -> Result<Counts, StoreError> {
         let mut unread = self.of_user(user);
+        if let Some(category) = category {
+            unread.extend(self.decoder.category_match(category));
+        }
         for field in ["read_at", "archived_at", "snoozed_until"] {
             unread.extend(states::unset(field));
         }

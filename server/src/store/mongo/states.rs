@@ -69,6 +69,9 @@ impl MongoStore {
             }
             Selection::All => {}
             Selection::AllRead => selected.extend(set("read_at")),
+            Selection::InCategory(category) => {
+                selected.extend(self.decoder.category_match(category))
+            }
         }
         let kind = kind_of(action);
         let mut filter = doc! { "$and": [&selected, unless(action)] };

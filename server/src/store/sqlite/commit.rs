@@ -157,8 +157,9 @@ fn insert_batches(
     let mut outcomes = Vec::with_capacity(batches.len());
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO notifications (id, user_id, message, link, created_at, type, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO notifications
+                 (id, user_id, message, link, created_at, type, data, category, actor_name, actor_avatar)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         let mut existing = tx.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM notifications WHERE id = ?1"
@@ -213,6 +214,9 @@ fn insert_batches(
                     now.timestamp_millis(),
                     new.kind.as_ref().map(|k| k.as_str()),
                     data.as_ref().map(|d| d.to_string()),
+                    new.category.as_ref().map(|c| c.as_str()),
+                    new.actor.as_ref().map(|a| a.name()),
+                    new.actor.as_ref().and_then(|a| a.avatar_url()),
                 ])?;
                 // `seq` is the rowid: what SQLite just assigned.
                 let notification = Notification {
@@ -224,6 +228,11 @@ fn insert_batches(
                     created_at: rfc3339(now),
                     kind: new.kind.map(|k| k.as_str().to_owned()),
                     data,
+                    category: new.category.map(|c| c.as_str().to_owned()),
+                    actor: new.actor.map(|a| app::notification::Actor {
+                        name: a.name().to_owned(),
+                        avatar: a.avatar_url().map(str::to_owned),
+                    }),
                     ..Notification::default()
                 };
                 let position = Position {

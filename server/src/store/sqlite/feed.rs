@@ -229,7 +229,8 @@ fn read_since(
     let mut counts = HashMap::new();
     for change in &changes {
         if !counts.contains_key(&change.user_id) {
-            let count = tx.query_row(COUNTS, [&change.user_id], row_to_counts)?;
+            let all = None::<String>;
+            let count = tx.query_row(COUNTS, params![&change.user_id, all], row_to_counts)?;
             counts.insert(change.user_id.clone(), count);
         }
     }

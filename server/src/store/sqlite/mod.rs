@@ -35,7 +35,7 @@ use super::{
     Action, Counts, Feed, FeedSink, Notifications, Page, Replay, Retention, RunningFeed, Selection,
     StoreError, Stored, Updated,
 };
-use crate::model::{NewNotification, NotificationId, Position, UserId};
+use crate::model::{Category, NewNotification, NotificationId, Position, UserId};
 use commit::GroupCommit;
 use handoff::Handoff;
 use schema::{
@@ -179,14 +179,19 @@ impl Notifications for SqliteStore {
             let before = page.before.as_ref().map(|id| id.as_str().to_owned());
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM notifications
-                 WHERE user_id = ?1 AND {} AND (?2 IS NULL OR seq < COALESCE(
+                 WHERE user_id = ?1 AND {} AND (?4 IS NULL OR category = ?4)
+                   AND (?2 IS NULL OR seq < COALESCE(
                      (SELECT seq FROM notifications WHERE id = ?2 AND user_id = ?1),
                      (SELECT MAX(seq) + 1 FROM notifications WHERE user_id = ?1 AND id < ?2),
                      0))
                  ORDER BY seq DESC LIMIT ?3",
                 status_condition(page.status)
             ))?;
-            let rows = stmt.query_map(params![user, before, page.limit], row_to_notification)?;
+            let category = page.category.as_ref().map(|c| c.as_str().to_owned());
+            let rows = stmt.query_map(
+                params![user, before, page.limit, category],
+                row_to_notification,
+            )?;
             readable(rows)
         })
         .await
@@ -208,9 +213,14 @@ impl Notifications for SqliteStore {
         .await
     }
 
-    async fn counts(&self, user: &UserId) -> Result<Counts, StoreError> {
+    async fn counts_in(
+        &self,
+        user: &UserId,
+        category: Option<&Category>,
+    ) -> Result<Counts, StoreError> {
         let user = user.to_string();
-        self.with_conn(move |conn| conn.query_row(COUNTS, [user], row_to_counts))
+        let category = category.map(|c| c.as_str().to_owned());
+        self.with_conn(move |conn| conn.query_row(COUNTS, params![user, category], row_to_counts))
             .await
     }
 
@@ -310,7 +320,7 @@ impl Feed for SqliteStore {
             }
             let counts = match by_user.is_empty() {
                 true => Counts::default(),
-                false => conn.query_row(COUNTS, [&user], row_to_counts)?,
+                false => conn.query_row(COUNTS, params![&user, None::<String>], row_to_counts)?,
             };
             let changed = by_user
                 .into_changes(|_| counts)

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use super::store_error;
 use crate::metrics;
 use crate::model::{NotificationId, Position};
-use crate::store::kit::rfc3339;
+use crate::store::kit::{actor_of, category_of, rfc3339};
 use crate::store::{ChangeKind, Counts, Status, StoreError};
 
 /// The schema, as ordered migrations: migration N takes a file from `PRAGMA user_version` N-1
@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     V3_RETENTION,
     V4_TYPE_AND_DATA,
     V5_STATES,
+    V6_CATEGORY_AND_ACTOR,
 ];
 
 /// 1: the notifications, their indexes, and the change log its triggers write (0.1.0).
@@ -202,13 +203,24 @@ BEGIN
 END;
 ";
 
+/// 6: a notification's category (the bell's tabs list and count by it) and its actor.
+const V6_CATEGORY_AND_ACTOR: &str = "
+ALTER TABLE notifications ADD COLUMN category TEXT;
+ALTER TABLE notifications ADD COLUMN actor_name TEXT;
+ALTER TABLE notifications ADD COLUMN actor_avatar TEXT;
+CREATE INDEX IF NOT EXISTS notifications_category ON notifications (user_id, category, seq)
+    WHERE category IS NOT NULL;
+";
+
 /// Each connection's page cache, in KiB (SQLite's default is 2,000).
 const PAGE_CACHE_KIB: i64 = 32 * 1024;
 
 /// The badge counts of one user, `(unread, unseen)`: unread notifications in the inbox, and
-/// those of them not seen (a read one is seen). Through the partial index `notifications_unread`.
+/// those of them not seen (a read one is seen); of category `?2` if it is not NULL. Through the
+/// partial index `notifications_unread`.
 pub const COUNTS: &str = "SELECT COUNT(*), COALESCE(SUM(seen_at IS NULL), 0) FROM notifications
-    WHERE user_id = ?1 AND read_at IS NULL AND archived_at IS NULL AND snoozed_until IS NULL";
+    WHERE user_id = ?1 AND read_at IS NULL AND archived_at IS NULL AND snoozed_until IS NULL
+      AND (?2 IS NULL OR category = ?2)";
 
 /// Reads [`COUNTS`]' row.
 pub fn row_to_counts(row: &rusqlite::Row<'_>) -> rusqlite::Result<Counts> {
@@ -241,7 +253,7 @@ pub fn not_a_rewrite(after: &str) -> String {
 
 /// The columns a [`Notification`] is read from (by name, in any order).
 pub const COLUMNS: &str =
-    "id, user_id, message, link, read_at, created_at, type, data, seen_at, archived_at, snoozed_until, woke_at";
+    "id, user_id, message, link, read_at, created_at, type, data, seen_at, archived_at, snoozed_until, woke_at, category, actor_name, actor_avatar";
 
 /// Opens (creating if need be) the file and its schema, in WAL mode with full sync.
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -331,6 +343,11 @@ pub fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notifica
         archived_at: at("archived_at")?,
         snoozed_until: at("snoozed_until")?,
         woke_at: at("woke_at")?,
+        category: category_of(row.get::<_, Option<String>>("category")?.as_deref()),
+        actor: actor_of(
+            row.get::<_, Option<String>>("actor_name")?.as_deref(),
+            row.get::<_, Option<String>>("actor_avatar")?.as_deref(),
+        ),
         read_at,
     })
 }

@@ -28,6 +28,10 @@ pub fn update(
         }
         Selection::All => {}
         Selection::AllRead => selected.push_str(" AND read_at IS NOT NULL"),
+        Selection::InCategory(category) => {
+            values.push(category.as_str().to_owned().into());
+            selected.push_str(" AND category = ?2");
+        }
     }
     let found: u64 = tx.query_row(
         &format!("SELECT COUNT(*) FROM notifications WHERE {selected}"),

@@ -112,6 +112,7 @@ async fn a_file_of_0_1_0_is_migrated_and_keeps_everything() {
     let alice = user("alice");
     let page = Page {
         status: Default::default(),
+        category: None,
         limit: 10,
         before: None,
     };

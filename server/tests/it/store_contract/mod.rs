@@ -26,6 +26,7 @@ async fn insert_one(store: &dyn Store, user_id: &str, message: &str) -> String {
 fn page(limit: u32, before: Option<&str>) -> Page {
     Page {
         status: Default::default(),
+        category: None,
         limit,
         before: before.map(|id| NotificationId::parse(id).unwrap()),
     }

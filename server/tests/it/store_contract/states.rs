@@ -28,6 +28,7 @@ async fn listed(store: &dyn Store, owner: &str, status: Status) -> Vec<String> {
         limit: 100,
         before: None,
         status,
+        category: None,
     };
     let list = store.list(&user(owner), page).await.unwrap();
     list.into_iter().map(|n| n.message).collect()
@@ -106,6 +107,7 @@ fn archived_page() -> Page {
         limit: 10,
         before: None,
         status: Status::Archived,
+        category: None,
     }
 }
 
@@ -185,4 +187,78 @@ on_stores!(store: [sqlite, mongo, mongo_standalone] [
     each_action_moves_what_it_should,
     another_users_id_changes_nothing,
     a_snooze_ends_once_at_its_time,
+    categories_and_actors,
 ]);
+
+/// Categories: the list, the counts and a tab's read-all by category; an actor comes back as
+/// published.
+async fn categories_and_actors(store: Arc<dyn Store>) {
+    use belfry::model::{Actor, Category};
+    let store = &*store;
+    let billing = Category::parse("billing").unwrap();
+    let actor = Actor::parse(&serde_json::json!({"name": "Anna", "avatar": "/a.png"})).unwrap();
+    let mut batch = Vec::new();
+    for (message, category) in [
+        ("paid", Some(&billing)),
+        ("hi", None),
+        ("due", Some(&billing)),
+    ] {
+        let mut new = super::new("c1", message);
+        new.category = category.cloned();
+        new.actor = Some(actor.clone());
+        batch.push(new);
+    }
+    let created = store.insert(&batch).await.unwrap();
+    let anna = created[0].actor.as_ref().unwrap();
+    assert_eq!(
+        (anna.name.as_str(), anna.avatar.as_deref()),
+        ("Anna", Some("/a.png"))
+    );
+    assert_eq!(created[0].category.as_deref(), Some("billing"));
+    let u = user("c1");
+    let page = Page {
+        limit: 10,
+        before: None,
+        status: Status::Inbox,
+        category: Some(billing.clone()),
+    };
+    let listed: Vec<String> = store
+        .list(&u, page)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.message)
+        .collect();
+    assert_eq!(listed, ["due", "paid"]);
+    assert_eq!(
+        store
+            .get(&u, &NotificationId::parse(&created[1].id).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .actor,
+        created[1].actor
+    );
+    assert_eq!(
+        store.counts_in(&u, Some(&billing)).await.unwrap(),
+        counts(2, 2)
+    );
+    let in_billing = Selection::InCategory(billing.clone());
+    assert_eq!(
+        store
+            .update(&u, &in_billing, Action::Read)
+            .await
+            .unwrap()
+            .changed,
+        2
+    );
+    assert_eq!(
+        store.counts_in(&u, Some(&billing)).await.unwrap(),
+        counts(0, 0)
+    );
+    assert_eq!(
+        store.counts(&u).await.unwrap(),
+        counts(1, 1),
+        "the other tab's is unread"
+    );
+}

@@ -250,6 +250,7 @@ pub async fn all_of(store: &dyn belfry::store::Store, user_id: &str) -> Vec<app:
                     limit: 100,
                     before,
                     status: Default::default(),
+                    category: None,
                 },
             )
             .await
