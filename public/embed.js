@@ -1,9 +1,11 @@
 // Belfry's embed script. On any page:
 //   <script src="https://belfry.example/embed.js" defer></script>
 //   <notification-bell server="https://belfry.example" token="…" token-url="/belfry/token"
-//                      lang="fr" strings='{"title": "Notifications"}' badge="unread"></notification-bell>
-// or, from a script: const bell = Belfry.mount(element, { server, token, tokenUrl, lang, strings, badge });
-// (`badge`: which count the badge shows, "unseen" (the default) or "unread".)
+//                      lang="fr" strings='{"title": "Notifications"}' badge="unread"
+//                      tabs='["billing", {"key": "social", "label": "People"}]'></notification-bell>
+// or, from a script: const bell = Belfry.mount(element, { server, token, tokenUrl, lang, strings, badge, tabs });
+// (`badge`: which count the badge shows, "unseen" (the default) or "unread"; `tabs`: a tab per
+// category, beside "All", as JSON text or an array.)
 // then bell.destroy() to take it away again (bell.ready resolves once it is mounted).
 //
 // The bell lives in the element's shadow root, with its stylesheet: the page's styles do not
@@ -43,6 +45,7 @@
       tokenUrl: options.tokenUrl || "",
       lang: language(element, options),
       badge: options.badge || "",
+      tabs: typeof options.tabs === "string" ? options.tabs : options.tabs ? JSON.stringify(options.tabs) : "",
       strings: typeof strings === "string" ? strings : strings ? JSON.stringify(strings) : "",
     };
     const root = element.shadowRoot || element.attachShadow({ mode: "open" });
@@ -101,6 +104,7 @@
             lang: this.getAttribute("lang"),
             strings: this.getAttribute("strings"),
             badge: this.getAttribute("badge"),
+            tabs: this.getAttribute("tabs"),
           });
         }
 

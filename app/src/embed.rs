@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::bell::{Badge, BellClient, BellEvent, NotificationBell, Strings};
+use crate::bell::{parse_tabs, Badge, BellClient, BellEvent, NotificationBell, Strings, Tab};
 
 /// Where the embedded bell's server is, how it signs in, and how it speaks.
 pub struct EmbedOptions {
@@ -15,10 +15,12 @@ pub struct EmbedOptions {
     pub token_url: Option<String>,
     pub strings: Strings,
     pub badge: Badge,
+    pub tabs: Vec<Tab>,
 }
 
 impl EmbedOptions {
-    /// Reads `{server, token, tokenUrl, lang, strings, badge}` from a JavaScript object (`strings`
+    /// Reads `{server, token, tokenUrl, lang, strings, badge, tabs}` from a JavaScript object
+    /// (`tabs` as JSON text, as `strings`) (`strings`
     /// as JSON text: `embed.js` turns an object into it).
     pub fn from_js(options: &JsValue) -> Result<Self, JsValue> {
         let field = |name: &str| {
@@ -34,6 +36,7 @@ impl EmbedOptions {
             token_url: field("tokenUrl"),
             strings: Strings::with_overrides(field("strings").as_deref(), field("lang")),
             badge: Badge::parse(field("badge").as_deref()),
+            tabs: parse_tabs(field("tabs").as_deref()),
         })
     }
 }
@@ -53,8 +56,8 @@ pub fn mount(
     let on_event = Callback::new(move |event: BellEvent| dispatch(&host, event));
     let handle = leptos::mount::mount_to(container, move || {
         let client = BellClient::new(options.server, options.token, options.token_url);
-        let (strings, badge) = (options.strings, options.badge);
-        view! { <NotificationBell client strings on_event badge/> }
+        let (strings, badge, tabs) = (options.strings, options.badge, options.tabs);
+        view! { <NotificationBell client strings on_event badge tabs/> }
     });
     Mounted(Box::new(handle))
 }

@@ -46,8 +46,8 @@ pub struct Notification {
     pub data: Option<serde_json::Value>,
 }
 
-/// Who a notification is from: a name, and an avatar (an `https://` URL or a path on the bell's
-/// server; the bell shows the name's initials without one).
+/// Who a notification is from: a name, and an avatar (an `https://` URL or a path on the page's own
+/// site; the bell shows the name's initials without one).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Actor {

@@ -189,6 +189,13 @@ export async function startHostSite(): Promise<{ server: Server; site: HostSite 
       response.end(JSON.stringify({ token: signToken(url.searchParams.get("user") ?? "", Number(url.searchParams.get("ttl") ?? 600)) }));
       return;
     }
+    // examples/avatars/NAME.svg: the avatars a host's notifications point at.
+    const avatar = url.pathname.match(/^\/avatars\/([a-z]+\.svg)$/);
+    if (avatar) {
+      response.writeHead(200, { "Content-Type": "image/svg+xml" });
+      response.end(readFileSync(path.join(examples, "avatars", avatar[1])));
+      return;
+    }
     // examples/NAME.html at /NAME.html; embed.html for any other path.
     response.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
     response.end(pages.get(url.pathname) ?? pages.get("/embed.html"));

@@ -296,7 +296,7 @@ impl Category {
 }
 
 /// Who a notification is from, for the bell to show: a name (1..=100 characters, no control
-/// characters) and an avatar, an `https://` URL or a path on the bell's own server (`/…`), at
+/// characters) and an avatar, an `https://` URL or a path (`/…`, on the page the bell is in), at
 /// most 2,048 characters — never `http:` from elsewhere, `data:` or `javascript:`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
@@ -354,7 +354,7 @@ impl Actor {
         let url = link.as_str();
         if !(url.to_ascii_lowercase().starts_with("https://") || url.starts_with('/')) {
             return Err(format!(
-                "an avatar is an https:// URL or a path on this server, not {url:?}"
+                "an avatar is an https:// URL or a path (/…), not {url:?}"
             ));
         }
         Ok(url.to_owned())

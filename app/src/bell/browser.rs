@@ -17,7 +17,7 @@ use super::logic::{
 };
 use super::shared;
 use super::{Bell, BellEvent, LiveState, SnoozeFor, Strings, PAGE};
-use crate::protocol::{Counts, Status, StreamEvent};
+use crate::protocol::{AllCounts, Counts, Status, StreamEvent};
 
 fn now_millis() -> i64 {
     js_sys::Date::now() as i64
@@ -41,7 +41,8 @@ pub(super) fn start(bell: Bell, loaded: bool) {
         std::time::Duration::from_secs(30),
     )
     .ok();
-    if !loaded {
+    // (A rendered first page came without the tabs' counts.)
+    if !loaded || !bell.tabs.with_value(Vec::is_empty) {
         bell.refresh();
     }
     // Opening the inbox shows its items: they are seen.
@@ -175,7 +176,9 @@ impl Bell {
                 let notification = *notification;
                 let event = BellEvent::Notification(notification.clone());
                 let limit = self.loaded.get_value().max(PAGE);
-                let inbox = self.view.get_untracked() == Status::Inbox;
+                let tab = self.tab.get_untracked();
+                let shown = tab.is_none() || notification.category == tab;
+                let inbox = self.view.get_untracked() == Status::Inbox && shown;
                 let (added, dropped) = self
                     .items
                     .try_update(|items| {
@@ -226,7 +229,7 @@ impl Bell {
                 }
             }
             LiveEvent::Reconnecting => self.live_state.set(LiveState::Reconnecting),
-            LiveEvent::Counts(counts) => self.counts.set(counts),
+            LiveEvent::Counts(all) => self.set_counts(all),
         }
     }
 
@@ -296,6 +299,26 @@ impl Bell {
         });
     }
 
+    /// Sets the badge's and the tabs' counts.
+    fn set_counts(self, all: AllCounts) {
+        self.counts.set(all.counts);
+        if !all.categories.is_empty() {
+            self.tab_counts.set(all.categories);
+        }
+    }
+
+    /// Shows a tab: a category's notifications, or all (`None`).
+    pub(super) fn show_tab(self, tab: Option<String>) {
+        if self.tab.get_untracked() == tab {
+            return;
+        }
+        self.tab.set(tab);
+        self.items.set(Vec::new());
+        self.cursor.set_value(None);
+        self.more.set(false);
+        self.refresh();
+    }
+
     /// Shows the inbox or the archive.
     pub(super) fn show(self, view: Status) {
         if self.view.get_untracked() == view {
@@ -336,14 +359,15 @@ impl Bell {
         let request = bell.count_request.get_value() + 1;
         bell.count_request.set_value(request);
         let view = bell.view.get_untracked();
+        let tab = bell.tab.get_untracked();
         let result = async {
-            let page = bell.client.list(None, view).await?;
+            let page = bell.client.list(None, view, tab.as_deref()).await?;
             let counts = bell.client.counts().await?;
             Ok::<_, super::client::ApiError>((page, counts))
         }
         .await;
-        // Another view was chosen meanwhile: its own refresh applies.
-        if bell.view.get_untracked() == view {
+        // Another view or tab was chosen meanwhile: its own refresh applies.
+        if bell.view.get_untracked() == view && bell.tab.get_untracked() == tab {
             match result {
                 Ok((page, counts)) => {
                     if bell.items.with_untracked(Vec::is_empty) {
@@ -355,7 +379,7 @@ impl Bell {
                         bell.loaded.set_value(items.len());
                     });
                     if bell.count_request.get_value() == request {
-                        bell.counts.set(counts);
+                        bell.set_counts(counts);
                     }
                     bell.error.set(None);
                     bell.see_shown();
@@ -372,9 +396,12 @@ impl Bell {
             return;
         };
         let view = bell.view.get_untracked();
+        let tab = bell.tab.get_untracked();
         spawn_local(async move {
-            match bell.client.list(Some(&oldest), view).await {
-                Ok(page) if bell.view.get_untracked() == view => {
+            match bell.client.list(Some(&oldest), view, tab.as_deref()).await {
+                Ok(page)
+                    if bell.view.get_untracked() == view && bell.tab.get_untracked() == tab =>
+                {
                     bell.more.set(page.len() >= PAGE);
                     if let Some(last) = page.last() {
                         bell.cursor.set_value(Some(last.id.clone()));
@@ -394,11 +421,18 @@ impl Bell {
     pub(super) fn mark_all_read(&self) {
         let bell = *self;
         spawn_local(async move {
-            match bell.client.mark_all_read().await {
+            let tab = bell.tab.get_untracked();
+            match bell.client.mark_all_read(tab.as_deref()).await {
                 Ok(()) => {
                     let at = now_rfc3339();
                     bell.items.update(|items| mark_all_read(items, &at));
-                    bell.counts.set(Counts::default());
+                    match &tab {
+                        None => bell.counts.set(Counts::default()),
+                        // That tab's are read; the others' counts follow from the server.
+                        Some(key) => bell.tab_counts.update(|c| {
+                            c.insert(key.clone(), Counts::default());
+                        }),
+                    }
                 }
                 Err(err) => bell.fail(|s| &s.error_mark_all, err),
             }

@@ -22,6 +22,8 @@ pub struct BellClient {
     /// The signed-in user, when the page knows it (server-rendered pages do; with a token the
     /// bell reads it from the token): the tabs of one user share one live connection.
     pub user: StoredValue<Option<String>>,
+    /// The categories of the bell's tabs, whose counts are asked with the user's.
+    pub categories: StoredValue<Vec<String>>,
 }
 
 impl BellClient {
@@ -42,6 +44,7 @@ impl BellClient {
             token: RwSignal::new(token),
             token_url: StoredValue::new(token_url),
             user: StoredValue::new(None),
+            categories: StoredValue::new(Vec::new()),
         }
     }
 
@@ -91,7 +94,7 @@ mod browser {
 
     use super::{encoded, BellClient, PAGE};
     use crate::bell::inbox::ItemAction;
-    use crate::protocol::{Counts, Status};
+    use crate::protocol::{AllCounts, Status};
     use crate::Notification;
 
     #[derive(Clone, Debug)]
@@ -213,21 +216,32 @@ mod browser {
                 .map_err(|e| failed("unexpected answer", e))
         }
 
-        /// A page of the list of `status`, after `before`.
+        /// A page of the list of `status` (and `category`), after `before`.
         pub async fn list(
             &self,
             before: Option<&str>,
             status: Status,
+            category: Option<&str>,
         ) -> Result<Vec<Notification>, ApiError> {
             let mut path = format!("/notifications?limit={PAGE}&status={}", status.as_str());
             if let Some(id) = before {
                 path.push_str(&format!("&before={}", encoded(id)));
             }
+            if let Some(category) = category {
+                path.push_str(&format!("&category={}", encoded(category)));
+            }
             self.json(&path).await
         }
 
-        pub async fn counts(&self) -> Result<Counts, ApiError> {
-            self.json("/notifications/counts").await
+        /// The user's counts, and those of the tabs' categories.
+        pub async fn counts(&self) -> Result<AllCounts, ApiError> {
+            let categories = self.categories.get_value();
+            if categories.is_empty() {
+                return self.json("/notifications/counts").await;
+            }
+            let list: Vec<String> = categories.iter().map(|c| encoded(c)).collect();
+            let path = format!("/notifications/counts?categories={}", list.join(","));
+            self.json(&path).await
         }
 
         /// One notification, whatever its state.
@@ -267,8 +281,15 @@ mod browser {
             self.act(id, &ItemAction::Read).await
         }
 
-        pub async fn mark_all_read(&self) -> Result<(), ApiError> {
-            self.post("/notifications/read-all").await
+        /// Marks every one read (a tab's: of its category).
+        pub async fn mark_all_read(&self, category: Option<&str>) -> Result<(), ApiError> {
+            match category {
+                None => self.post("/notifications/read-all").await,
+                Some(category) => {
+                    let path = format!("/notifications/read-all?category={}", encoded(category));
+                    self.post(&path).await
+                }
+            }
         }
 
         pub async fn archive_read(&self) -> Result<(), ApiError> {

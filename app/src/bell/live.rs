@@ -14,7 +14,7 @@ use web_sys::{EventSource, MessageEvent};
 
 use super::client::BellClient;
 use super::logic::backoff;
-use crate::protocol::{event_names, Counts, StreamEvent};
+use crate::protocol::{event_names, AllCounts, StreamEvent};
 
 /// What the live connection tells the bell: the stream's events, and the connection's own
 /// state. Serialisable, so the tab that holds the connection can hand each event to the other
@@ -28,9 +28,10 @@ pub enum LiveEvent {
         resumed: bool,
     },
     Reconnecting,
-    /// The badge's counts, fetched once by the connection's holder after new notifications
-    /// (and handed to every tab), not by each tab.
-    Counts(Counts),
+    /// The badge's counts (and the tabs'), fetched once by the connection's holder after new
+    /// notifications, and after changes when the bell has tabs (and handed to every tab), not
+    /// by each tab.
+    Counts(AllCounts),
 }
 
 type Handler = Rc<dyn Fn(LiveEvent)>;
@@ -123,11 +124,14 @@ impl Live {
                     return;
                 };
                 let new = event.id().map(str::to_owned);
+                // A change event carries the user's counts, not the tabs': asked for those.
+                let tabs = !live.0.borrow().client.categories.get_value().is_empty();
+                let count = new.is_some() || (tabs && matches!(event, StreamEvent::Changed(..)));
                 if let Some(id) = &new {
                     live.0.borrow_mut().last_id = Some(id.clone());
                 }
                 live.emit(LiveEvent::Stream(event));
-                if new.is_some() {
+                if count {
                     live.count();
                 }
             });

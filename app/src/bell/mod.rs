@@ -11,6 +11,7 @@ pub mod logic;
 #[cfg(feature = "browser")]
 mod shared;
 pub mod strings;
+pub mod tabs;
 
 use leptos::html;
 use leptos::prelude::*;
@@ -18,6 +19,7 @@ use leptos::prelude::*;
 pub use client::{BellClient, BellSnapshot, PAGE};
 use logic::{badge_text, newest_first, safe_link};
 pub use strings::Strings;
+pub use tabs::{parse_tabs, Tab};
 
 use crate::protocol::{Counts, Status};
 use crate::Notification;
@@ -81,7 +83,12 @@ struct Bell {
     /// The list shown: the inbox's or the archive's (`view`).
     items: RwSignal<Vec<Notification>>,
     view: RwSignal<Status>,
+    /// The tab shown: a category, or `None` for all.
+    tab: RwSignal<Option<String>>,
+    tabs: StoredValue<Vec<Tab>>,
     counts: RwSignal<Counts>,
+    /// Each tab's counts, by category.
+    tab_counts: RwSignal<std::collections::BTreeMap<String, Counts>>,
     badge: Badge,
     open: RwSignal<bool>,
     /// What the last action did, for screen readers (a polite live region).
@@ -125,7 +132,13 @@ pub fn NotificationBell(
     /// Which count the badge shows; unseen by default.
     #[prop(optional)]
     badge: Badge,
+    /// Tabs by category, beside "All", in this order; none by default.
+    #[prop(optional)]
+    tabs: Vec<Tab>,
 ) -> impl IntoView {
+    client
+        .categories
+        .set_value(tabs.iter().map(|t| t.key.clone()).collect());
     let loaded = initial.is_some();
     let mut initial = initial.unwrap_or_default();
     // The cursor is the server's last; what is shown is by time (as pages merge later).
@@ -138,7 +151,10 @@ pub fn NotificationBell(
         loaded: StoredValue::new(initial.notifications.len()),
         items: RwSignal::new(initial.notifications),
         view: RwSignal::new(Status::Inbox),
+        tab: RwSignal::new(None),
+        tabs: StoredValue::new(tabs),
         counts: RwSignal::new(initial.counts),
+        tab_counts: RwSignal::new(Default::default()),
         badge,
         open: RwSignal::new(false),
         announced: RwSignal::new(String::new()),
@@ -236,6 +252,7 @@ pub fn NotificationBell(
                     {view_button(Status::Inbox, |s| &s.inbox)}
                     {view_button(Status::Archived, |s| &s.archived)}
                 </div>
+                {(!bell.tabs.with_value(Vec::is_empty)).then(|| view! { <Tabs bell/> })}
                 <p class="belfry-bell__announce" role="status" aria-live="polite">{move || bell.announced.get()}</p>
                 <Show when=move || bell.error.get().is_some()>
                     <p class="belfry-bell__error" part="error" role="alert">
@@ -321,6 +338,7 @@ fn Item(bell: Bell, item: Notification) -> impl IntoView {
                     ></span>
                 })}
                 // Text, never HTML: a message is shown exactly as written.
+                {item.actor.clone().map(|actor| view! { <Avatar actor/> })}
                 <span class="belfry-bell__message" part="message">{item.message.clone()}</span>
                 <time class="belfry-bell__time" part="time" datetime=item.created_at.clone()>
                     {move || bell.time_since(&created_at, bell.now.get())}
@@ -355,6 +373,59 @@ fn Item(bell: Bell, item: Notification) -> impl IntoView {
                 </div>
             </Show>
         </li>
+    }
+}
+
+/// "All" and a tab per category, each with its unread count; the one shown is pressed.
+#[component]
+fn Tabs(bell: Bell) -> impl IntoView {
+    let text = move |pick: fn(&Strings) -> &String| bell.strings.with_value(|s| pick(s).clone());
+    let tab = move |key: Option<String>, label: String| {
+        let pressed = key.clone();
+        let count_of = key.clone();
+        let count = move || match &count_of {
+            None => bell.counts.get().unread_count,
+            Some(key) => bell
+                .tab_counts
+                .with(|c| c.get(key).map_or(0, |c| c.unread_count)),
+        };
+        view! {
+            <button
+                class="belfry-bell__tab"
+                part="tab"
+                aria-pressed=move || (bell.tab.get() == pressed).to_string()
+                on:click=move |_| bell.show_tab(key.clone())
+            >
+                {label}
+                {move || (count() > 0).then(|| view! {
+                    " " <span class="belfry-bell__tab-count" part="tab-count">{count()}</span>
+                })}
+            </button>
+        }
+    };
+    let tabs = bell.tabs.get_value();
+    view! {
+        <div class="belfry-bell__tabs" part="tabs" role="group" aria-label=text(|s| &s.categories)>
+            {tab(None, text(|s| &s.all))}
+            {tabs.into_iter().map(|t| tab(Some(t.key), t.label)).collect::<Vec<_>>()}
+        </div>
+    }
+}
+
+/// Who a notification is from: the avatar, or the name's initials without one.
+#[component]
+fn Avatar(actor: crate::notification::Actor) -> impl IntoView {
+    match tabs::safe_avatar(actor.avatar.as_deref()) {
+        Some(src) => view! {
+            <img class="belfry-bell__avatar" part="avatar" src=src alt=actor.name width="28" height="28" loading="lazy"/>
+        }
+        .into_any(),
+        None => view! {
+            <span class="belfry-bell__avatar belfry-bell__avatar--initials" part="avatar" role="img" aria-label=actor.name.clone()>
+                {tabs::initials(&actor.name)}
+            </span>
+        }
+        .into_any(),
     }
 }
 
@@ -457,6 +528,7 @@ impl Bell {
     fn mark_all_read(&self) {}
     fn archive_read(&self) {}
     fn show(&self, _view: Status) {}
+    fn show_tab(&self, _tab: Option<String>) {}
     fn act(&self, _id: String, _action: ItemAction, _done: fn(&Strings) -> &String) {}
     fn open_item(&self, _id: String, _link: Option<String>) {}
 }

@@ -35,6 +35,9 @@ pub struct Strings {
     pub error_load: String,
     pub error_more: String,
     pub error_mark_all: String,
+    /// The tabs' group, and the tab of every category.
+    pub categories: String,
+    pub all: String,
     /// The two views, and the inbox's "archive the read ones".
     pub inbox: String,
     pub archived: String,
@@ -78,6 +81,8 @@ impl Default for Strings {
             error_load: "Could not load notifications".into(),
             error_more: "Could not load more".into(),
             error_mark_all: "Could not mark all read".into(),
+            categories: "Categories".into(),
+            all: "All".into(),
             inbox: "Inbox".into(),
             archived: "Archived".into(),
             archive_read: "Archive read".into(),

@@ -53,7 +53,7 @@ pub struct PublishRequest {
     #[schema(example = "billing")]
     category: Option<String>,
     /// Who it is from: a name (1..=100 characters) and an avatar (an `https://` URL or a path
-    /// on this server).
+    /// on the page's own site).
     actor: Option<app::notification::Actor>,
 }
 

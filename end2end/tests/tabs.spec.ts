@@ -1,0 +1,52 @@
+// The embed's tabs by category, with counts that move live, a tab's "mark all read", and
+// actors' avatars (with initials when there is none). Tagged @both: run on SQLite and MongoDB.
+import { test, expect } from "./fixtures";
+
+test("tabs: counts per category move live; a tab lists and reads its own; avatars and initials @both", async ({ page, belfry, host }) => {
+  const publish = async (message: string, category?: string, actor?: object) => {
+    const body: Record<string, unknown> = { user_id: "41", message };
+    if (category) body.category = category;
+    if (actor) body.actor = actor;
+    expect((await belfry.publish(body)).status).toBe(201);
+  };
+  await publish("Invoice 7 paid", "billing", { name: "Anna Lee", avatar: "/avatars/anna.svg" });
+  await publish("Bob followed you", "social", { name: "bob ortega" });
+  await publish("Maintenance tonight");
+  const tabs = JSON.stringify(["billing", { key: "social", label: "People" }]);
+  await page.goto(`${host.allowedOrigin}/embed.html?server=${belfry.url}&token=${belfry.token("41")}&tabs=${encodeURIComponent(tabs)}`);
+  const bell = page.getByRole("button", { name: /^Notifications, / });
+  await expect(bell).toHaveAccessibleName("Notifications, 3 unread", { timeout: 15_000 });
+  await bell.click();
+  const tab = (name: RegExp) => page.getByRole("group", { name: "Categories" }).getByRole("button", { name });
+  await expect(tab(/^All/)).toHaveText("All 3");
+  await expect(tab(/^billing/)).toHaveText("billing 1");
+  await expect(tab(/^People/)).toHaveText("People 1");
+
+  // The avatar, loaded from the page's own site, and initials for an actor without one.
+  await expect(page.getByRole("img", { name: "Anna Lee" })).toHaveJSProperty("naturalWidth", 28);
+  await expect(page.getByRole("img", { name: "bob ortega" })).toHaveText("BO");
+
+  await tab(/^billing/).click();
+  await expect(tab(/^billing/)).toHaveAttribute("aria-pressed", "true");
+  await expect(page.locator(".belfry-bell__link")).toHaveCount(1);
+  await publish("Invoice 8 due", "billing");
+  await publish("Carol liked it", "social");
+  await expect(page.locator(".belfry-bell__link").first()).toContainText("Invoice 8 due");
+  await expect(page.locator(".belfry-bell__link")).toHaveCount(2);
+  await expect(tab(/^billing/)).toHaveText("billing 2");
+  await expect(tab(/^People/)).toHaveText("People 2");
+  await expect(tab(/^All/)).toHaveText("All 5");
+
+  await page.setViewportSize({ width: 900, height: 520 });
+  await page.screenshot({ path: "screenshots/tabs.png" });
+
+  await page.getByRole("button", { name: "Mark all read" }).click();
+  await expect(tab(/^billing/)).toHaveText("billing");
+  await expect(tab(/^People/)).toHaveText("People 2");
+  await expect(tab(/^All/)).toHaveText("All 3");
+  await expect(bell).toHaveAccessibleName(/^Notifications, 3 unread/);
+
+  await tab(/^People/).click();
+  await expect(page.locator(".belfry-bell__link")).toHaveCount(2);
+  await expect(page.locator(".belfry-bell__link").first()).toContainText("Carol liked it");
+});
