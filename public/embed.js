@@ -5,7 +5,8 @@
 //                      tabs='["billing", {"key": "social", "label": "People"}]'></notification-bell>
 // or, from a script: const bell = Belfry.mount(element, { server, token, tokenUrl, lang, strings, badge, tabs });
 // (`badge`: which count the badge shows, "unseen" (the default) or "unread"; `tabs`: a tab per
-// category, beside "All", as JSON text or an array.)
+// category, beside "All", as JSON text or an array; `ring`: "sound", "desktop" or both, which
+// the user may then turn on in the bell.)
 // then bell.destroy() to take it away again (bell.ready resolves once it is mounted).
 //
 // The bell lives in the element's shadow root, with its stylesheet: the page's styles do not
@@ -45,6 +46,7 @@
       tokenUrl: options.tokenUrl || "",
       lang: language(element, options),
       badge: options.badge || "",
+      ring: options.ring || "",
       tabs: typeof options.tabs === "string" ? options.tabs : options.tabs ? JSON.stringify(options.tabs) : "",
       strings: typeof strings === "string" ? strings : strings ? JSON.stringify(strings) : "",
     };
@@ -105,6 +107,7 @@
             strings: this.getAttribute("strings"),
             badge: this.getAttribute("badge"),
             tabs: this.getAttribute("tabs"),
+            ring: this.getAttribute("ring"),
           });
         }
 

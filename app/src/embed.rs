@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::bell::{parse_tabs, Badge, BellClient, BellEvent, NotificationBell, Strings, Tab};
+use crate::bell::{
+    parse_tabs, Badge, BellClient, BellEvent, NotificationBell, Ringing, Strings, Tab,
+};
 
 /// Where the embedded bell's server is, how it signs in, and how it speaks.
 pub struct EmbedOptions {
@@ -16,10 +18,11 @@ pub struct EmbedOptions {
     pub strings: Strings,
     pub badge: Badge,
     pub tabs: Vec<Tab>,
+    pub ring: Ringing,
 }
 
 impl EmbedOptions {
-    /// Reads `{server, token, tokenUrl, lang, strings, badge, tabs}` from a JavaScript object
+    /// Reads `{server, token, tokenUrl, lang, strings, badge, tabs, ring}` from a JavaScript object
     /// (`tabs` as JSON text, as `strings`) (`strings`
     /// as JSON text: `embed.js` turns an object into it).
     pub fn from_js(options: &JsValue) -> Result<Self, JsValue> {
@@ -37,6 +40,7 @@ impl EmbedOptions {
             strings: Strings::with_overrides(field("strings").as_deref(), field("lang")),
             badge: Badge::parse(field("badge").as_deref()),
             tabs: parse_tabs(field("tabs").as_deref()),
+            ring: Ringing::parse(field("ring").as_deref()),
         })
     }
 }
@@ -56,8 +60,9 @@ pub fn mount(
     let on_event = Callback::new(move |event: BellEvent| dispatch(&host, event));
     let handle = leptos::mount::mount_to(container, move || {
         let client = BellClient::new(options.server, options.token, options.token_url);
-        let (strings, badge, tabs) = (options.strings, options.badge, options.tabs);
-        view! { <NotificationBell client strings on_event badge tabs/> }
+        let (strings, badge, tabs, ring) =
+            (options.strings, options.badge, options.tabs, options.ring);
+        view! { <NotificationBell client strings on_event badge tabs ring/> }
     });
     Mounted(Box::new(handle))
 }

@@ -1,6 +1,7 @@
 // Accessibility: axe-core (through @axe-core/playwright) scans the page with the bell open,
 // with an unread and a read notification, in the light and dark schemes, on a desktop and a
-// 360 px phone: the SSR app and the embed (its shadow root included). No violation.
+// 360 px phone: the SSR app and the embed (its shadow root included; with tabs, an avatar and
+// the ring switches). No violation.
 import AxeBuilder from "@axe-core/playwright";
 import { test, expect, openApp, signIn } from "./fixtures";
 
@@ -34,12 +35,13 @@ test("a11y: the SSR app with the bell open has no axe-core violation @sqlite", a
   }
 });
 
-test("a11y: the embed with the bell open has no axe-core violation @sqlite", async ({ page, belfry, host }) => {
-  await belfry.publish({ user_id: "7", message: "Unread one", link: "/orders/7" });
+test("a11y: the embed with the bell open (tabs, avatars, ring switches) has no axe-core violation @sqlite", async ({ page, belfry, host }) => {
+  await belfry.publish({ user_id: "7", message: "Unread one", link: "/orders/7", category: "billing", actor: { name: "Anna Lee", avatar: "/avatars/anna.svg" } });
+  const tabs = encodeURIComponent(JSON.stringify(["billing", { key: "social", label: "People" }]));
   for (const { scheme, width } of layouts) {
     await page.emulateMedia({ colorScheme: scheme });
     await page.setViewportSize({ width, height: 800 });
-    await page.goto(`${host.allowedOrigin}/embed.html?server=${belfry.url}&token=${belfry.token("7")}`);
+    await page.goto(`${host.allowedOrigin}/embed.html?server=${belfry.url}&token=${belfry.token("7")}&tabs=${tabs}&ring=sound%20desktop`);
     const bell = page.getByRole("button", { name: /Notifications/ });
     await expect(bell).toHaveAccessibleName("Notifications, 1 unread", { timeout: 15_000 });
     await bell.click();

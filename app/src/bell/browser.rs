@@ -15,7 +15,7 @@ use super::live::LiveEvent;
 use super::logic::{
     add_live, elapsed, keep_newest, mark_all_read, merge, parse_utc_millis, Elapsed,
 };
-use super::shared;
+use super::{ring, shared};
 use super::{Bell, BellEvent, LiveState, SnoozeFor, Strings, PAGE};
 use crate::protocol::{AllCounts, Counts, Status, StreamEvent};
 
@@ -57,7 +57,17 @@ pub(super) fn start(bell: Bell, loaded: bool) {
     if bell.events.is_some() {
         tell_the_page(bell);
     }
-    let live = shared::start(bell.client, newest, move |event| bell.on_live(event));
+    let ringer = ringer(bell);
+    if bell.ringing.any() {
+        let chosen = ring::chosen(&ringer.key);
+        spawn_local(async move {
+            bell.sound_on.set(chosen.sound);
+            bell.desktop_on.set(chosen.desktop);
+        });
+    }
+    let live = shared::start(bell.client, newest, ringer, move |event| {
+        bell.on_live(event)
+    });
     let live = SendWrapper::new(Rc::new(RefCell::new(live)));
     restart_for_another_user(bell, Rc::clone(&live));
     on_cleanup(move || {
@@ -90,10 +100,25 @@ fn restart_for_another_user(bell: Bell, live: Rc<RefCell<shared::Connection>>) {
         bell.more.set(false);
         bell.counts.set(Counts::default());
         bell.refresh();
-        live.replace(shared::start(bell.client, None, move |event| {
-            bell.on_live(event)
-        }));
+        live.replace(shared::start(
+            bell.client,
+            None,
+            ringer(bell),
+            move |event| bell.on_live(event),
+        ));
     });
+}
+
+/// Who rings for this bell: keyed by the shared connection's name (the server's alone when the
+/// user is not known yet).
+fn ringer(bell: Bell) -> ring::Ringer {
+    let key = shared::key(&bell.client)
+        .unwrap_or_else(|| format!("belfry:{}", bell.client.server.get_value()));
+    ring::Ringer {
+        key,
+        offered: bell.ringing,
+        title: bell.strings.with_value(|s| s.title.clone()),
+    }
 }
 
 /// Tells the page each change of the unread count and each error the bell shows.
@@ -296,6 +321,31 @@ impl Bell {
                     self.fail(|s| &s.error_action, err);
                 }
             }
+        });
+    }
+
+    /// Remembers the user's ringing switches; turning desktop notifications on asks the browser
+    /// first, and stays off (with a message) if it refuses.
+    pub(super) fn save_ring(self, desktop: bool) {
+        let key = ringer(self).key;
+        let save = move || {
+            let chosen = ring::Chosen {
+                sound: self.sound_on.get_untracked(),
+                desktop: self.desktop_on.get_untracked(),
+            };
+            ring::choose(&key, chosen);
+        };
+        if !(desktop && self.desktop_on.get_untracked()) {
+            save();
+            return;
+        }
+        spawn_local(async move {
+            if !ring::ask_permission().await {
+                self.desktop_on.set(false);
+                let why = self.strings.with_value(|s| s.error_permission.clone());
+                self.error.set(Some(why));
+            }
+            save();
         });
     }
 

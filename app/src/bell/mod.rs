@@ -9,6 +9,8 @@ pub mod inbox;
 mod live;
 pub mod logic;
 #[cfg(feature = "browser")]
+mod ring;
+#[cfg(feature = "browser")]
 mod shared;
 pub mod strings;
 pub mod tabs;
@@ -48,6 +50,33 @@ impl Badge {
             Badge::Unseen => counts.unseen_count,
             Badge::Unread => counts.unread_count,
         }
+    }
+}
+
+/// What ringing the page offers (`ring="sound desktop"`): a short sound, a desktop notification
+/// when no tab of the user is visible. Each is off until the user turns it on in the bell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ringing {
+    pub sound: bool,
+    pub desktop: bool,
+}
+
+impl Ringing {
+    /// The words of `text` (`sound`, `desktop`, space- or comma-separated); others are ignored.
+    pub fn parse(text: Option<&str>) -> Self {
+        let words: Vec<&str> = text
+            .unwrap_or_default()
+            .split([' ', ','])
+            .map(str::trim)
+            .collect();
+        Self {
+            sound: words.contains(&"sound"),
+            desktop: words.contains(&"desktop"),
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self.sound || self.desktop
     }
 }
 
@@ -93,6 +122,11 @@ struct Bell {
     open: RwSignal<bool>,
     /// What the last action did, for screen readers (a polite live region).
     announced: RwSignal<String>,
+    /// What ringing the page offers, and what the user turned on (read from the browser's
+    /// storage after hydration).
+    ringing: Ringing,
+    sound_on: RwSignal<bool>,
+    desktop_on: RwSignal<bool>,
     more: RwSignal<bool>,
     loading: RwSignal<bool>,
     error: RwSignal<Option<String>>,
@@ -135,6 +169,9 @@ pub fn NotificationBell(
     /// Tabs by category, beside "All", in this order; none by default.
     #[prop(optional)]
     tabs: Vec<Tab>,
+    /// The ringing offered (each also to be turned on by the user); none by default.
+    #[prop(optional)]
+    ring: Ringing,
 ) -> impl IntoView {
     client
         .categories
@@ -158,6 +195,9 @@ pub fn NotificationBell(
         badge,
         open: RwSignal::new(false),
         announced: RwSignal::new(String::new()),
+        ringing: ring,
+        sound_on: RwSignal::new(false),
+        desktop_on: RwSignal::new(false),
         loading: RwSignal::new(!loaded),
         error: RwSignal::new(None),
         live_state: RwSignal::new(LiveState::Connecting),
@@ -253,6 +293,7 @@ pub fn NotificationBell(
                     {view_button(Status::Archived, |s| &s.archived)}
                 </div>
                 {(!bell.tabs.with_value(Vec::is_empty)).then(|| view! { <Tabs bell/> })}
+                {bell.ringing.any().then(|| view! { <RingChoice bell/> })}
                 <p class="belfry-bell__announce" role="status" aria-live="polite">{move || bell.announced.get()}</p>
                 <Show when=move || bell.error.get().is_some()>
                     <p class="belfry-bell__error" part="error" role="alert">
@@ -412,6 +453,33 @@ fn Tabs(bell: Bell) -> impl IntoView {
     }
 }
 
+/// The user's switches for the ringing the page offers.
+#[component]
+fn RingChoice(bell: Bell) -> impl IntoView {
+    let text = move |pick: fn(&Strings) -> &String| bell.strings.with_value(|s| pick(s).clone());
+    let switch = move |on: RwSignal<bool>, label: fn(&Strings) -> &String, desktop: bool| {
+        view! {
+            <label class="belfry-bell__switch" part="switch">
+                <input
+                    type="checkbox"
+                    prop:checked=move || on.get()
+                    on:change=move |event| {
+                        on.set(event_target_checked(&event));
+                        bell.save_ring(desktop);
+                    }
+                />
+                " " {text(label)}
+            </label>
+        }
+    };
+    view! {
+        <div class="belfry-bell__ring" part="ring">
+            {bell.ringing.sound.then(|| switch(bell.sound_on, |s| &s.sound, false))}
+            {bell.ringing.desktop.then(|| switch(bell.desktop_on, |s| &s.desktop, true))}
+        </div>
+    }
+}
+
 /// Who a notification is from: the avatar, or the name's initials without one.
 #[component]
 fn Avatar(actor: crate::notification::Actor) -> impl IntoView {
@@ -529,6 +597,7 @@ impl Bell {
     fn archive_read(&self) {}
     fn show(&self, _view: Status) {}
     fn show_tab(&self, _tab: Option<String>) {}
+    fn save_ring(&self, _desktop: bool) {}
     fn act(&self, _id: String, _action: ItemAction, _done: fn(&Strings) -> &String) {}
     fn open_item(&self, _id: String, _link: Option<String>) {}
 }

@@ -30,6 +30,7 @@ use web_sys::{BroadcastChannel, MessageEvent};
 
 use super::client::BellClient;
 use super::live::{Live, LiveEvent};
+use super::ring::{Ringer, Visibility};
 use crate::protocol::StreamEvent;
 
 type Handler = Rc<dyn Fn(LiveEvent)>;
@@ -53,9 +54,11 @@ impl Connection {
 }
 
 /// Starts the tab's live connection: shared when it can be, its own otherwise.
+/// `ringer` rings for the browser, in the one tab that holds the connection.
 pub fn start(
     client: BellClient,
     last_id: Option<String>,
+    ringer: Ringer,
     on_event: impl Fn(LiveEvent) + 'static,
 ) -> Connection {
     let shared = key(&client).and_then(|key| {
@@ -64,9 +67,19 @@ pub fn start(
         Some((key, locks, channel))
     });
     let Some((key, locks, channel)) = shared else {
+        let on_event = move |event: LiveEvent| {
+            ringer.ring_if_new(&event);
+            on_event(event);
+        };
         return Connection::Own(Live::start(client, last_id, on_event));
     };
+    let visibility = match ringer.offered.desktop {
+        true => Some(Visibility::watch(&key)),
+        false => None,
+    };
     let tab = Rc::new(Tab {
+        ringer,
+        visibility,
         client,
         on_event: Rc::new(on_event),
         channel,
@@ -88,7 +101,7 @@ pub fn start(
 
 /// One name per server and user: the lock's and the channel's. Another user's tabs (or the
 /// same browser after a sign-out and in) never share a channel with this one.
-fn key(client: &BellClient) -> Option<String> {
+pub fn key(client: &BellClient) -> Option<String> {
     let user = client.user.get_value().or_else(|| client.token_user())?;
     let server = client.server.get_value();
     Some(format!("belfry:{server}:{user}"))
@@ -139,6 +152,9 @@ fn request_lock(locks: &JsValue, name: &str, ask: Ask, callback: JsValue) {
 
 pub struct Tab {
     client: BellClient,
+    ringer: Ringer,
+    /// Holds the user's visible lock while this tab is visible (for desktop notifications).
+    visibility: Option<Visibility>,
     on_event: Handler,
     channel: BroadcastChannel,
     locks: JsValue,
@@ -261,6 +277,7 @@ impl Tab {
         self.waiting.take();
         let tab = Rc::clone(&self);
         let relay = move |event: LiveEvent| {
+            tab.ringer.ring_if_new(&event);
             tab.saw(&event);
             if let Ok(text) = serde_json::to_string(&event) {
                 let _ = tab.channel.post_message(&text.into());
@@ -278,6 +295,9 @@ impl Tab {
     fn stop(&self) {
         self.stopped.set(true);
         self.step_aside();
+        if let Some(visibility) = &self.visibility {
+            visibility.stop();
+        }
         if let Some(document) = web_sys::window().and_then(|w| w.document()) {
             for (name, listener) in self.lifecycle.take() {
                 let _ = document

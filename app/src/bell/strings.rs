@@ -35,6 +35,10 @@ pub struct Strings {
     pub error_load: String,
     pub error_more: String,
     pub error_mark_all: String,
+    /// The ringing switches, and why desktop notifications could not be turned on.
+    pub sound: String,
+    pub desktop: String,
+    pub error_permission: String,
     /// The tabs' group, and the tab of every category.
     pub categories: String,
     pub all: String,
@@ -81,6 +85,9 @@ impl Default for Strings {
             error_load: "Could not load notifications".into(),
             error_more: "Could not load more".into(),
             error_mark_all: "Could not mark all read".into(),
+            sound: "Sound".into(),
+            desktop: "Desktop notifications".into(),
+            error_permission: "The browser does not allow desktop notifications".into(),
             categories: "Categories".into(),
             all: "All".into(),
             inbox: "Inbox".into(),
