@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::bell::{
@@ -81,12 +82,30 @@ fn dispatch(host: &web_sys::HtmlElement, event: BellEvent) {
             "belfry:error",
             serde_json::json!({ "message": message }).to_string(),
         ),
+        BellEvent::Action {
+            notification,
+            action,
+            done,
+        } => {
+            let detail = serde_json::json!({ "notification": notification, "action": action });
+            let detail = js_sys::JSON::parse(&detail.to_string()).unwrap_or(JsValue::NULL);
+            // `detail.done()`: the page did it; the bell records it completed.
+            let confirm = Closure::once_into_js(move || done.run(()));
+            let _ = js_sys::Reflect::set(&detail, &"done".into(), &confirm);
+            send(host, "belfry:action", &detail);
+            return;
+        }
     };
     let detail = js_sys::JSON::parse(&detail).unwrap_or(JsValue::NULL);
+    send(host, name, &detail);
+}
+
+/// Dispatches `name` with `detail` on `host`, bubbling out of the shadow root.
+fn send(host: &web_sys::HtmlElement, name: &str, detail: &JsValue) {
     let init = web_sys::CustomEventInit::new();
     init.set_bubbles(true);
     init.set_composed(true);
-    init.set_detail(&detail);
+    init.set_detail(detail);
     if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(name, &init) {
         let _ = host
             .unchecked_ref::<web_sys::EventTarget>()

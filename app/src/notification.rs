@@ -31,6 +31,15 @@ pub struct Notification {
     /// Who it is from, for the bell to show; left out when it says nobody.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<Actor>,
+    /// Up to two buttons (the first the primary): each a link to follow, or a name the page is
+    /// told when it is clicked. Left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Action>,
+    /// The named action the page confirmed done, and when (RFC 3339, UTC); left out until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
     /// When it last came back from a snooze (RFC 3339, UTC): the bell lists it as arrived
     /// then. Left out when it never did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,6 +53,17 @@ pub struct Notification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub data: Option<serde_json::Value>,
+}
+
+/// A notification's action: a label, and either a `link` or a `name`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Action {
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Who a notification is from: a name, and an avatar (an `https://` URL or a path on the page's own

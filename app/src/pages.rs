@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::bell::{BellClient, NotificationBell};
+use crate::bell::{BellClient, BellEvent, NotificationBell};
 use crate::page_data::{self, PageData};
 
 /// `/`: a header with the signed-in user's bell, rendered with their first page.
@@ -28,10 +28,18 @@ pub fn HomePage() -> impl IntoView {
 
 #[component]
 fn HeaderBell(data: PageData) -> impl IntoView {
+    // This page's callback for the bell: a named action is the page's to do; this page has
+    // nothing to do for one, so it confirms it at once (a host page would call its own code
+    // first, then `done`).
+    let on_event = Callback::new(|event: BellEvent| {
+        if let BellEvent::Action { done, .. } = event {
+            done.run(());
+        }
+    });
     match data.snapshot {
         Some(snapshot) => view! {
             <span class="belfry-user">{format!("user {}", data.user.clone().unwrap_or_default())}</span>
-            <NotificationBell client=BellClient::same_origin_for(data.user) initial=snapshot now_millis=data.now_millis/>
+            <NotificationBell client=BellClient::same_origin_for(data.user) initial=snapshot now_millis=data.now_millis on_event/>
         }
         .into_any(),
         None => view! { <span class="belfry-user">"Not signed in"</span> }.into_any(),

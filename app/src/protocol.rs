@@ -36,10 +36,12 @@ pub enum ChangeKind {
     Unsnoozed,
     /// Deleted for good.
     Removed,
+    /// One of its named actions was confirmed done by the page (`completed_action`).
+    Completed,
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 8] = [
+    pub const ALL: [ChangeKind; 9] = [
         ChangeKind::Read,
         ChangeKind::Unread,
         ChangeKind::Seen,
@@ -48,10 +50,11 @@ impl ChangeKind {
         ChangeKind::Snoozed,
         ChangeKind::Unsnoozed,
         ChangeKind::Removed,
+        ChangeKind::Completed,
     ];
 
     /// The kind's word: `read`, `unread`, `seen`, `archived`, `unarchived`, `snoozed`,
-    /// `unsnoozed`, `removed` (what the change logs store).
+    /// `unsnoozed`, `removed`, `completed` (what the change logs store).
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Read => "read",
@@ -62,6 +65,7 @@ impl ChangeKind {
             ChangeKind::Snoozed => "snoozed",
             ChangeKind::Unsnoozed => "unsnoozed",
             ChangeKind::Removed => "removed",
+            ChangeKind::Completed => "completed",
         }
     }
 
@@ -80,6 +84,7 @@ impl ChangeKind {
             ChangeKind::Snoozed => "notification-snoozed",
             ChangeKind::Unsnoozed => "notification-unsnoozed",
             ChangeKind::Removed => "notification-removed",
+            ChangeKind::Completed => "notification-completed",
         }
     }
 

@@ -50,3 +50,41 @@ test("tabs: counts per category move live; a tab lists and reads its own; avatar
   await expect(page.locator(".belfry-bell__link")).toHaveCount(2);
   await expect(page.locator(".belfry-bell__link").first()).toContainText("Carol liked it");
 });
+
+test("actions: a named action goes to the page, which confirms it; done in another tab; a link action is followed @both", async ({ context, belfry, host }) => {
+  const actions = [
+    { label: "Approve", name: "approve" },
+    { label: "View order", link: "/?order=7" },
+  ];
+  expect((await belfry.publish({ user_id: "42", message: "Approve order 7?", actions })).status).toBe(201);
+  const url = `${host.allowedOrigin}/embed.html?server=${belfry.url}&token=${belfry.token("42")}`;
+  const [tab, other] = [await context.newPage(), await context.newPage()];
+  for (const page of [tab, other]) {
+    await page.goto(url);
+    await page.getByRole("button", { name: /^Notifications, / }).click();
+    await expect(page.getByRole("button", { name: "Approve", exact: true })).toBeVisible({ timeout: 15_000 });
+  }
+  // The page hears the action, does its part, then confirms.
+  await tab.evaluate(() => {
+    document.addEventListener("belfry:action", (event: any) => {
+      (window as any).asked = { action: event.detail.action, message: event.detail.notification.message };
+      event.detail.done();
+    });
+  });
+  await tab.getByRole("button", { name: "Approve", exact: true }).click();
+  expect(await tab.evaluate(() => (window as any).asked)).toEqual({
+    action: { label: "Approve", name: "approve" },
+    message: "Approve order 7?",
+  });
+  for (const page of [tab, other]) {
+    await expect(page.getByText("✓ Done")).toBeVisible();
+    await expect(page.getByRole("button", { name: "Approve", exact: true })).toHaveCount(0);
+  }
+  const [stored] = await (await fetch(`${belfry.url}/notifications`, { headers: { authorization: `Bearer ${belfry.token("42")}` } })).json();
+  expect(stored.completed_action).toBe("approve");
+
+  // A link action: followed, the notification read first.
+  expect((await belfry.publish({ user_id: "42", message: "See it", actions: [{ label: "Open", link: "/orders/8" }] })).status).toBe(201);
+  await other.getByRole("button", { name: "Open", exact: true }).click();
+  await expect(other).toHaveURL(/\/orders\/8$/);
+});

@@ -369,6 +369,98 @@ impl Actor {
     }
 }
 
+/// The name of a notification's action, what the page is told when it is clicked: 1..=64
+/// characters of `A-Z a-z 0-9 _ . : -`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionName(String);
+
+impl ActionName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let len = raw.chars().count();
+        if len == 0 || len > 64 {
+            return Err(format!(
+                "an action name has 1 to 64 characters, this one has {len}"
+            ));
+        }
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "_.:-".contains(c);
+        if let Some(bad) = raw.chars().find(|c| !allowed(*c)) {
+            return Err(format!(
+                "an action name may only contain A-Z a-z 0-9 _ . : -, not {bad:?}"
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A notification's actions (the API's `actions`): at most [`MAX_ACTIONS`], the first the
+/// primary; each a label (1..=40 characters, no control characters) and either a `link` (a
+/// link's rule) or a `name` (an [`ActionName`], each once).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Actions(Vec<app::notification::Action>);
+
+pub const MAX_ACTIONS: usize = 2;
+
+impl Actions {
+    pub fn parse(value: &serde_json::Value) -> Result<Self, String> {
+        let serde_json::Value::Array(items) = value else {
+            return Err("actions must be an array".into());
+        };
+        if items.len() > MAX_ACTIONS {
+            return Err(format!(
+                "at most {MAX_ACTIONS} actions, not {}",
+                items.len()
+            ));
+        }
+        let mut actions: Vec<app::notification::Action> = Vec::new();
+        for item in items {
+            let serde_json::Value::Object(fields) = item else {
+                return Err("each action is an object with a label".into());
+            };
+            let label = match fields.get("label") {
+                Some(serde_json::Value::String(label)) => label.trim(),
+                _ => return Err("each action needs a label (a string)".into()),
+            };
+            let len = label.chars().count();
+            if len == 0 || len > 40 || label.chars().any(char::is_control) {
+                return Err(format!(
+                    "an action's label has 1 to 40 characters and no control characters, not {label:?}"
+                ));
+            }
+            let text = |field: &str| match fields.get(field) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(text)) => Ok(Some(text.as_str())),
+                Some(_) => Err(format!("an action's {field} must be a string")),
+            };
+            let (link, name) = match (text("link")?, text("name")?) {
+                (Some(link), None) => (Some(Link::parse(link)?.into_string()), None),
+                (None, Some(name)) => (None, Some(ActionName::parse(name)?.as_str().to_owned())),
+                _ => return Err("an action has either a link or a name".into()),
+            };
+            if name.is_some() && actions.iter().any(|a| a.name == name) {
+                return Err("two actions have the same name".into());
+            }
+            actions.push(app::notification::Action {
+                label: label.to_owned(),
+                link,
+                name,
+            });
+        }
+        Ok(Self(actions))
+    }
+
+    pub fn as_slice(&self) -> &[app::notification::Action] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// When a snooze ends: an RFC 3339 time with an offset, after now and at most
 /// [`MAX_SNOOZE_DAYS`] days ahead (a user's "next week", not a reminder system).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -434,6 +526,7 @@ pub struct NewNotification {
     pub data: Option<Data>,
     pub category: Option<Category>,
     pub actor: Option<Actor>,
+    pub actions: Actions,
 }
 
 impl NewNotification {
@@ -449,6 +542,7 @@ impl NewNotification {
             data: None,
             category: None,
             actor: None,
+            actions: Actions::default(),
         }
     }
 }

@@ -18,6 +18,7 @@ use super::logic::{
 use super::{ring, shared};
 use super::{Bell, BellEvent, LiveState, SnoozeFor, Strings, PAGE};
 use crate::protocol::{AllCounts, Counts, Status, StreamEvent};
+use crate::Notification;
 
 fn now_millis() -> i64 {
     js_sys::Date::now() as i64
@@ -346,6 +347,44 @@ impl Bell {
                 self.error.set(Some(why));
             }
             save();
+        });
+    }
+
+    /// A notification's button: a link is followed (the notification marked read first, as a
+    /// click on it does); a named action is handed to the page, which calls `done` once it has
+    /// done it: the bell then records it completed, shown at once and in every tab.
+    pub(super) fn take_action(
+        self,
+        notification: Notification,
+        action: crate::notification::Action,
+    ) {
+        if let Some(link) = action.link.clone() {
+            self.open_item(notification.id.clone(), Some(link));
+            return;
+        }
+        let Some(name) = action.name.clone() else {
+            return;
+        };
+        let id = notification.id.clone();
+        let done = Callback::new(move |()| {
+            let (id, name) = (id.clone(), name.clone());
+            let at = now_rfc3339();
+            self.items.update(|items| {
+                for item in items.iter_mut().filter(|n| n.id == id) {
+                    item.completed_at.get_or_insert_with(|| at.clone());
+                }
+            });
+            spawn_local(async move {
+                if let Err(err) = self.client.complete(&id, &name).await {
+                    self.reload().await;
+                    self.fail(|s| &s.error_action, err);
+                }
+            });
+        });
+        self.emit(BellEvent::Action {
+            notification,
+            action,
+            done,
         });
     }
 

@@ -303,6 +303,16 @@ mod browser {
                 .await
         }
 
+        /// Records a notification's named action done.
+        pub async fn complete(&self, id: &str, name: &str) -> Result<(), ApiError> {
+            let path = format!(
+                "/notifications/{}/actions/{}/complete",
+                encoded(id),
+                encoded(name)
+            );
+            self.post(&path).await
+        }
+
         /// Applies an item's action.
         pub async fn act(&self, id: &str, action: &ItemAction) -> Result<(), ApiError> {
             let one = format!("/notifications/{}", encoded(id));

@@ -70,6 +70,12 @@ pub fn apply_change(
             }
         }
         ChangeKind::Removed => remove(list),
+        // (Which action is the page's business: the bell shows it done.)
+        ChangeKind::Completed => {
+            for item in list.iter_mut().filter(|n| ids.contains(&n.id)) {
+                item.completed_at.get_or_insert_with(|| at.to_owned());
+            }
+        }
         ChangeKind::Archived | ChangeKind::Snoozed if inbox => remove(list),
         ChangeKind::Unarchived if !inbox => remove(list),
         ChangeKind::Archived | ChangeKind::Unarchived => return Fetch::List,

@@ -102,6 +102,13 @@ pub enum BellEvent {
     UnreadCount(u64),
     /// Something failed that the bell shows the user (the message shown).
     Error(String),
+    /// The user clicked a named action: the page does it, then calls `done` to have the bell
+    /// record it completed (and show it done in every tab).
+    Action {
+        notification: Notification,
+        action: crate::notification::Action,
+        done: Callback<()>,
+    },
 }
 
 /// The bell's state, shared by its parts.
@@ -313,7 +320,7 @@ pub fn NotificationBell(
                     </p>
                 </Show>
                 <ul class="belfry-bell__list" part="list" aria-label=move || if inbox() { text(|s| &s.inbox) } else { text(|s| &s.archived) } node_ref=menu>
-                    <For each=move || bell.items.get() key=|n| (n.id.clone(), n.read_at.is_some(), n.archived_at.is_some()) let:item>
+                    <For each=move || bell.items.get() key=|n| (n.id.clone(), n.read_at.is_some(), n.archived_at.is_some(), n.completed_at.is_some()) let:item>
                         <Item bell item/>
                     </For>
                 </ul>
@@ -354,8 +361,9 @@ fn Item(bell: Bell, item: Notification) -> impl IntoView {
             >{text(label)}</button>
         }
     };
+    let snoozed_id = item.id.clone();
     let snooze_to = move |label: fn(&Strings) -> &String, when: SnoozeFor| {
-        let id = item.id.clone();
+        let id = snoozed_id.clone();
         view! {
             <button
                 class="belfry-bell__item-action"
@@ -368,6 +376,35 @@ fn Item(bell: Bell, item: Notification) -> impl IntoView {
         }
     };
     let actions_label = format!("{} {}", text(|s| &s.actions_for), item.message);
+    let buttons = match &item.completed_at {
+        Some(_) => view! {
+            <p class="belfry-bell__done" part="done">{"✓ "}{text(|s| &s.done)}</p>
+        }
+        .into_any(),
+        None if item.actions.is_empty() => ().into_any(),
+        None => {
+            let own = item.clone();
+            let buttons = item
+                .actions
+                .iter()
+                .enumerate()
+                .map(|(at, act)| {
+                    let (notification, act) = (own.clone(), act.clone());
+                    let label = act.label.clone();
+                    view! {
+                        <button
+                            class="belfry-bell__button-action"
+                            class:belfry-bell__button-action--primary=at == 0
+                            part="notification-action"
+                            on:click=move |_| bell.take_action(notification.clone(), act.clone())
+                        >{label}</button>
+                    }
+                })
+                .collect::<Vec<_>>();
+            view! { <div class="belfry-bell__actions" part="notification-actions">{buttons}</div> }
+                .into_any()
+        }
+    };
     view! {
         <li class="belfry-bell__item" class:belfry-bell__item--unread=unread>
             <a class="belfry-bell__link" part="item" href=href on:click=on_click>
@@ -385,6 +422,7 @@ fn Item(bell: Bell, item: Notification) -> impl IntoView {
                     {move || bell.time_since(&created_at, bell.now.get())}
                 </time>
             </a>
+            {buttons}
             <div class="belfry-bell__item-actions" part="item-actions" role="group" aria-label=actions_label>
                 {if unread {
                     action(|s| &s.mark_read, ItemAction::Read)
@@ -598,6 +636,7 @@ impl Bell {
     fn show(&self, _view: Status) {}
     fn show_tab(&self, _tab: Option<String>) {}
     fn save_ring(&self, _desktop: bool) {}
+    fn take_action(&self, _notification: Notification, _action: crate::notification::Action) {}
     fn act(&self, _id: String, _action: ItemAction, _done: fn(&Strings) -> &String) {}
     fn open_item(&self, _id: String, _link: Option<String>) {}
 }

@@ -35,6 +35,8 @@ pub struct Strings {
     pub error_load: String,
     pub error_more: String,
     pub error_mark_all: String,
+    /// What an item whose action the page confirmed shows.
+    pub done: String,
     /// The ringing switches, and why desktop notifications could not be turned on.
     pub sound: String,
     pub desktop: String,
@@ -85,6 +87,7 @@ impl Default for Strings {
             error_load: "Could not load notifications".into(),
             error_more: "Could not load more".into(),
             error_mark_all: "Could not mark all read".into(),
+            done: "Done".into(),
             sound: "Sound".into(),
             desktop: "Desktop notifications".into(),
             error_permission: "The browser does not allow desktop notifications".into(),

@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(states::unsnooze))
         .routes(routes!(states::get, states::delete))
         .routes(routes!(states::seen))
+        .routes(routes!(states::complete))
         .routes(routes!(states::archive_all))
         .routes(routes!(states::archive_read))
         .routes(routes!(publish::publish))

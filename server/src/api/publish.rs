@@ -13,7 +13,7 @@ use super::body::JsonBody;
 use crate::auth::Service;
 use crate::error::{AppError, ErrorBody};
 use crate::model::{
-    Actor, Category, Data, Kind, Link, Message, NewNotification, NotificationId, UserId,
+    Actions, Actor, Category, Data, Kind, Link, Message, NewNotification, NotificationId, UserId,
     MAX_RECIPIENTS,
 };
 use crate::AppState;
@@ -55,6 +55,10 @@ pub struct PublishRequest {
     /// Who it is from: a name (1..=100 characters) and an avatar (an `https://` URL or a path
     /// on the page's own site).
     actor: Option<app::notification::Actor>,
+    /// Up to two buttons, the first the primary: each `{"label": …}` (1..=40 characters) with
+    /// either a `link` (a link's rule) or a `name` (1..=64 characters of `A-Z a-z 0-9 _ . : -`,
+    /// each once), which the page is told when it is clicked.
+    actions: Option<Vec<app::notification::Action>>,
 }
 
 /// Creates a notification for each recipient; all or none.
@@ -143,6 +147,10 @@ pub fn parse_publish(body: &Value) -> Result<Vec<NewNotification>, AppError> {
         }
         Some(_) => return Err(AppError::invalid("category", "category must be a string")),
     };
+    let actions = match fields.get("actions") {
+        None | Some(Value::Null) => Actions::default(),
+        Some(value) => Actions::parse(value).map_err(|m| AppError::invalid("actions", m))?,
+    };
     let actor = match fields.get("actor") {
         None | Some(Value::Null) => None,
         Some(value) => Some(Actor::parse(value).map_err(|(f, m)| AppError::invalid(f, m))?),
@@ -155,6 +163,7 @@ pub fn parse_publish(body: &Value) -> Result<Vec<NewNotification>, AppError> {
             data: data.clone(),
             category: category.clone(),
             actor: actor.clone(),
+            actions: actions.clone(),
             ..NewNotification::new(user_id, message.clone(), link.clone())
         })
         .collect())

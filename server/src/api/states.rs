@@ -14,8 +14,8 @@ use axum::Json;
 use super::body::JsonBody;
 use crate::auth::{AuthUser, CsrfGuard};
 use crate::error::{AppError, ErrorBody};
-use crate::model::{parse_ids, Category, NotificationId, SnoozeUntil, UserId};
-use crate::store::{Action, Selection, MAX_IDS};
+use crate::model::{parse_ids, ActionName, Category, NotificationId, SnoozeUntil, UserId};
+use crate::store::{Action, Completion, Selection, MAX_IDS};
 use crate::AppState;
 
 /// The body's object, or the contract's `400` for JSON that is not one (as the publish route).
@@ -268,6 +268,42 @@ pub async fn unsnooze(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     one(&state, &user, &id, Action::Unsnooze).await
+}
+
+/// Records that the page confirmed one of a notification's named actions done: once for the
+/// notification (a second confirmation changes nothing), told to every tab
+/// (`notification-completed`).
+#[utoipa::path(
+    post,
+    path = "/notifications/{id}/actions/{name}/complete",
+    tag = "user",
+    params(
+        ("id" = String, Path, description = "The notification's `_id`"),
+        ("name" = String, Path, description = "The action's `name`"),
+    ),
+    responses(
+        (status = 204, description = "Completed (also when it was already)"),
+        (status = 400, description = "A malformed id or action name", body = ErrorBody),
+        (status = 401, description = "No valid user token", body = ErrorBody),
+        (status = 403, description = "Neither `Content-Type: application/json` nor `X-Requested-With` (CSRF guard)", body = ErrorBody),
+        (status = 404, description = "Not one of this user's notifications, or it has no action of that name", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("user_token" = []), ("token_cookie" = [])),
+)]
+pub async fn complete(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    _csrf: CsrfGuard,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let id = NotificationId::parse(&id).map_err(|msg| AppError::malformed(msg, Some("id")))?;
+    let name = ActionName::parse(&name).map_err(|msg| AppError::malformed(msg, Some("name")))?;
+    match state.store.complete(&user, &id, &name).await? {
+        Completion::Completed | Completion::Already => Ok(StatusCode::NO_CONTENT),
+        Completion::NoSuchAction => Err(AppError::NotFound("the notification has no such action")),
+        Completion::NotFound => Err(AppError::NotFound("no such notification")),
+    }
 }
 
 /// Deletes one notification for good.

@@ -27,7 +27,7 @@ use app::Notification;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{Category, NewNotification, NotificationId, Position, UserId};
+use crate::model::{ActionName, Category, NewNotification, NotificationId, Position, UserId};
 
 pub use feed::{FeedSink, FeedStatus, RunningFeed, Started};
 
@@ -178,6 +178,34 @@ impl Stored {
     }
 }
 
+/// What a [`Notifications::complete`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// Recorded now.
+    Completed,
+    /// An action of it was confirmed done before; nothing changed.
+    Already,
+    /// It has no action of that name.
+    NoSuchAction,
+    /// No notification of this user has that id.
+    NotFound,
+}
+
+impl Completion {
+    /// What a notification (`None`: not found) says of completing its action `name`, before
+    /// anything is written.
+    pub fn judge(notification: Option<&Notification>, name: &ActionName) -> Option<Self> {
+        let Some(notification) = notification else {
+            return Some(Self::NotFound);
+        };
+        let named = |a: &app::notification::Action| a.name.as_deref() == Some(name.as_str());
+        if !notification.actions.iter().any(named) {
+            return Some(Self::NoSuchAction);
+        }
+        notification.completed_at.is_some().then_some(Self::Already)
+    }
+}
+
 /// What a `mark_read` found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MarkRead {
@@ -244,6 +272,15 @@ pub trait Notifications: Send + Sync {
         selection: &Selection,
         action: Action,
     ) -> Result<Updated, StoreError>;
+
+    /// Records that the page confirmed the action `name` of `user`'s notification `id` done:
+    /// once (a notification is completed by one of its actions), told to every tab.
+    async fn complete(
+        &self,
+        user: &UserId,
+        id: &NotificationId,
+        name: &ActionName,
+    ) -> Result<Completion, StoreError>;
 
     /// Ends every snooze whose time is at or before `now`, whoever's: each notification is
     /// unread and unseen again, once, whichever instance gets there first. Returns how many.

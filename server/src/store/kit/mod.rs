@@ -6,7 +6,7 @@
 pub mod tail;
 
 use super::{Change, ChangeKind, Counts, FeedSink};
-use crate::model::{Actor, Category};
+use crate::model::{Actions, Actor, Category};
 use crate::model::{NotificationId, UserId};
 
 /// Changes gathered by user, in the order each user's first change came: what a feed reports,
@@ -114,6 +114,22 @@ pub fn actor_of(name: Option<&str>, avatar: Option<&str>) -> Option<app::notific
             crate::metrics::skipped("actor");
             tracing::warn!("leaving out a notification's actor: its name breaks the rule");
             None
+        }
+    }
+}
+
+/// Stored actions as the API's rule has them ([`Actions`]); another program's that break it are
+/// left out, all of them (warned and counted): a button must not lead where a publish could not.
+pub fn actions_of(stored: Option<&serde_json::Value>) -> Vec<app::notification::Action> {
+    let Some(stored) = stored.filter(|v| !v.is_null()) else {
+        return Vec::new();
+    };
+    match Actions::parse(stored) {
+        Ok(actions) => actions.as_slice().to_vec(),
+        Err(err) => {
+            crate::metrics::skipped("actions");
+            tracing::warn!(%err, "leaving out a notification's actions: they break the rule");
+            Vec::new()
         }
     }
 }

@@ -39,7 +39,7 @@ use chrono_tz::Tz;
 use mongodb::bson::{doc, Bson, Document};
 
 use crate::model::{Category, Link, NotificationId, UserId};
-use crate::store::kit::{actor_of, category_of, rfc3339};
+use crate::store::kit::{actions_of, actor_of, category_of, rfc3339};
 
 /// The shape of the collection's documents (`--schema`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -303,9 +303,19 @@ impl Decoder {
             .get("woke_at")
             .and_then(|value| self.date_of(value))
             .map(rfc3339);
+        notification.completed_action =
+            document.get_str("completed_action").ok().map(str::to_owned);
+        notification.completed_at = self
+            .flag_at(document, "completed_at", created_at)
+            .map(rfc3339);
         match &self.schema {
-            // Belfry's: `category`, and `actor` as `{name, avatar}`.
+            // Belfry's: `category`, `actor` as `{name, avatar}`, `actions`.
             Schema::Belfry => {
+                let actions = document
+                    .get("actions")
+                    .cloned()
+                    .map(Bson::into_relaxed_extjson);
+                notification.actions = actions_of(actions.as_ref());
                 notification.category = category_of(document.get_str("category").ok());
                 let actor = document.get_document("actor").ok();
                 notification.actor = actor_of(
@@ -313,8 +323,14 @@ impl Decoder {
                     actor.and_then(|a| a.get_str("avatar").ok()),
                 );
             }
-            // Laravel's: the `type` is the category; the actor is in the data.
+            // Laravel's: the `type` is the category; the actor and actions are in the data.
             Schema::Laravel { .. } => {
+                let actions = notification
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("actions"))
+                    .cloned();
+                notification.actions = actions_of(actions.as_ref());
                 notification.category = category_of(document.get_str("type").ok());
                 let actor = notification
                     .data

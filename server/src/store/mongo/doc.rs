@@ -34,6 +34,12 @@ pub fn new_document(new: &NewNotification, now: BsonDateTime) -> Document {
     if let Some(category) = &new.category {
         document.insert("category", category.as_str());
     }
+    if !new.actions.is_empty() {
+        let actions = serde_json::to_value(new.actions.as_slice()).unwrap_or_default();
+        if let Ok(actions) = Bson::try_from(actions) {
+            document.insert("actions", actions);
+        }
+    }
     if let Some(actor) = &new.actor {
         let mut fields = doc! { "name": actor.name() };
         if let Some(avatar) = actor.avatar_url() {

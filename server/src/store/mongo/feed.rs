@@ -188,7 +188,13 @@ const WATCHED: [&str; 7] = [
 
 /// The state fields whose updates the feed reports, in the order one update's changes are
 /// reported (an ended snooze before the unread it brings).
-const STATE_FIELDS: [&str; 4] = ["snoozed_until", "archived_at", "read_at", "seen_at"];
+const STATE_FIELDS: [&str; 5] = [
+    "snoozed_until",
+    "archived_at",
+    "read_at",
+    "seen_at",
+    "completed_at",
+];
 
 /// The events the feed asks for: [`WATCHED`], and updates that set or unset a state field —
 /// not the feed's own stamps (`belfry_pos`), nor other updates, which change nothing a tab
@@ -228,6 +234,7 @@ fn update_kinds(update: &UpdateDescription) -> Vec<ChangeKind> {
             ("read_at", true) => ChangeKind::Read,
             ("read_at", false) => ChangeKind::Unread,
             ("seen_at", true) => ChangeKind::Seen,
+            ("completed_at", true) => ChangeKind::Completed,
             _ => continue,
         };
         kinds.push(kind);

@@ -148,6 +148,10 @@ pub fn new_document(
         let fields = serde_json::json!({ "name": actor.name(), "avatar": actor.avatar_url() });
         data.insert("actor".into(), fields);
     }
+    if !new.actions.is_empty() {
+        let actions = serde_json::to_value(new.actions.as_slice()).unwrap_or_default();
+        data.insert("actions".into(), actions);
+    }
     // The category is Laravel's `type` (what `databaseType()` names); a type given wins.
     let kind = new.kind.as_ref().map(|k| k.as_str());
     let kind = kind.or(new.category.as_ref().map(|c| c.as_str()));

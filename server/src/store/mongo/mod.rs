@@ -42,10 +42,10 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Action, Counts, Feed, FeedSink, Notifications, Page, Replay, Retention, RunningFeed, Selection,
-    StoreError, Stored, Updated,
+    Action, Completion, Counts, Feed, FeedSink, Notifications, Page, Replay, Retention,
+    RunningFeed, Selection, StoreError, Stored, Updated,
 };
-use crate::model::{Category, NewNotification, NotificationId, Position, UserId};
+use crate::model::{ActionName, Category, NewNotification, NotificationId, Position, UserId};
 use changes::ChangeLog;
 pub use decode::{Decoder, Schema};
 use doc::new_document;
@@ -495,6 +495,15 @@ impl Notifications for MongoStore {
         action: Action,
     ) -> Result<Updated, StoreError> {
         self.update_states(user, selection, action).await
+    }
+
+    async fn complete(
+        &self,
+        user: &UserId,
+        id: &NotificationId,
+        name: &ActionName,
+    ) -> Result<Completion, StoreError> {
+        self.complete_action(user, id, name).await
     }
 
     async fn wake(&self, now: chrono::DateTime<Utc>) -> Result<u64, StoreError> {

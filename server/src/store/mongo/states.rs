@@ -16,8 +16,8 @@ use mongodb::options::FindOptions;
 
 use super::decode::{is_unset, unset_filter};
 use super::{laravel, store_error, MongoStore, Schema};
-use crate::model::UserId;
-use crate::store::{Action, ChangeKind, Selection, Status, StoreError, Updated};
+use crate::model::{ActionName, NotificationId, UserId};
+use crate::store::{Action, ChangeKind, Completion, Selection, Status, StoreError, Updated};
 
 /// The most snoozes one waker round ends; more wait for the next round.
 const WAKE_BATCH: i64 = 500;
@@ -252,6 +252,38 @@ impl MongoStore {
             }
         }
         Ok(woke)
+    }
+
+    /// [`Notifications::complete`](crate::store::Notifications::complete): judged on the
+    /// document as read, then written only if no action of it was completed meanwhile.
+    pub(super) async fn complete_action(
+        &self,
+        user: &UserId,
+        id: &NotificationId,
+        name: &ActionName,
+    ) -> Result<Completion, StoreError> {
+        let filter = self.one_of_user(user, id);
+        let document = self
+            .collection
+            .find_one(filter.clone())
+            .await
+            .map_err(store_error)?;
+        let notification = document.as_ref().and_then(|d| self.decoder.read(d));
+        if let Some(judged) = Completion::judge(notification.as_ref(), name) {
+            return Ok(judged);
+        }
+        let now = BsonDateTime::from_chrono(Utc::now());
+        let fields = doc! { "completed_action": name.as_str(), "completed_at": now };
+        let pending = doc! { "$and": [filter, unset("completed_at")] };
+        if self.update(pending, self.touched(fields, now)).await? == 0 {
+            return Ok(Completion::Already);
+        }
+        if self.is_standalone() {
+            self.change_log
+                .log(ChangeKind::Completed, user, std::slice::from_ref(id))
+                .await?;
+        }
+        Ok(Completion::Completed)
     }
 
     /// How many documents `filter` matches.

@@ -158,8 +158,9 @@ fn insert_batches(
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO notifications
-                 (id, user_id, message, link, created_at, type, data, category, actor_name, actor_avatar)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 (id, user_id, message, link, created_at, type, data, category, actor_name,
+                  actor_avatar, actions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         let mut existing = tx.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM notifications WHERE id = ?1"
@@ -217,6 +218,9 @@ fn insert_batches(
                     new.category.as_ref().map(|c| c.as_str()),
                     new.actor.as_ref().map(|a| a.name()),
                     new.actor.as_ref().and_then(|a| a.avatar_url()),
+                    (!new.actions.is_empty())
+                        .then(|| serde_json::to_string(new.actions.as_slice()).ok())
+                        .flatten(),
                 ])?;
                 // `seq` is the rowid: what SQLite just assigned.
                 let notification = Notification {
@@ -229,6 +233,7 @@ fn insert_batches(
                     kind: new.kind.map(|k| k.as_str().to_owned()),
                     data,
                     category: new.category.map(|c| c.as_str().to_owned()),
+                    actions: new.actions.as_slice().to_vec(),
                     actor: new.actor.map(|a| app::notification::Actor {
                         name: a.name().to_owned(),
                         avatar: a.avatar_url().map(str::to_owned),

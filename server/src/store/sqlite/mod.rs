@@ -32,10 +32,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::kit::ByUser;
 use super::{
-    Action, Counts, Feed, FeedSink, Notifications, Page, Replay, Retention, RunningFeed, Selection,
-    StoreError, Stored, Updated,
+    Action, Completion, Counts, Feed, FeedSink, Notifications, Page, Replay, Retention,
+    RunningFeed, Selection, StoreError, Stored, Updated,
 };
-use crate::model::{Category, NewNotification, NotificationId, Position, UserId};
+use crate::model::{ActionName, Category, NewNotification, NotificationId, Position, UserId};
 use commit::GroupCommit;
 use handoff::Handoff;
 use schema::{
@@ -239,6 +239,22 @@ impl Notifications for SqliteStore {
             self.changed_read_state();
         }
         self.note_write(updated)
+    }
+
+    async fn complete(
+        &self,
+        user: &UserId,
+        id: &NotificationId,
+        name: &ActionName,
+    ) -> Result<Completion, StoreError> {
+        let (user, id, name) = (user.to_string(), id.clone(), name.clone());
+        let completed = self
+            .with_conn(move |conn| states::complete(conn, &user, &id, &name))
+            .await;
+        if matches!(completed, Ok(Completion::Completed)) {
+            self.changed_read_state();
+        }
+        self.note_write(completed)
     }
 
     async fn wake(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use super::store_error;
 use crate::metrics;
 use crate::model::{NotificationId, Position};
-use crate::store::kit::{actor_of, category_of, rfc3339};
+use crate::store::kit::{actions_of, actor_of, category_of, rfc3339};
 use crate::store::{ChangeKind, Counts, Status, StoreError};
 
 /// The schema, as ordered migrations: migration N takes a file from `PRAGMA user_version` N-1
@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     V4_TYPE_AND_DATA,
     V5_STATES,
     V6_CATEGORY_AND_ACTOR,
+    V7_ACTIONS,
 ];
 
 /// 1: the notifications, their indexes, and the change log its triggers write (0.1.0).
@@ -212,6 +213,19 @@ CREATE INDEX IF NOT EXISTS notifications_category ON notifications (user_id, cat
     WHERE category IS NOT NULL;
 ";
 
+/// 7: a notification's actions (JSON text), and the named one the page confirmed done.
+const V7_ACTIONS: &str = "
+ALTER TABLE notifications ADD COLUMN actions TEXT;
+ALTER TABLE notifications ADD COLUMN completed_action TEXT;
+ALTER TABLE notifications ADD COLUMN completed_at INTEGER;
+CREATE TRIGGER notification_completed AFTER UPDATE OF completed_at ON notifications
+    WHEN OLD.completed_at IS NULL AND NEW.completed_at IS NOT NULL
+BEGIN
+    INSERT INTO notification_changes (user_id, kind, id, after)
+    VALUES (NEW.user_id, 'completed', NEW.id, (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'notifications'));
+END;
+";
+
 /// Each connection's page cache, in KiB (SQLite's default is 2,000).
 const PAGE_CACHE_KIB: i64 = 32 * 1024;
 
@@ -253,7 +267,7 @@ pub fn not_a_rewrite(after: &str) -> String {
 
 /// The columns a [`Notification`] is read from (by name, in any order).
 pub const COLUMNS: &str =
-    "id, user_id, message, link, read_at, created_at, type, data, seen_at, archived_at, snoozed_until, woke_at, category, actor_name, actor_avatar";
+    "id, user_id, message, link, read_at, created_at, type, data, seen_at, archived_at, snoozed_until, woke_at, category, actor_name, actor_avatar, actions, completed_action, completed_at";
 
 /// Opens (creating if need be) the file and its schema, in WAL mode with full sync.
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -348,6 +362,13 @@ pub fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notifica
             row.get::<_, Option<String>>("actor_name")?.as_deref(),
             row.get::<_, Option<String>>("actor_avatar")?.as_deref(),
         ),
+        actions: actions_of(
+            row.get::<_, Option<String>>("actions")?
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .as_ref(),
+        ),
+        completed_action: row.get("completed_action")?,
+        completed_at: at("completed_at")?,
         read_at,
     })
 }

@@ -5,9 +5,11 @@
 //! resume replays it from there, as for a write by another program.
 
 use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection, TransactionBehavior};
+use rusqlite::{params, params_from_iter, Connection, TransactionBehavior};
 
-use crate::store::{Action, Selection, Updated};
+use super::schema::{readable, row_to_notification, COLUMNS};
+use crate::model::{ActionName, NotificationId};
+use crate::store::{Action, Completion, Selection, Updated};
 
 /// Applies `action` to `selection` of `user`'s rows in one immediate transaction. Ids that are
 /// not all the user's change nothing (`found` says how many are).
@@ -78,6 +80,39 @@ pub fn update(
     let changed = tx.execute(&sql, params_from_iter(&values))? as u64;
     tx.commit()?;
     Ok(Updated { found, changed })
+}
+
+/// Records the action `name` of `user`'s notification `id` done, in one immediate transaction
+/// (so of two confirmations one records it).
+pub fn complete(
+    conn: &mut Connection,
+    user: &str,
+    id: &NotificationId,
+    name: &ActionName,
+) -> rusqlite::Result<Completion> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found = {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM notifications WHERE id = ?1 AND user_id = ?2"
+        ))?;
+        let rows = readable(stmt.query_map(params![id.as_str(), user], row_to_notification)?)?;
+        rows.into_iter().next()
+    };
+    if let Some(judged) = Completion::judge(found.as_ref(), name) {
+        return Ok(judged);
+    }
+    tx.execute(
+        "UPDATE notifications SET completed_action = ?1, completed_at = ?2
+         WHERE id = ?3 AND user_id = ?4 AND completed_at IS NULL",
+        params![
+            name.as_str(),
+            chrono::Utc::now().timestamp_millis(),
+            id.as_str(),
+            user
+        ],
+    )?;
+    tx.commit()?;
+    Ok(Completion::Completed)
 }
 
 /// Ends every snooze due at `now` (milliseconds since 1970): unread and unseen again, woken

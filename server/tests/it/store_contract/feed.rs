@@ -292,9 +292,12 @@ async fn reports_reads_and_removals_with_the_count(database: String) {
 async fn reports_each_state_change(database: String, host: bool) {
     use belfry::store::{Action, Selection};
     let started = start(&database).await;
+    let mut with_action = super::new("k", "a");
+    let action = serde_json::json!([{"label": "OK", "name": "ok"}]);
+    with_action.actions = belfry::model::Actions::parse(&action).unwrap();
     let ids: Vec<NotificationId> = started
         .store
-        .insert(&[super::new("k", "a"), super::new("k", "b")])
+        .insert(&[with_action, super::new("k", "b")])
         .await
         .unwrap()
         .iter()
@@ -327,6 +330,8 @@ async fn reports_each_state_change(database: String, host: bool) {
     ] {
         started.store.update(&user, &one(a), action).await.unwrap();
     }
+    let ok = belfry::model::ActionName::parse("ok").unwrap();
+    started.store.complete(&user, a, &ok).await.unwrap();
     let want = [
         ChangeKind::Seen,
         ChangeKind::Archived,
@@ -335,6 +340,7 @@ async fn reports_each_state_change(database: String, host: bool) {
         ChangeKind::Unread,
         ChangeKind::Snoozed,
         ChangeKind::Unsnoozed,
+        ChangeKind::Completed,
     ];
     let all_in = |_: &[(Position, String)]| kinds_of(a) == want;
     assert!(

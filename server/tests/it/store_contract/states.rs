@@ -183,7 +183,50 @@ async fn a_snooze_ends_once_at_its_time(store: Arc<dyn Store>) {
     assert_eq!(listed(store, "s4", Status::Unread).await, ["c", "a"]);
 }
 
+/// A notification's actions come back as published; the page's confirmation of a named one is
+/// recorded once, and an unknown name is told apart.
+async fn an_action_completes_once(store: Arc<dyn Store>) {
+    use belfry::model::{ActionName, Actions};
+    use belfry::store::Completion;
+    let store = &*store;
+    let actions = serde_json::json!([
+        {"label": "Approve", "name": "approve"},
+        {"label": "View", "link": "/orders/7"}
+    ]);
+    let mut new = super::new("a1", "Approve order 7?");
+    new.actions = Actions::parse(&actions).unwrap();
+    let created = store.insert(&[new]).await.unwrap();
+    assert_eq!(serde_json::to_value(&created[0].actions).unwrap(), actions);
+    let u = user("a1");
+    let id = NotificationId::parse(&created[0].id).unwrap();
+    let name = |n: &str| ActionName::parse(n).unwrap();
+    assert_eq!(
+        store.complete(&u, &id, &name("reject")).await.unwrap(),
+        Completion::NoSuchAction
+    );
+    assert_eq!(
+        store
+            .complete(&user("a2"), &id, &name("approve"))
+            .await
+            .unwrap(),
+        Completion::NotFound
+    );
+    let approve = name("approve");
+    let (first, second) = tokio::join!(
+        store.complete(&u, &id, &approve),
+        store.complete(&u, &id, &approve)
+    );
+    let mut both = [first.unwrap(), second.unwrap()];
+    both.sort_by_key(|c| *c as u8);
+    assert_eq!(both, [Completion::Completed, Completion::Already]);
+    let stored = store.get(&u, &id).await.unwrap().unwrap();
+    assert_eq!(stored.completed_action.as_deref(), Some("approve"));
+    assert!(stored.completed_at.is_some());
+    assert_eq!(serde_json::to_value(&stored.actions).unwrap(), actions);
+}
+
 on_stores!(store: [sqlite, mongo, mongo_standalone] [
+    an_action_completes_once,
     each_action_moves_what_it_should,
     another_users_id_changes_nothing,
     a_snooze_ends_once_at_its_time,
