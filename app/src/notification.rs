@@ -35,6 +35,10 @@ pub struct Notification {
     /// told when it is clicked. Left out when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<Action>,
+    /// Notifications of a user sharing it show as one item in the bell, count once, and are
+    /// changed together. Left out when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_key: Option<String>,
     /// The named action the page confirmed done, and when (RFC 3339, UTC); left out until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_action: Option<String>,

@@ -37,9 +37,6 @@ test("tabs: counts per category move live; a tab lists and reads its own; avatar
   await expect(tab(/^People/)).toHaveText("People 2");
   await expect(tab(/^All/)).toHaveText("All 5");
 
-  await page.setViewportSize({ width: 900, height: 520 });
-  await page.screenshot({ path: "screenshots/tabs.png" });
-
   await page.getByRole("button", { name: "Mark all read" }).click();
   await expect(tab(/^billing/)).toHaveText("billing");
   await expect(tab(/^People/)).toHaveText("People 2");
@@ -87,4 +84,35 @@ test("actions: a named action goes to the page, which confirms it; done in anoth
   expect((await belfry.publish({ user_id: "42", message: "See it", actions: [{ label: "Open", link: "/orders/8" }] })).status).toBe(201);
   await other.getByRole("button", { name: "Open", exact: true }).click();
   await expect(other).toHaveURL(/\/orders\/8$/);
+});
+
+test("groups: one item for a group, counted once, expanded on demand, read together @both", async ({ page, belfry, host }) => {
+  const publish = async (body: object) => expect((await belfry.publish({ user_id: "43", ...body })).status).toBe(201);
+  await publish({ message: "Order 7 shipped", category: "billing", actions: [{ label: "Track", link: "/track/7" }, { label: "Thanks", name: "thank" }] });
+  for (const name of ["Bob", "Carol", "Anna Lee"]) {
+    await publish({ message: `${name} commented on Q3 roadmap`, category: "social", group_key: "q3-roadmap", actor: { name, avatar: name === "Anna Lee" ? "/avatars/anna.svg" : null } });
+  }
+  const tabs = encodeURIComponent(JSON.stringify(["billing", { key: "social", label: "People" }]));
+  await page.goto(`${host.allowedOrigin}/embed.html?server=${belfry.url}&token=${belfry.token("43")}&tabs=${tabs}`);
+  const bell = page.getByRole("button", { name: /^Notifications, / });
+  await expect(bell).toHaveAccessibleName("Notifications, 2 unread", { timeout: 15_000 });
+  await bell.click();
+  await expect(page.locator(".belfry-bell__link")).toHaveCount(2);
+  await expect(page.locator(".belfry-bell__link").first()).toContainText("Anna Lee commented on Q3 roadmap");
+  const more = page.getByRole("button", { name: "+2 more" });
+  await expect(more).toHaveAttribute("aria-expanded", "false");
+
+  await page.setViewportSize({ width: 900, height: 600 });
+  await page.screenshot({ path: "screenshots/tabs.png" });
+
+  await more.click();
+  await expect(more).toHaveAttribute("aria-expanded", "true");
+  await expect(page.getByText("Bob commented on Q3 roadmap")).toBeVisible();
+  await expect(page.getByText("Carol commented on Q3 roadmap")).toBeVisible();
+
+  // Read together: one click reads the group; it counted once, so one is left unread.
+  await page.getByRole("group", { name: "Actions for Anna Lee commented on Q3 roadmap" }).getByRole("button", { name: "Mark read" }).click();
+  await expect(bell).toHaveAccessibleName("Notifications, 1 unread");
+  const listed = await (await fetch(`${belfry.url}/notifications?category=social`, { headers: { authorization: `Bearer ${belfry.token("43")}` } })).json();
+  expect(listed.map((n: any) => n.read_at !== null)).toEqual([true, true, true]);
 });

@@ -295,6 +295,28 @@ impl Category {
     }
 }
 
+/// What groups notifications in the bell (the API's `group_key`): those of a user sharing one
+/// show as one item, count once, and are changed together. 1..=255 characters, no control
+/// characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupKey(String);
+
+impl GroupKey {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let len = raw.chars().count();
+        if len == 0 || len > 255 || raw.chars().any(char::is_control) {
+            return Err(format!(
+                "a group key has 1 to 255 characters and no control characters, not {len} characters"
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Who a notification is from, for the bell to show: a name (1..=100 characters, no control
 /// characters) and an avatar, an `https://` URL or a path (`/…`, on the page the bell is in), at
 /// most 2,048 characters — never `http:` from elsewhere, `data:` or `javascript:`.
@@ -527,6 +549,7 @@ pub struct NewNotification {
     pub category: Option<Category>,
     pub actor: Option<Actor>,
     pub actions: Actions,
+    pub group_key: Option<GroupKey>,
 }
 
 impl NewNotification {
@@ -543,6 +566,7 @@ impl NewNotification {
             category: None,
             actor: None,
             actions: Actions::default(),
+            group_key: None,
         }
     }
 }

@@ -101,6 +101,25 @@ pub fn apply_change(
     Fetch::Nothing
 }
 
+/// The list as the bell shows it: each notification with a group key stands for its group, the
+/// newest first, the others of the group (newest first) behind it; one without a key alone.
+/// (The list is newest first, so a group's first is its newest.)
+pub fn group_rows(list: &[Notification]) -> Vec<(Notification, Vec<Notification>)> {
+    let mut rows: Vec<(Notification, Vec<Notification>)> = Vec::new();
+    for item in list {
+        let key = item.group_key.as_deref();
+        let row = key.and_then(|key| {
+            rows.iter_mut()
+                .find(|(head, _)| head.group_key.as_deref() == Some(key))
+        });
+        match row {
+            Some((_, rest)) => rest.push(item.clone()),
+            None => rows.push((item.clone(), Vec::new())),
+        }
+    }
+    rows
+}
+
 /// Moves the listed ids the list holds to its top, in their order.
 pub fn bring_to_top(list: &mut Vec<Notification>, ids: &[String]) {
     let (mut top, rest): (Vec<_>, Vec<_>) = std::mem::take(list)
@@ -265,6 +284,31 @@ mod tests {
         apply_action(&mut list, &mut counts, "b", &ItemAction::Delete, AT);
         assert!(list.is_empty());
         assert_eq!((counts.unread_count, counts.unseen_count), (0, 0));
+    }
+
+    #[test]
+    fn a_group_is_one_row_headed_by_its_newest() {
+        let grouped = |id: &str, key: &str| Notification {
+            group_key: Some(key.into()),
+            ..n(id)
+        };
+        let list = vec![
+            grouped("c", "t"),
+            n("b"),
+            grouped("a", "t"),
+            grouped("z", "u"),
+        ];
+        let rows: Vec<(String, Vec<String>)> = group_rows(&list)
+            .into_iter()
+            .map(|(head, rest)| (head.id, rest.into_iter().map(|n| n.id).collect()))
+            .collect();
+        let want = |head: &str, rest: &[&str]| {
+            (
+                head.to_owned(),
+                rest.iter().map(|id| id.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(rows, [want("c", &["a"]), want("b", &[]), want("z", &[])]);
     }
 
     #[test]

@@ -320,8 +320,12 @@ pub fn NotificationBell(
                     </p>
                 </Show>
                 <ul class="belfry-bell__list" part="list" aria-label=move || if inbox() { text(|s| &s.inbox) } else { text(|s| &s.archived) } node_ref=menu>
-                    <For each=move || bell.items.get() key=|n| (n.id.clone(), n.read_at.is_some(), n.archived_at.is_some(), n.completed_at.is_some()) let:item>
-                        <Item bell item/>
+                    <For
+                        each=move || inbox::group_rows(&bell.items.get())
+                        key=|(n, more)| (n.id.clone(), n.read_at.is_some(), n.archived_at.is_some(), n.completed_at.is_some(), more.len())
+                        let:row
+                    >
+                        <Item bell item=row.0 more=row.1/>
                     </For>
                 </ul>
                 <Show when=move || bell.more.get()>
@@ -334,8 +338,10 @@ pub fn NotificationBell(
     }
 }
 
+/// A notification, or a group's newest with the others behind a "+N more" toggle; its actions
+/// apply to the whole group (the server changes a group together).
 #[component]
-fn Item(bell: Bell, item: Notification) -> impl IntoView {
+fn Item(bell: Bell, item: Notification, more: Vec<Notification>) -> impl IntoView {
     let unread = item.read_at.is_none();
     let archived = item.archived_at.is_some();
     let id = item.id.clone();
@@ -422,6 +428,7 @@ fn Item(bell: Bell, item: Notification) -> impl IntoView {
                     {move || bell.time_since(&created_at, bell.now.get())}
                 </time>
             </a>
+            {(!more.is_empty()).then(|| view! { <More bell more/> })}
             {buttons}
             <div class="belfry-bell__item-actions" part="item-actions" role="group" aria-label=actions_label>
                 {if unread {
@@ -532,6 +539,42 @@ fn Avatar(actor: crate::notification::Actor) -> impl IntoView {
             </span>
         }
         .into_any(),
+    }
+}
+
+/// The rest of a group, shown on demand: "+2 more", then their messages.
+#[component]
+fn More(bell: Bell, more: Vec<Notification>) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let label = bell
+        .strings
+        .with_value(|s| s.more.replace("{n}", &more.len().to_string()));
+    view! {
+        <button
+            class="belfry-bell__group"
+            part="group"
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| open.update(|o| *o = !*o)
+        >{label}</button>
+        <Show when=move || open.get()>
+            <ul class="belfry-bell__group-items" part="group-items">
+                {more
+                    .iter()
+                    .map(|n| {
+                        let created_at = n.created_at.clone();
+                        view! {
+                            <li>
+                                <span class="belfry-bell__message">{n.message.clone()}</span>
+                                " "
+                                <time class="belfry-bell__time" datetime=n.created_at.clone()>
+                                    {move || bell.time_since(&created_at, bell.now.get())}
+                                </time>
+                            </li>
+                        }
+                    })
+                    .collect::<Vec<_>>()}
+            </ul>
+        </Show>
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Strings {
     pub error_load: String,
     pub error_more: String,
     pub error_mark_all: String,
+    /// A group's toggle: `{n}` is how many more it holds.
+    pub more: String,
     /// What an item whose action the page confirmed shows.
     pub done: String,
     /// The ringing switches, and why desktop notifications could not be turned on.
@@ -87,6 +89,7 @@ impl Default for Strings {
             error_load: "Could not load notifications".into(),
             error_more: "Could not load more".into(),
             error_mark_all: "Could not mark all read".into(),
+            more: "+{n} more".into(),
             done: "Done".into(),
             sound: "Sound".into(),
             desktop: "Desktop notifications".into(),

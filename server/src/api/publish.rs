@@ -13,8 +13,8 @@ use super::body::JsonBody;
 use crate::auth::Service;
 use crate::error::{AppError, ErrorBody};
 use crate::model::{
-    Actions, Actor, Category, Data, Kind, Link, Message, NewNotification, NotificationId, UserId,
-    MAX_RECIPIENTS,
+    Actions, Actor, Category, Data, GroupKey, Kind, Link, Message, NewNotification, NotificationId,
+    UserId, MAX_RECIPIENTS,
 };
 use crate::AppState;
 
@@ -59,6 +59,10 @@ pub struct PublishRequest {
     /// either a `link` (a link's rule) or a `name` (1..=64 characters of `A-Z a-z 0-9 _ . : -`,
     /// each once), which the page is told when it is clicked.
     actions: Option<Vec<app::notification::Action>>,
+    /// Notifications of a user sharing it show as one item in the bell ("the newest, +2
+    /// more"), count once, and are changed together (1..=255 characters).
+    #[schema(example = "order-7")]
+    group_key: Option<String>,
 }
 
 /// Creates a notification for each recipient; all or none.
@@ -151,6 +155,13 @@ pub fn parse_publish(body: &Value) -> Result<Vec<NewNotification>, AppError> {
         None | Some(Value::Null) => Actions::default(),
         Some(value) => Actions::parse(value).map_err(|m| AppError::invalid("actions", m))?,
     };
+    let group_key = match fields.get("group_key") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            Some(GroupKey::parse(s).map_err(|m| AppError::invalid("group_key", m))?)
+        }
+        Some(_) => return Err(AppError::invalid("group_key", "group_key must be a string")),
+    };
     let actor = match fields.get("actor") {
         None | Some(Value::Null) => None,
         Some(value) => Some(Actor::parse(value).map_err(|(f, m)| AppError::invalid(f, m))?),
@@ -164,6 +175,7 @@ pub fn parse_publish(body: &Value) -> Result<Vec<NewNotification>, AppError> {
             category: category.clone(),
             actor: actor.clone(),
             actions: actions.clone(),
+            group_key: group_key.clone(),
             ..NewNotification::new(user_id, message.clone(), link.clone())
         })
         .collect())

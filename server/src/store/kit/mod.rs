@@ -6,7 +6,7 @@
 pub mod tail;
 
 use super::{Change, ChangeKind, Counts, FeedSink};
-use crate::model::{Actions, Actor, Category};
+use crate::model::{Actions, Actor, Category, GroupKey};
 use crate::model::{NotificationId, UserId};
 
 /// Changes gathered by user, in the order each user's first change came: what a feed reports,
@@ -90,6 +90,17 @@ pub fn category_of(stored: Option<&str>) -> Option<String> {
         tracing::warn!("leaving out a notification's category: it breaks the rule");
     }
     category.map(|c| c.as_str().to_owned())
+}
+
+/// A stored group key as the API's rule has it ([`GroupKey`]); another program's value that
+/// breaks it is left out (warned and counted): the notification shows on its own.
+pub fn group_key_of(stored: Option<&str>) -> Option<String> {
+    let key = GroupKey::parse(stored?).ok();
+    if key.is_none() {
+        crate::metrics::skipped("group_key");
+        tracing::warn!("leaving out a notification's group key: it breaks the rule");
+    }
+    key.map(|k| k.as_str().to_owned())
 }
 
 /// A stored actor as the API's rule has it ([`Actor`]): one whose name breaks it is left out,

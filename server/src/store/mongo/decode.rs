@@ -39,7 +39,7 @@ use chrono_tz::Tz;
 use mongodb::bson::{doc, Bson, Document};
 
 use crate::model::{Category, Link, NotificationId, UserId};
-use crate::store::kit::{actions_of, actor_of, category_of, rfc3339};
+use crate::store::kit::{actions_of, actor_of, category_of, group_key_of, rfc3339};
 
 /// The shape of the collection's documents (`--schema`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -316,6 +316,7 @@ impl Decoder {
                     .cloned()
                     .map(Bson::into_relaxed_extjson);
                 notification.actions = actions_of(actions.as_ref());
+                notification.group_key = group_key_of(document.get_str("group_key").ok());
                 notification.category = category_of(document.get_str("category").ok());
                 let actor = document.get_document("actor").ok();
                 notification.actor = actor_of(
@@ -331,6 +332,11 @@ impl Decoder {
                     .and_then(|d| d.get("actions"))
                     .cloned();
                 notification.actions = actions_of(actions.as_ref());
+                let data = notification.data.as_ref();
+                let group = data
+                    .and_then(|d| d.get("group_key"))
+                    .and_then(|g| g.as_str());
+                notification.group_key = group_key_of(group);
                 notification.category = category_of(document.get_str("type").ok());
                 let actor = notification
                     .data

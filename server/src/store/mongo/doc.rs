@@ -31,6 +31,9 @@ pub fn new_document(new: &NewNotification, now: BsonDateTime) -> Document {
             document.insert("data", data);
         }
     }
+    if let Some(group) = &new.group_key {
+        document.insert("group_key", group.as_str());
+    }
     if let Some(category) = &new.category {
         document.insert("category", category.as_str());
     }

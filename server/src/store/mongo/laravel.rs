@@ -148,6 +148,9 @@ pub fn new_document(
         let fields = serde_json::json!({ "name": actor.name(), "avatar": actor.avatar_url() });
         data.insert("actor".into(), fields);
     }
+    if let Some(group) = &new.group_key {
+        data.insert("group_key".into(), group.as_str().into());
+    }
     if !new.actions.is_empty() {
         let actions = serde_json::to_value(new.actions.as_slice()).unwrap_or_default();
         data.insert("actions".into(), actions);

@@ -483,8 +483,8 @@ impl Notifications for MongoStore {
         let mut unseen = unread.clone();
         unseen.extend(states::unset("seen_at"));
         Ok(Counts {
-            unread_count: self.count(unread).await?,
-            unseen_count: self.count(unseen).await?,
+            unread_count: self.count_grouped(unread).await?,
+            unseen_count: self.count_grouped(unseen).await?,
         })
     }
 

@@ -66,6 +66,14 @@ impl MongoStore {
                 if found < selection.distinct() {
                     return Ok(Updated { found, changed: 0 });
                 }
+                // A grouped notification changes with its group.
+                let groups = self.groups_of(selected.clone()).await?;
+                if !groups.is_empty() {
+                    let mut each: Vec<Document> =
+                        ids.iter().map(|id| self.decoder.id_match(id)).collect();
+                    each.push(doc! { "group_key": { "$in": groups } });
+                    selected.insert("$or", each);
+                }
             }
             Selection::All => {}
             Selection::AllRead => selected.extend(set("read_at")),
@@ -284,6 +292,35 @@ impl MongoStore {
                 .await?;
         }
         Ok(Completion::Completed)
+    }
+
+    /// How many notifications `filter` matches, a group counting once: those without a group
+    /// key, and the group keys of the others (Belfry's schema; Laravel's keeps its group key in
+    /// its data, which a query cannot read, so there each counts).
+    pub(super) async fn count_grouped(&self, filter: Document) -> Result<u64, StoreError> {
+        if self.decoder.schema != Schema::Belfry {
+            return self.count(filter).await;
+        }
+        let alone = doc! { "$and": [&filter, { "group_key": { "$not": { "$type": "string" } } }] };
+        let grouped = doc! { "$and": [&filter, { "group_key": { "$type": "string" } }] };
+        let groups = self
+            .collection
+            .distinct("group_key", grouped)
+            .await
+            .map_err(store_error)?;
+        Ok(self.count(alone).await? + groups.len() as u64)
+    }
+
+    /// The group keys of the documents `filter` matches (Belfry's schema).
+    async fn groups_of(&self, filter: Document) -> Result<Vec<Bson>, StoreError> {
+        if self.decoder.schema != Schema::Belfry {
+            return Ok(Vec::new());
+        }
+        let grouped = doc! { "$and": [filter, { "group_key": { "$type": "string" } }] };
+        self.collection
+            .distinct("group_key", grouped)
+            .await
+            .map_err(store_error)
     }
 
     /// How many documents `filter` matches.

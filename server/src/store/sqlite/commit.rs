@@ -159,8 +159,8 @@ fn insert_batches(
         let mut insert = tx.prepare_cached(
             "INSERT INTO notifications
                  (id, user_id, message, link, created_at, type, data, category, actor_name,
-                  actor_avatar, actions)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                  actor_avatar, actions, group_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
         let mut existing = tx.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM notifications WHERE id = ?1"
@@ -221,6 +221,7 @@ fn insert_batches(
                     (!new.actions.is_empty())
                         .then(|| serde_json::to_string(new.actions.as_slice()).ok())
                         .flatten(),
+                    new.group_key.as_ref().map(|g| g.as_str()),
                 ])?;
                 // `seq` is the rowid: what SQLite just assigned.
                 let notification = Notification {
@@ -234,6 +235,7 @@ fn insert_batches(
                     data,
                     category: new.category.map(|c| c.as_str().to_owned()),
                     actions: new.actions.as_slice().to_vec(),
+                    group_key: new.group_key.map(|g| g.as_str().to_owned()),
                     actor: new.actor.map(|a| app::notification::Actor {
                         name: a.name().to_owned(),
                         avatar: a.avatar_url().map(str::to_owned),

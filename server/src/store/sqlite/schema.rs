@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use super::store_error;
 use crate::metrics;
 use crate::model::{NotificationId, Position};
-use crate::store::kit::{actions_of, actor_of, category_of, rfc3339};
+use crate::store::kit::{actions_of, actor_of, category_of, group_key_of, rfc3339};
 use crate::store::{ChangeKind, Counts, Status, StoreError};
 
 /// The schema, as ordered migrations: migration N takes a file from `PRAGMA user_version` N-1
@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     V5_STATES,
     V6_CATEGORY_AND_ACTOR,
     V7_ACTIONS,
+    V8_GROUPS,
 ];
 
 /// 1: the notifications, their indexes, and the change log its triggers write (0.1.0).
@@ -226,13 +227,22 @@ BEGIN
 END;
 ";
 
+/// 8: a notification's group, which changes with it and counts once.
+const V8_GROUPS: &str = "
+ALTER TABLE notifications ADD COLUMN group_key TEXT;
+CREATE INDEX IF NOT EXISTS notifications_group ON notifications (user_id, group_key)
+    WHERE group_key IS NOT NULL;
+";
+
 /// Each connection's page cache, in KiB (SQLite's default is 2,000).
 const PAGE_CACHE_KIB: i64 = 32 * 1024;
 
 /// The badge counts of one user, `(unread, unseen)`: unread notifications in the inbox, and
-/// those of them not seen (a read one is seen); of category `?2` if it is not NULL. Through the
-/// partial index `notifications_unread`.
-pub const COUNTS: &str = "SELECT COUNT(*), COALESCE(SUM(seen_at IS NULL), 0) FROM notifications
+/// those of them not seen (a read one is seen); of category `?2` if it is not NULL. A group
+/// counts once. Through the partial index `notifications_unread`.
+pub const COUNTS: &str = "SELECT COUNT(DISTINCT COALESCE('g:' || group_key, 'n:' || id)),
+    COUNT(DISTINCT CASE WHEN seen_at IS NULL THEN COALESCE('g:' || group_key, 'n:' || id) END)
+    FROM notifications
     WHERE user_id = ?1 AND read_at IS NULL AND archived_at IS NULL AND snoozed_until IS NULL
       AND (?2 IS NULL OR category = ?2)";
 
@@ -267,7 +277,7 @@ pub fn not_a_rewrite(after: &str) -> String {
 
 /// The columns a [`Notification`] is read from (by name, in any order).
 pub const COLUMNS: &str =
-    "id, user_id, message, link, read_at, created_at, type, data, seen_at, archived_at, snoozed_until, woke_at, category, actor_name, actor_avatar, actions, completed_action, completed_at";
+    "id, user_id, message, link, read_at, created_at, type, data, seen_at, archived_at, snoozed_until, woke_at, category, actor_name, actor_avatar, actions, completed_action, completed_at, group_key";
 
 /// Opens (creating if need be) the file and its schema, in WAL mode with full sync.
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -368,6 +378,7 @@ pub fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notifica
                 .as_ref(),
         ),
         completed_action: row.get("completed_action")?,
+        group_key: group_key_of(row.get::<_, Option<String>>("group_key")?.as_deref()),
         completed_at: at("completed_at")?,
         read_at,
     })

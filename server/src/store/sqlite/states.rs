@@ -12,7 +12,8 @@ use crate::model::{ActionName, NotificationId};
 use crate::store::{Action, Completion, Selection, Updated};
 
 /// Applies `action` to `selection` of `user`'s rows in one immediate transaction. Ids that are
-/// not all the user's change nothing (`found` says how many are).
+/// not all the user's change nothing (`found` says how many are); a named one that has a
+/// group key changes with every notification of its group.
 pub fn update(
     conn: &mut Connection,
     user: &str,
@@ -42,6 +43,13 @@ pub fn update(
     )?;
     if found < selection.distinct() {
         return Ok(Updated { found, changed: 0 });
+    }
+    if let Selection::Ids(_) = selection {
+        // A grouped notification changes with its group.
+        selected = "user_id = ?1 AND (id IN (SELECT value FROM json_each(?2))
+            OR group_key IN (SELECT group_key FROM notifications WHERE user_id = ?1
+                AND id IN (SELECT value FROM json_each(?2)) AND group_key IS NOT NULL))"
+            .to_owned();
     }
     let now = chrono::Utc::now().timestamp_millis();
     let value = format!("?{}", values.len() + 1);

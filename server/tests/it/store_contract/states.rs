@@ -225,7 +225,37 @@ async fn an_action_completes_once(store: Arc<dyn Store>) {
     assert_eq!(serde_json::to_value(&stored.actions).unwrap(), actions);
 }
 
+/// A group counts once, and a change of one of it changes all of it.
+async fn a_group_counts_once_and_changes_together(store: Arc<dyn Store>) {
+    use belfry::model::GroupKey;
+    let store = &*store;
+    let mut batch = Vec::new();
+    for message in ["anna commented", "bob commented", "carol commented"] {
+        let mut new = super::new("g1", message);
+        new.group_key = Some(GroupKey::parse("thread-7").unwrap());
+        batch.push(new);
+    }
+    batch.push(super::new("g1", "alone"));
+    batch.push(super::new("g2", "another user's"));
+    let created = store.insert(&batch).await.unwrap();
+    assert_eq!(created[0].group_key.as_deref(), Some("thread-7"));
+    let u = user("g1");
+    assert_eq!(store.counts(&u).await.unwrap(), counts(2, 2));
+    let newest = NotificationId::parse(&created[2].id).unwrap();
+    let read = act(store, "g1", &newest, Action::Read).await;
+    assert_eq!(
+        (read.found, read.changed),
+        (1, 3),
+        "the group is read with it"
+    );
+    assert_eq!(store.counts(&u).await.unwrap(), counts(1, 1));
+    act(store, "g1", &newest, Action::Archive).await;
+    assert_eq!(listed(store, "g1", Status::Inbox).await, ["alone"]);
+    assert_eq!(store.counts(&user("g2")).await.unwrap(), counts(1, 1));
+}
+
 on_stores!(store: [sqlite, mongo, mongo_standalone] [
+    a_group_counts_once_and_changes_together,
     an_action_completes_once,
     each_action_moves_what_it_should,
     another_users_id_changes_nothing,
