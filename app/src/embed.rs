@@ -87,8 +87,14 @@ fn dispatch(host: &web_sys::HtmlElement, event: BellEvent) {
             action,
             done,
         } => {
-            let detail = serde_json::json!({ "notification": notification, "action": action });
-            let detail = js_sys::JSON::parse(&detail.to_string()).unwrap_or(JsValue::NULL);
+            // (Text, as the other events': serialising into a `serde_json::Value` would build
+            // the notification's serialiser a second time into the bundle.)
+            let detail = format!(
+                r#"{{"notification":{},"action":{}}}"#,
+                serde_json::to_string(&notification).unwrap_or_default(),
+                serde_json::to_string(&action).unwrap_or_default(),
+            );
+            let detail = js_sys::JSON::parse(&detail).unwrap_or(JsValue::NULL);
             // `detail.done()`: the page did it; the bell records it completed.
             let confirm = Closure::once_into_js(move || done.run(()));
             let _ = js_sys::Reflect::set(&detail, &"done".into(), &confirm);

@@ -166,10 +166,32 @@ pub struct Counts {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AllCounts {
-    #[serde(flatten)]
-    pub counts: Counts,
+    // (The counts' two fields, not `Counts` flattened: serde's `flatten` costs the bundles tens
+    // of KiB.)
+    pub unread_count: u64,
+    #[serde(default)]
+    pub unseen_count: u64,
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub categories: std::collections::BTreeMap<String, Counts>,
+}
+
+impl AllCounts {
+    /// The user's counts, with no category's.
+    pub fn of(counts: Counts) -> Self {
+        Self {
+            unread_count: counts.unread_count,
+            unseen_count: counts.unseen_count,
+            categories: Default::default(),
+        }
+    }
+
+    /// The user's counts.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            unread_count: self.unread_count,
+            unseen_count: self.unseen_count,
+        }
+    }
 }
 
 /// One event of `GET /notifications/stream`. (Serde's own form, not the wire's, is what one
@@ -190,8 +212,10 @@ pub struct Changed {
     pub ids: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub all: bool,
-    #[serde(flatten)]
-    pub counts: Counts,
+    // (The counts' two fields, not `Counts` flattened: see `AllCounts`.)
+    pub unread_count: u64,
+    #[serde(default)]
+    pub unseen_count: u64,
 }
 
 impl Changed {
@@ -202,7 +226,16 @@ impl Changed {
         Self {
             ids: if all { Vec::new() } else { ids },
             all,
-            counts,
+            unread_count: counts.unread_count,
+            unseen_count: counts.unseen_count,
+        }
+    }
+
+    /// The counts after the change.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            unread_count: self.unread_count,
+            unseen_count: self.unseen_count,
         }
     }
 }

@@ -237,7 +237,7 @@ impl Bell {
                     .items
                     .try_update(|items| apply_change(items, view, kind, &changed, &at))
                     .unwrap_or(Fetch::Nothing);
-                self.counts.set(changed.counts);
+                self.counts.set(changed.counts());
                 match fetch {
                     Fetch::Nothing => {}
                     Fetch::List => self.refresh(),
@@ -390,7 +390,7 @@ impl Bell {
 
     /// Sets the badge's and the tabs' counts.
     fn set_counts(self, all: AllCounts) {
-        self.counts.set(all.counts);
+        self.counts.set(all.counts());
         if !all.categories.is_empty() {
             self.tab_counts.set(all.categories);
         }

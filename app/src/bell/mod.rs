@@ -556,8 +556,7 @@ fn More(bell: Bell, more: Vec<Notification>) -> impl IntoView {
             aria-expanded=move || open.get().to_string()
             on:click=move |_| open.update(|o| *o = !*o)
         >{label}</button>
-        <Show when=move || open.get()>
-            <ul class="belfry-bell__group-items" part="group-items">
+        <ul class="belfry-bell__group-items" part="group-items" hidden=move || !open.get()>
                 {more
                     .iter()
                     .map(|n| {
@@ -573,8 +572,7 @@ fn More(bell: Bell, more: Vec<Notification>) -> impl IntoView {
                         }
                     })
                     .collect::<Vec<_>>()}
-            </ul>
-        </Show>
+        </ul>
     }
 }
 

@@ -43,12 +43,11 @@ impl Ringer {
     }
 }
 
-/// What the user turned on, remembered per browser (and server and user).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// What the user turned on, remembered per browser (and server and user), as the words
+/// `sound` and `desktop` (not JSON: a serde derive would grow the bundle for two flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Chosen {
-    #[serde(default)]
     pub sound: bool,
-    #[serde(default)]
     pub desktop: bool,
 }
 
@@ -58,15 +57,25 @@ fn storage() -> Option<web_sys::Storage> {
 
 /// The user's choice for `key` (the shared connection's name); off when none is stored.
 pub fn chosen(key: &str) -> Chosen {
-    storage()
+    let text = storage()
         .and_then(|s| s.get_item(&format!("{key}:ring")).ok().flatten())
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let words: Vec<&str> = text.split(' ').collect();
+    Chosen {
+        sound: words.contains(&"sound"),
+        desktop: words.contains(&"desktop"),
+    }
 }
 
 pub fn choose(key: &str, chosen: Chosen) {
-    if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(&chosen)) {
-        let _ = storage.set_item(&format!("{key}:ring"), &text);
+    let words = [(chosen.sound, "sound"), (chosen.desktop, "desktop")];
+    let text: Vec<&str> = words
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, w)| *w)
+        .collect();
+    if let Some(storage) = storage() {
+        let _ = storage.set_item(&format!("{key}:ring"), &text.join(" "));
     }
 }
 

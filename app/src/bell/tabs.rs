@@ -3,8 +3,6 @@
 //! string is its own label). Parsed once here; what does not parse is left out, so a page
 //! written for a later version still shows the rest.
 
-use serde::Deserialize;
-
 /// One tab: the category it shows, and its label.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tab {
@@ -15,25 +13,20 @@ pub struct Tab {
 /// The most tabs a bell shows (the server counts at most 20 categories in one request).
 pub const MAX_TABS: usize = 20;
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Given {
-    Key(String),
-    Labelled { key: String, label: Option<String> },
-}
-
 /// The tabs `json` asks for, in its order, each category once, at most [`MAX_TABS`]; an entry
 /// that does not parse is left out, and `json` that is not an array gives none. A key must be a category (1..=255 characters, no control characters).
 pub fn parse_tabs(json: Option<&str>) -> Vec<Tab> {
     let items = json.and_then(|json| serde_json::from_str::<Vec<serde_json::Value>>(json).ok());
     let mut tabs: Vec<Tab> = Vec::new();
     for item in items.unwrap_or_default() {
-        let Ok(given) = serde_json::from_value::<Given>(item) else {
-            continue;
-        };
-        let (key, label) = match given {
-            Given::Key(key) => (key.clone(), key),
-            Given::Labelled { key, label } => (key.clone(), label.unwrap_or(key)),
+        // (Read by hand: serde's untagged enums cost the bundle tens of KiB.)
+        let text = |field: &str| item.get(field).and_then(|v| v.as_str()).map(str::to_owned);
+        let (key, label) = match item.as_str() {
+            Some(key) => (key.to_owned(), key.to_owned()),
+            None => match text("key") {
+                Some(key) => (key.clone(), text("label").unwrap_or(key)),
+                None => continue,
+            },
         };
         let valid = (1..=255).contains(&key.chars().count()) && !key.chars().any(char::is_control);
         if valid && !tabs.iter().any(|t| t.key == key) && tabs.len() < MAX_TABS {

@@ -87,10 +87,7 @@ pub async fn counts(
         None => Vec::new(),
         Some(raw) => Category::parse_list(raw).map_err(|m| AppError::invalid("categories", m))?,
     };
-    let mut all = AllCounts {
-        counts: state.store.counts(&user).await?,
-        ..AllCounts::default()
-    };
+    let mut all = AllCounts::of(state.store.counts(&user).await?);
     for category in categories {
         let counts = state.store.counts_in(&user, Some(&category)).await?;
         all.categories.insert(category.as_str().to_owned(), counts);
