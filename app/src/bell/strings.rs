@@ -7,11 +7,8 @@
 //! the page's `<html lang>`; with a locale, relative times come from the browser's
 //! `Intl.RelativeTimeFormat` ("il y a 5 minutes").
 
-use serde::Deserialize;
-
 /// The bell's words. `{n}` in `label_many` is the unread count, in `label_new` the unseen.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Strings {
     /// The panel's heading and the list's accessible name.
     pub title: String,
@@ -66,7 +63,6 @@ pub struct Strings {
     /// An action the server refused (undone), before the cause in brackets.
     pub error_action: String,
     /// The locale for relative times (`Intl.RelativeTimeFormat`); `None`: the bell's English.
-    #[serde(skip)]
     pub locale: Option<String>,
 }
 
@@ -117,13 +113,66 @@ impl Default for Strings {
 }
 
 impl Strings {
-    /// The defaults with the fields `json` gives replaced (unknown fields are ignored, so a page
-    /// written for a later version still works); the defaults if `json` does not parse.
+    /// The defaults with the words `json` gives replaced, by their camelCase keys (`labelNone`);
+    /// unknown keys and values that are not text are ignored, so a page written for a later
+    /// version still works; the defaults if `json` is not an object. (Read by hand: a serde
+    /// derive of forty fields cost the embed's bundle several KiB.)
     pub fn with_overrides(json: Option<&str>, locale: Option<String>) -> Self {
-        let strings = json
-            .and_then(|json| serde_json::from_str::<Strings>(json).ok())
-            .unwrap_or_default();
+        let mut strings = Self::default();
+        let given = json.and_then(|json| {
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).ok()
+        });
+        for (key, value) in given.unwrap_or_default() {
+            if let (Some(word), Some(text)) = (strings.word(&key), value.as_str()) {
+                *word = text.to_owned();
+            }
+        }
         Self { locale, ..strings }
+    }
+
+    /// The word whose key is `key` (camelCase, as pages give them).
+    fn word(&mut self, key: &str) -> Option<&mut String> {
+        Some(match key {
+            "title" => &mut self.title,
+            "labelNone" => &mut self.label_none,
+            "labelOne" => &mut self.label_one,
+            "labelMany" => &mut self.label_many,
+            "labelNew" => &mut self.label_new,
+            "refresh" => &mut self.refresh,
+            "markAllRead" => &mut self.mark_all_read,
+            "retry" => &mut self.retry,
+            "loading" => &mut self.loading,
+            "empty" => &mut self.empty,
+            "loadMore" => &mut self.load_more,
+            "reconnecting" => &mut self.reconnecting,
+            "unread" => &mut self.unread,
+            "errorLoad" => &mut self.error_load,
+            "errorMore" => &mut self.error_more,
+            "errorMarkAll" => &mut self.error_mark_all,
+            "more" => &mut self.more,
+            "done" => &mut self.done,
+            "sound" => &mut self.sound,
+            "desktop" => &mut self.desktop,
+            "errorPermission" => &mut self.error_permission,
+            "categories" => &mut self.categories,
+            "all" => &mut self.all,
+            "inbox" => &mut self.inbox,
+            "archived" => &mut self.archived,
+            "archiveRead" => &mut self.archive_read,
+            "emptyArchived" => &mut self.empty_archived,
+            "markRead" => &mut self.mark_read,
+            "markUnread" => &mut self.mark_unread,
+            "archive" => &mut self.archive,
+            "unarchive" => &mut self.unarchive,
+            "snooze" => &mut self.snooze,
+            "snoozeHour" => &mut self.snooze_hour,
+            "snoozeTomorrow" => &mut self.snooze_tomorrow,
+            "snoozeNextWeek" => &mut self.snooze_next_week,
+            "delete" => &mut self.delete,
+            "actionsFor" => &mut self.actions_for,
+            "errorAction" => &mut self.error_action,
+            _ => return None,
+        })
     }
 
     /// The bell button's accessible name, which states the unread count.
@@ -164,6 +213,8 @@ mod tests {
             Strings::with_overrides(Some("not json"), None),
             Strings::default()
         );
+        let odd = Strings::with_overrides(Some(r#"{"title": "Avis", "refresh": 7}"#), None);
+        assert_eq!((odd.title.as_str(), odd.refresh.as_str()), ("Avis", "Refresh"));
         assert_eq!(
             Strings::default().bell_label(0),
             "Notifications, none unread"

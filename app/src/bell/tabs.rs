@@ -37,7 +37,8 @@ pub fn parse_tabs(json: Option<&str>) -> Vec<Tab> {
 }
 
 /// The initials of an actor's name, for a bell without the avatar: the first letters of its
-/// first and last words ("Anna Lee" → "AL", "anna" → "A").
+/// first and last words ("Anna Lee" → "AL", "anna" → "A"). Latin letters are capitalised,
+/// others shown as written (Unicode's case tables would cost the bundle several KiB).
 pub fn initials(name: &str) -> String {
     let words: Vec<&str> = name.split_whitespace().collect();
     let first = |word: Option<&&str>| word.and_then(|w| w.chars().next());
@@ -45,7 +46,7 @@ pub fn initials(name: &str) -> String {
     if words.len() > 1 {
         out.extend(first(words.last()));
     }
-    out.to_uppercase()
+    out.chars().map(|c| c.to_ascii_uppercase()).collect()
 }
 
 /// An avatar the bell may load: an `https://` URL or a path on its server (the server checks
