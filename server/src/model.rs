@@ -80,6 +80,11 @@ impl NotificationId {
                 "{raw:?} is not a notification id (no spaces or control characters)"
             ));
         }
+        // A path segment of its own in every route: `.` and `..` would be read as "here" and
+        // "up" by browsers and HTTP clients before the request leaves.
+        if raw == "." || raw == ".." {
+            return Err(format!("{raw:?} is not a notification id (not . or ..)"));
+        }
         Ok(Self(Arc::from(raw)))
     }
 
@@ -249,7 +254,8 @@ impl Data {
 }
 
 /// A notification's category, what the bell's tabs filter by (the API's `category`; on
-/// Laravel's documents, their `type`): 1..=255 characters, no control characters.
+/// Laravel's documents, their `type`): 1..=255 characters, no control characters and no comma
+/// (`?categories=` lists them comma-separated).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Category(String);
 
@@ -265,8 +271,8 @@ impl Category {
                 "a category has 1 to {MAX_CATEGORY_CHARS} characters, this one has {len}"
             ));
         }
-        if raw.chars().any(char::is_control) {
-            return Err("a category may not contain control characters".into());
+        if raw.chars().any(|c| c.is_control() || c == ',') {
+            return Err("a category may not contain control characters or commas".into());
         }
         Ok(Self(raw.to_owned()))
     }
@@ -304,10 +310,13 @@ pub struct GroupKey(String);
 impl GroupKey {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let len = raw.chars().count();
-        if len == 0 || len > 255 || raw.chars().any(char::is_control) {
+        if len == 0 || len > 255 {
             return Err(format!(
-                "a group key has 1 to 255 characters and no control characters, not {len} characters"
+                "a group key has 1 to 255 characters, this one has {len}"
             ));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err("a group key may not contain control characters".into());
         }
         Ok(Self(raw.to_owned()))
     }
@@ -409,6 +418,10 @@ impl ActionName {
             return Err(format!(
                 "an action name may only contain A-Z a-z 0-9 _ . : -, not {bad:?}"
             ));
+        }
+        // (A segment of the route that completes it: see `NotificationId::parse`.)
+        if raw == "." || raw == ".." {
+            return Err("an action name may not be . or ..".into());
         }
         Ok(Self(raw.to_owned()))
     }

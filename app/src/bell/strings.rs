@@ -214,7 +214,10 @@ mod tests {
             Strings::default()
         );
         let odd = Strings::with_overrides(Some(r#"{"title": "Avis", "refresh": 7}"#), None);
-        assert_eq!((odd.title.as_str(), odd.refresh.as_str()), ("Avis", "Refresh"));
+        assert_eq!(
+            (odd.title.as_str(), odd.refresh.as_str()),
+            ("Avis", "Refresh")
+        );
         assert_eq!(
             Strings::default().bell_label(0),
             "Notifications, none unread"

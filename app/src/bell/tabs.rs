@@ -14,7 +14,8 @@ pub struct Tab {
 pub const MAX_TABS: usize = 20;
 
 /// The tabs `json` asks for, in its order, each category once, at most [`MAX_TABS`]; an entry
-/// that does not parse is left out, and `json` that is not an array gives none. A key must be a category (1..=255 characters, no control characters).
+/// that does not parse is left out, and `json` that is not an array gives none. A key must be a
+/// category (1..=255 characters, no control characters, no comma).
 pub fn parse_tabs(json: Option<&str>) -> Vec<Tab> {
     let items = json.and_then(|json| serde_json::from_str::<Vec<serde_json::Value>>(json).ok());
     let mut tabs: Vec<Tab> = Vec::new();
@@ -28,7 +29,8 @@ pub fn parse_tabs(json: Option<&str>) -> Vec<Tab> {
                 None => continue,
             },
         };
-        let valid = (1..=255).contains(&key.chars().count()) && !key.chars().any(char::is_control);
+        let valid = (1..=255).contains(&key.chars().count())
+            && !key.chars().any(|c| c.is_control() || c == ',');
         if valid && !tabs.iter().any(|t| t.key == key) && tabs.len() < MAX_TABS {
             tabs.push(Tab { key, label });
         }

@@ -160,6 +160,10 @@ fn cases(alice_id: &str) -> Vec<Case> {
         publish_json("two actions of one name", json!({"user_id": "alice", "message": "x", "actions": [{"label": "a", "name": "a"}, {"label": "b", "name": "a"}]})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("actions")),
         publish_json("a 256-character group key", json!({"user_id": "alice", "message": "x", "group_key": "g".repeat(256)})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("group_key")),
         publish_json("a numeric group key", json!({"user_id": "alice", "message": "x", "group_key": 7})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("group_key")),
+        publish_json("a category with a comma", json!({"user_id": "alice", "message": "x", "category": "a,b"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("category")),
+        publish_json("an action named ..", json!({"user_id": "alice", "message": "x", "actions": [{"label": "a", "name": ".."}]})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("actions")),
+        publish_json("an id of ..", json!({"user_id": "alice", "message": "x", "id": ".."})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("id")),
+        publish_json("a group key with a newline", json!({"user_id": "alice", "message": "x", "group_key": "a\nb"})).expect(S::UNPROCESSABLE_ENTITY, "invalid", Some("group_key")),
         publish("body over 64 KiB", json!({"user_id": "alice", "message": "x".repeat(70_000)}).to_string()).expect(S::PAYLOAD_TOO_LARGE, "payload_too_large", None),
         // The publish key.
         case("publish without a key", Method::POST, "/api/notifications", Auth::None).body(json!({"user_id": "alice", "message": "x"}).to_string()).expect(S::UNAUTHORIZED, "missing_key", None),
