@@ -1,5 +1,6 @@
 //! The waker: ends the snoozes whose time has come. Every instance asks its store each second
-//! ([`INTERVAL`]); the store ends each due snooze once, whichever instance asks first, and its
+//! ([`INTERVAL`]; MongoDB's looks only while something is snoozed, `store/mongo/states.rs`); the
+//! store ends each due snooze once, whichever instance asks first, and its
 //! feed then tells every tab on every instance (`notification-unsnoozed`, and
 //! `notification-unread` for one that was read). The time is in the database, not in this
 //! process, so a snooze due while every server was down ends at the first start after it.

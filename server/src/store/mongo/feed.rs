@@ -450,6 +450,10 @@ impl Feed {
                         .as_ref()
                         .or(event.full_document_before_change.as_ref());
                     for kind in kinds {
+                        if kind == ChangeKind::Snoozed {
+                            // (Also the host's own: the waker looks again.)
+                            self.store.snoozes_exist();
+                        }
                         add_change(decoder, &mut changes, &event.document_key, owner, seq, kind);
                     }
                 }

@@ -84,6 +84,8 @@ pub struct MongoStore {
     /// (`changes.rs`), and resumes replay only what the stamper made visible (`poll.rs`).
     standalone: AtomicBool,
     decoder: Decoder,
+    /// When the waker must look for due snoozes (`states.rs`).
+    waker: states::WakerState,
 }
 
 impl MongoStore {
@@ -122,6 +124,7 @@ impl MongoStore {
             collection,
             floor: FeedFloor::default(),
             standalone: AtomicBool::new(false),
+            waker: states::WakerState::default(),
             decoder,
         };
         store.ping().await?;

@@ -22,6 +22,39 @@ use crate::store::{Action, ChangeKind, Completion, Selection, Status, StoreError
 /// The most snoozes one waker round ends; more wait for the next round.
 const WAKE_BATCH: i64 = 500;
 
+/// How long the waker goes without looking while it knows of no snooze: a snooze another
+/// program writes on a server without change streams ends at most this late.
+const IDLE_LOOK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether the waker must look: while any document is snoozed, each round (once a second);
+/// else once a minute, or as soon as a snooze is written here or seen by the change stream. A
+/// collection without snoozes, most of them, then costs the database one query a minute, not
+/// one a second per instance.
+#[derive(Default)]
+pub(super) struct WakerState {
+    /// No document was snoozed at the last look.
+    idle: std::sync::atomic::AtomicBool,
+    last_look: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl WakerState {
+    fn must_look(&self) -> bool {
+        let last = self.last_look.lock().unwrap_or_else(|e| e.into_inner());
+        let idle = self.idle.load(std::sync::atomic::Ordering::Relaxed);
+        !idle || last.is_none_or(|at| at.elapsed() >= IDLE_LOOK)
+    }
+
+    fn looked(&self, any_snoozed: bool) {
+        *self.last_look.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+        self.idle
+            .store(!any_snoozed, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn snoozed(&self) {
+        self.idle.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The filter of documents whose flag `field` is unset (by the decoder's rule).
 pub(super) fn unset(field: &str) -> Document {
     doc! { field: unset_filter() }
@@ -50,6 +83,12 @@ pub(super) fn of_status(status: Status) -> Document {
 }
 
 impl MongoStore {
+    /// A snooze was written (here, or by another, as the change stream says): the waker looks
+    /// at its next round.
+    pub(super) fn snoozes_exist(&self) {
+        self.waker.snoozed();
+    }
+
     /// [`Notifications::update`](crate::store::Notifications::update) on this collection.
     pub(super) async fn update_states(
         &self,
@@ -106,6 +145,9 @@ impl MongoStore {
                 .collect();
         }
         let changed = self.apply(filter, action).await?;
+        if matches!(action, Action::Snooze(_)) && changed > 0 {
+            self.waker.snoozed();
+        }
         if !logged.is_empty() {
             self.change_log.log(kind, user, &logged).await?;
         }
@@ -190,6 +232,20 @@ impl MongoStore {
     /// `snoozed_until` is due, each ended by an update conditional on the value it was found
     /// with, so that of several instances one ends it, once.
     pub(super) async fn wake_due(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        if !self.waker.must_look() {
+            return Ok(0);
+        }
+        let any_snoozed = self
+            .collection
+            .find_one(set("snoozed_until"))
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(store_error)?
+            .is_some();
+        self.waker.looked(any_snoozed);
+        if !any_snoozed {
+            return Ok(0);
+        }
         let candidates = doc! { "$and": [
             set("snoozed_until"),
             { "$or": [
