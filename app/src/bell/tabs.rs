@@ -54,11 +54,8 @@ pub fn initials(name: &str) -> String {
 /// An avatar the bell may load: an `https://` URL or a path on its server (the server checks
 /// what it is sent; other programs write the database directly, so the bell checks again).
 pub fn safe_avatar(url: Option<&str>) -> Option<String> {
-    let url = url?.trim();
-    let https = url.to_ascii_lowercase().starts_with("https://") && url.len() > "https://".len();
-    let path = url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/\\");
-    let clean = !url.chars().any(|c| c.is_control() || c.is_whitespace());
-    ((https || path) && clean).then(|| url.to_owned())
+    // A link the bell would follow, but not plain http (as the server's rule).
+    super::logic::safe_link(url).filter(|link| !link.to_ascii_lowercase().starts_with("http://"))
 }
 
 #[cfg(test)]

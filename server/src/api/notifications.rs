@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{AuthUser, CsrfGuard};
 use crate::error::{AppError, ErrorBody};
 use crate::model::{Category, NotificationId};
-use crate::store::{Action, MarkRead, Page, Selection, Status};
+use crate::store::{Action, Page, Selection, Status};
 use crate::AppState;
 
 pub const DEFAULT_LIMIT: u32 = 10;
@@ -158,12 +158,8 @@ pub async fn mark_read(
     _csrf: CsrfGuard,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let id = NotificationId::parse(&id).map_err(|msg| AppError::malformed(msg, Some("id")))?;
-    match state.store.mark_read(&user, id).await? {
-        // The store's feed tells every tab, on every instance.
-        MarkRead::Marked | MarkRead::AlreadyRead => Ok(StatusCode::NO_CONTENT),
-        MarkRead::NotFound => Err(AppError::NotFound("no such notification")),
-    }
+    // As every action on one notification; the store's feed tells every tab, on every instance.
+    super::states::one(&state, &user, &id, Action::Read).await
 }
 
 /// `?category=` of read-all.

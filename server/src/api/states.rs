@@ -27,7 +27,7 @@ fn object(body: serde_json::Value) -> Result<serde_json::Map<String, serde_json:
 }
 
 /// Applies `action` to one notification of `user`: 204, or 404 if it is not theirs.
-async fn one(
+pub(super) async fn one(
     state: &AppState,
     user: &UserId,
     id: &str,

@@ -84,23 +84,29 @@ impl ByUser {
 /// A stored category as the API's rule has it ([`Category`]); another program's value that
 /// breaks it is left out (warned and counted), the notification still served.
 pub fn category_of(stored: Option<&str>) -> Option<String> {
-    let category = Category::parse(stored?).ok();
-    if category.is_none() {
-        crate::metrics::skipped("category");
-        tracing::warn!("leaving out a notification's category: it breaks the rule");
-    }
-    category.map(|c| c.as_str().to_owned())
+    by_rule(stored, Category::parse, "category")
 }
 
 /// A stored group key as the API's rule has it ([`GroupKey`]); another program's value that
 /// breaks it is left out (warned and counted): the notification shows on its own.
 pub fn group_key_of(stored: Option<&str>) -> Option<String> {
-    let key = GroupKey::parse(stored?).ok();
-    if key.is_none() {
-        crate::metrics::skipped("group_key");
-        tracing::warn!("leaving out a notification's group key: it breaks the rule");
+    by_rule(stored, GroupKey::parse, "group_key")
+}
+
+/// `stored` if `parse` (the API's rule for the field `reason` names) takes it; else left out,
+/// warned and counted under `reason`.
+fn by_rule<T>(
+    stored: Option<&str>,
+    parse: fn(&str) -> Result<T, String>,
+    reason: &'static str,
+) -> Option<String> {
+    let stored = stored?;
+    if let Err(err) = parse(stored) {
+        crate::metrics::skipped(reason);
+        tracing::warn!(field = reason, %err, "leaving out a field that breaks its rule");
+        return None;
     }
-    key.map(|k| k.as_str().to_owned())
+    Some(stored.to_owned())
 }
 
 /// A stored actor as the API's rule has it ([`Actor`]): one whose name breaks it is left out,
