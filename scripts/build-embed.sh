@@ -1,20 +1,13 @@
 #!/usr/bin/env bash
-# Builds the embeddable bell's bundle into target/site/embed/: the `embed` crate to WASM,
-# wasm-bindgen for the JS glue, and in release wasm-opt for size. scripts/build-site.sh runs it;
+# Builds the embeddable bell's bundle into target/site/embed/: the `embed` crate to WASM
+# (scripts/cargo-wasm.sh), wasm-bindgen for the JS glue, and in release wasm-opt for size. scripts/build-site.sh runs it;
 # after `cargo leptos build`, which empties target/site, run it yourself.
 #   scripts/build-embed.sh [--release]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target_dir="${CARGO_TARGET_DIR:-target}"
 out=target/site/embed
-if [ "${1:-}" = --release ]; then
-  cargo build -p embed --target wasm32-unknown-unknown --profile wasm-release
-  wasm="$target_dir/wasm32-unknown-unknown/wasm-release/embed.wasm"
-else
-  cargo build -p embed --target wasm32-unknown-unknown
-  wasm="$target_dir/wasm32-unknown-unknown/debug/embed.wasm"
-fi
+wasm=$(scripts/cargo-wasm.sh embed "$@")
 rm -rf "$out"
 wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name belfry-embed "$wasm"
 if [ "${1:-}" = --release ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the site the server serves, into target/site: the app's hydrate bundle (the `frontend`
-# crate to WASM, wasm-bindgen for its JS glue, wasm-opt in release), the stylesheet, the public
-# assets, and the embed bundle (scripts/build-embed.sh); then content-hashed names, a manifest
+# crate to WASM by scripts/cargo-wasm.sh, wasm-bindgen for its JS glue, wasm-opt in release),
+# the stylesheet, the public assets, and the embed bundle (scripts/build-embed.sh); then content-hashed names, a manifest
 # and precompressed copies (scripts/finish-site.mjs). The same steps as `cargo leptos build`
 # for the site (which still works: [[workspace.metadata.leptos]] in Cargo.toml), without
 # installing cargo-leptos, whose build was most of a first run's time.
@@ -9,15 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target_dir="${CARGO_TARGET_DIR:-target}"
 site=target/site
-if [ "${1:-}" = --release ]; then
-  cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
-  wasm="$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
-else
-  cargo build -p frontend --lib --target wasm32-unknown-unknown
-  wasm="$target_dir/wasm32-unknown-unknown/debug/frontend.wasm"
-fi
+wasm=$(scripts/cargo-wasm.sh frontend "$@")
 rm -rf "$site"
 mkdir -p "$site/pkg"
 # The names the server's pages load: /pkg/belfry.js, /pkg/belfry.wasm, /pkg/belfry.css.

@@ -2,7 +2,7 @@
 # Installs what building and testing Belfry need, from the Rust, npm, PyPI and Debian registries
 # only (no tool downloads at build time). Idempotent: what is already there, at the right
 # version, is left alone.
-#   scripts/setup.sh build   the build chain: wasm target, wasm-bindgen, wasm-opt
+#   scripts/setup.sh build   the build chain: wasm target, nightly's rust-src, wasm-bindgen, wasm-opt
 #   scripts/setup.sh test    the build chain, plus Chromium, nginx, SecantusDB and the Playwright
 #                            packages
 #   scripts/setup.sh leptos  the build chain, plus cargo-leptos (for `cargo leptos watch`)
@@ -40,6 +40,12 @@ rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || 
   say "adding the wasm32-unknown-unknown target"
   (cd / && rustup target add --toolchain stable wasm32-unknown-unknown)
 }
+
+# Release bundles are built with nightly and its standard library's source (scripts/cargo-wasm.sh).
+if [ "$what" != test ] && ! (cd / && rustup component list --toolchain nightly --installed 2>/dev/null) | grep -q '^rust-src'; then
+  say "adding rust-src to the nightly toolchain (release bundles rebuild the standard library)"
+  (cd / && rustup component add --toolchain nightly rust-src)
+fi
 
 # Only on request: the README's commands build the site without it (scripts/build-site.sh).
 if [ "$what" = leptos ] && ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
