@@ -173,7 +173,7 @@ impl Notifications for SqliteStore {
     async fn list(&self, user: &UserId, page: Page) -> Result<Vec<Notification>, StoreError> {
         let user = user.to_string();
         self.with_conn(move |conn| {
-            // Newest first in commit order (`seq`, through the replay index): what the stream
+            // Newest first in commit order (`seq`, through `notifications_of_user`): what the stream
             // delivered in, whatever ids publishers chose. After the cursor's row; a cursor
             // that is gone (deleted meanwhile) pages on by id, as ObjectIds sort in time.
             let before = page.before.as_ref().map(|id| id.as_str().to_owned());

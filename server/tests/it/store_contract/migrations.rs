@@ -169,3 +169,41 @@ async fn a_file_of_a_newer_version_is_refused_unchanged() {
         .unwrap();
     assert_eq!(tables, 0, "nothing was written");
 }
+
+/// Each index keyed by user costs a page written per new row (migration 9): a migrated file
+/// keeps one for every row, and the badge counts are read through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_index_keyed_by_user_serves_list_replay_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("belfry.db");
+    file_of_0_1_0(&path);
+    SqliteStore::open(&path).await.expect("the old file opens");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notifications'
+               AND sql LIKE '%(user_id%' AND sql NOT LIKE '%WHERE%' ORDER BY name",
+        )
+        .unwrap();
+    let for_every_row: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(for_every_row, ["notifications_of_user"]);
+    let plan: Vec<String> = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT COUNT(DISTINCT id) FROM notifications
+             WHERE user_id = 'alice' AND read_at IS NULL AND archived_at IS NULL
+               AND snoozed_until IS NULL",
+        )
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter().any(|step| step.contains("notifications_of_user")),
+        "{plan:?}"
+    );
+}
