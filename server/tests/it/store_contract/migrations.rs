@@ -203,7 +203,8 @@ async fn one_index_keyed_by_user_serves_list_replay_and_counts() {
         .map(Result::unwrap)
         .collect();
     assert!(
-        plan.iter().any(|step| step.contains("notifications_of_user")),
+        plan.iter()
+            .any(|step| step.contains("notifications_of_user")),
         "{plan:?}"
     );
 }
