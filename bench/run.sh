@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The benchmark suite: Belfry on its embedded SQLite store and on MongoDB (SecantusDB started
 # here), and the peer servers of bench/peers/ (Node.js better-sse, Python sse-starlette; each in
-# memory and, as *-sqlite, storing to SQLite as Belfry does), each driven by the same generator
+# memory and, as *-sqlite, storing to SQLite as Belfry does; Nchan in nginx), each driven by the same generator
 # (the belfry-bench crate) through the same scenarios; writes the
 # raw results to bench/results.jsonl and the tables to docs/BENCHMARKS.md.
-#   bench/run.sh            the full suite (about half an hour on 2 cores)
+#   bench/run.sh            the full suite, then the headline scenarios (connect, delivery, the
+#                           assets; not on MongoDB) twice more: the page's targets are medians
+#                           of 3 runs (about an hour on 2 cores)
+#   BENCH_RUNS=1 bench/run.sh   the full suite once (about 40 minutes)
 #   BENCH_QUICK=1 bench/run.sh   a small version of every scenario, to check the harness
 #   bench/run.sh --render   rewrites docs/BENCHMARKS.md from the last run's results, no load
 #   bench/run.sh belfry-mongodb …   runs only the named servers, replacing their results
@@ -46,17 +49,19 @@ fi
 
 if [ -n "${BENCH_QUICK:-}" ]; then
   connect=200,500,1000; streams=1000; rate=200; secs=3; step_secs=2; max_rate=800
-  broadcast=2000; rounds=1; churn_base=200; churn_workers=8; churn_secs=5; list_secs=2
+  broadcast=2000; rounds=1; churn_base=200; churn_workers=8; churn_secs=5; list_secs=2; discard=500
 else
   connect=1000,5000,10000,18000; streams=10000; rate=1000; secs=10; step_secs=5; max_rate=64000
-  broadcast=18000; rounds=3; churn_base=1000; churn_workers=64; churn_secs=60; list_secs=10
+  broadcast=18000; rounds=3; churn_base=1000; churn_workers=64; churn_secs=60; list_secs=10; discard=5000
 fi
 
 say "installing: release builds (site, server, generator), the peers' packages, SecantusDB"
-scripts/setup.sh build
+scripts/setup.sh bench
 scripts/build-site.sh --release
 cargo build --release -p server -p belfry-bench
-(cd bench/peers/node && npm ci --no-audit --no-fund --silent)
+# npm ci starts from nothing, compiling better-sqlite3 (minutes): only when the lock file changed.
+[ bench/peers/node/node_modules/.package-lock.json -nt bench/peers/node/package-lock.json ] ||
+  (cd bench/peers/node && npm ci --no-audit --no-fund --silent)
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet "SecantusDB==$SECANTUS_VERSION" -r bench/peers/python/requirements.txt
 
@@ -86,7 +91,14 @@ start() {
   say "server did not start: $*"
   exit 1
 }
-stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+# Stops the server started last: its process, or nginx's master process for the Nchan peer.
+stop() {
+  local process=${master:-$pid}
+  kill "$process" 2>/dev/null || true
+  wait "$process" 2>/dev/null || true
+  master=
+}
+master=
 
 secantus_port=$(free_port)
 taskset -c "$generator_cpus" .venv/bin/secantusd-py --host 127.0.0.1 --port "$secantus_port" --storage-path :memory: \
@@ -97,6 +109,30 @@ for _ in $(seq 300); do
   grep -q "listening on" "$work/secantus.log" && break
   sleep 0.1
 done
+
+# Starts the Nchan peer: nginx with bench/peers/nchan/nginx.conf on a free port, its one
+# worker on the server's core; sets $url, $pid (the worker, which holds the streams) and
+# $master (what stop stops).
+start_nchan() {
+  local dir="$work/nchan" port
+  port=$(free_port)
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  sed -e "s|@PORT@|$port|; s|@DIR@|$dir|g" bench/peers/nchan/nginx.conf >"$dir/nginx.conf"
+  taskset -c "$server_cpus" /usr/sbin/nginx -p "$dir" -c nginx.conf >"$work/nchan.log" 2>&1 &
+  master=$!
+  pids+=("$master")
+  url="http://127.0.0.1:$port"
+  for _ in $(seq 300); do
+    pid=$(pgrep -P "$master" | head -1) || true
+    [ -n "$pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return
+    kill -0 "$master" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$work/nchan.log" "$dir/error.log" >&2 || true
+  say "nchan did not start"
+  exit 1
+}
 
 # Starts the named server afresh: each scenario measures a new process.
 run_server() {
@@ -118,6 +154,7 @@ run_server() {
       rm -f "$work"/peer.db*
       start "$work/$1.log" env JWT_SECRET="$secret" SERVICE_KEY="$key" SQLITE_PATH="$work/peer.db" \
         node bench/peers/node/server.js ;;
+    nchan) start_nchan ;;
     python-sse-starlette-sqlite)
       rm -f "$work"/peer.db*
       start "$work/$1.log" env JWT_SECRET="$secret" SERVICE_KEY="$key" SQLITE_PATH="$work/peer.db" \
@@ -127,7 +164,8 @@ run_server() {
 
 # Two instances on one MongoDB (SecantusDB), the streams spread over both, the publishes to the
 # first: each instance's feed sees every notification, so this measures what a second instance
-# costs the database (the feed's requests per notification).
+# costs the database (the feed's requests per notification); then what an instance pays for
+# the events that are for none of its streams (`discard`).
 two_instances() {
   local database="mongodb://127.0.0.1:$secantus_port/bench$RANDOM$RANDOM" urls=() server_pids=()
   for n in 1 2; do
@@ -139,10 +177,18 @@ two_instances() {
   say "belfry-mongodb-2x: broadcast"
   if ! taskset -c "$generator_cpus" "$bench" broadcast --server "${urls[0]}" --also "${urls[1]}" --pid "${server_pids[0]}" \
     --database-pid "$secantus_pid" --label belfry-mongodb-2x --streams "$broadcast" --rounds 1 \
-    >>"$results" 2>"$work/scenario.err"; then
+    2>"$work/scenario.err" | tag >>"$results"; then
     failed+=("belfry-mongodb-2x broadcast: $(tail -1 "$work/scenario.err")")
   fi
   tail -5 "$work/scenario.err" >&2
+  # What the second instance pays for the events that are for none of its streams.
+  say "belfry-mongodb-2x: discard"
+  if ! taskset -c "$generator_cpus" "$bench" discard --server "${urls[0]}" --streams-on "${urls[1]}" \
+    --pid "${server_pids[1]}" --label belfry-mongodb-2x --count "$discard" --database-port "$secantus_port" \
+    2>"$work/scenario.err" | tag >>"$results"; then
+    failed+=("belfry-mongodb-2x discard: $(tail -1 "$work/scenario.err")")
+  fi
+  tail -3 "$work/scenario.err" >&2
   for pid in "${server_pids[@]}"; do stop; done # (stop stops $pid)
 }
 
@@ -162,7 +208,7 @@ browser_assets() {
   local token
   token=$("$target_dir/release/belfry" token --user 1 --jwt-secret "$secret")
   if ! node bench/assets.mjs --server "$url" --host "http://127.0.0.1:$host_port" --token "$token" \
-    --label belfry-assets >>"$results" 2>"$work/scenario.err"; then
+    --label belfry-assets 2>"$work/scenario.err" | tag >>"$results"; then
     failed+=("belfry-assets: $(tail -1 "$work/scenario.err")")
   fi
   stop
@@ -170,7 +216,7 @@ browser_assets() {
 }
 
 servers=(belfry-sqlite belfry-assets belfry-mongodb belfry-mongodb-2x node-better-sse python-sse-starlette
-  node-better-sse-sqlite python-sse-starlette-sqlite)
+  node-better-sse-sqlite python-sse-starlette-sqlite nchan)
 results=bench/results.jsonl
 rerun=
 if [ $# -gt 0 ]; then
@@ -185,16 +231,21 @@ else
   : >"$results"
 fi
 bench="$target_dir/release/belfry-bench"
+runs=${BENCH_RUNS:-3}
+run=1
+# Each result line names its run: {"run":N,...}.
+tag() { sed "s/^{/{\"run\":$run,/"; }
 scenario() {
   local server=$1 name=$2
   shift 2
-  local database=()
-  [ "$server" = belfry-mongodb ] && database=(--database-pid "$secantus_pid")
+  local extra=()
+  [ "$server" = belfry-mongodb ] && extra=(--database-pid "$secantus_pid")
+  [ "$server" = nchan ] && extra=(--protocol nchan)
   run_server "$server"
   say "$server: $name"
   # A scenario that fails is named on the page; the others still run.
-  if ! taskset -c "$generator_cpus" "$bench" "$name" --server "$url" --pid "$pid" "${database[@]}" --label "$server" "$@" \
-    >>"$results" 2>"$work/scenario.err"; then
+  if ! taskset -c "$generator_cpus" "$bench" "$name" --server "$url" --pid "$pid" "${extra[@]}" --label "$server" "$@" \
+    2>"$work/scenario.err" | tag >>"$results"; then
     failed+=("$server $name: $(tail -1 "$work/scenario.err")")
   fi
   grep -v "^publish " "$work/scenario.err" | tail -20 >&2 || true
@@ -202,30 +253,40 @@ scenario() {
 }
 failed=()
 
-for server in "${servers[@]}"; do
-  if [ "$server" = belfry-mongodb-2x ]; then
-    two_instances
-    continue
-  fi
-  if [ "$server" = belfry-assets ]; then
-    browser_assets
-    continue
-  fi
-  # The storing peers differ from the in-memory ones in their publishes only: their streams
-  # (connect, churn) are the same code.
-  case $server in node-*-sqlite | python-*-sqlite) durable=1 ;; *) durable= ;; esac
-  [ -n "$durable" ] || scenario "$server" connect --streams "$connect"
-  # SecantusDB (a Python server) stores notifications far slower than 1,000/s: its sweeps
-  # start at a rate it can take, so they show where it stops rather than one overload.
-  first_rate=$rate
-  if [ "$server" = belfry-mongodb ] || [ -n "$durable" ]; then first_rate=$((rate / 10)); fi
-  scenario "$server" delivery --streams "$streams" --rate "$first_rate" --secs "$secs" \
-    --step-secs "$step_secs" --max-rate "$max_rate"
-  # One round on SecantusDB: storing 18,000 documents takes it tens of seconds.
-  scenario "$server" broadcast --streams "$broadcast" \
-    --rounds "$([ "$server" = belfry-mongodb ] && echo 1 || echo "$rounds")"
-  [ -n "$durable" ] || scenario "$server" churn --base "$churn_base" --workers "$churn_workers" --secs "$churn_secs"
-  case $server in belfry-*) scenario "$server" list --secs "$list_secs" ;; esac
+# Run 1 measures every scenario; the runs after it repeat those behind the headline figures
+# (connect, delivery, the assets; not on MongoDB), whose medians and ranges the targets table
+# shows.
+for run in $(seq "$runs"); do
+  [ "$run" = 1 ] || say "run $run of $runs: the headline scenarios"
+  for server in "${servers[@]}"; do
+    # MongoDB on SecantusDB (a Python server) is measured once: its sweeps are slow, and no
+    # headline figure is its.
+    case $server in belfry-mongodb*) [ "$run" = 1 ] || continue ;; esac
+    if [ "$server" = belfry-mongodb-2x ]; then
+      two_instances
+      continue
+    fi
+    if [ "$server" = belfry-assets ]; then
+      browser_assets
+      continue
+    fi
+    # The storing peers differ from the in-memory ones in their publishes only: their streams
+    # (connect, churn) are the same code.
+    case $server in node-*-sqlite | python-*-sqlite) durable=1 ;; *) durable= ;; esac
+    [ -n "$durable" ] || scenario "$server" connect --streams "$connect"
+    # SecantusDB (a Python server) stores notifications far slower than 1,000/s: its sweeps
+    # start at a rate it can take, so they show where it stops rather than one overload.
+    first_rate=$rate
+    if [ "$server" = belfry-mongodb ] || [ -n "$durable" ]; then first_rate=$((rate / 10)); fi
+    scenario "$server" delivery --streams "$streams" --rate "$first_rate" --secs "$secs" \
+      --step-secs "$step_secs" --max-rate "$max_rate"
+    [ "$run" = 1 ] || continue
+    # One round on SecantusDB: storing 18,000 documents takes it tens of seconds.
+    scenario "$server" broadcast --streams "$broadcast" \
+      --rounds "$([ "$server" = belfry-mongodb ] && echo 1 || echo "$rounds")"
+    [ -n "$durable" ] || scenario "$server" churn --base "$churn_base" --workers "$churn_workers" --secs "$churn_secs"
+    case $server in belfry-*) scenario "$server" list --secs "$list_secs" ;; esac
+  done
 done
 
 say "writing docs/BENCHMARKS.md"
@@ -233,7 +294,7 @@ cp bench/run-info.md "$work/run-info.before"
 peer_version() { node -p "require('./bench/peers/node/node_modules/$1/package.json').version"; }
 pip_version() { .venv/bin/pip show "$1" | awk '/^Version:/ { print $2 }'; }
 {
-  echo "- Belfry $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server bench/src bench/peers bench/run.sh || echo ' (with uncommitted changes)'), release build; run $(date -u '+%Y-%m-%d %H:%M UTC')${BENCH_QUICK:+ — QUICK MODE, small sizes: not the reference figures}${rerun:+; this run measured only $rerun, the other rows are kept from the run before}"
+  echo "- Belfry $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server bench/src bench/peers bench/run.sh || echo ' (with uncommitted changes)'), release build; $runs run(s) (run 1 every scenario, the others connect, delivery and the assets), ending $(date -u '+%Y-%m-%d %H:%M UTC')${BENCH_QUICK:+ — QUICK MODE, small sizes: not the reference figures}${rerun:+; this run measured only $rerun, the other rows are kept from the run before}"
   echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r); open files per process: $(ulimit -Hn)"
   echo "- Pinned: each server under test on CPU $server_cpus, the generator and SecantusDB on CPU $generator_cpus (\`taskset\`)"
   echo "- $(rustc --version); Node.js $(node --version) with express $(peer_version express), better-sse $(peer_version better-sse), jsonwebtoken $(peer_version jsonwebtoken), better-sqlite3 $(peer_version better-sqlite3) (SQLite $(node -p "require('./bench/peers/node/node_modules/better-sqlite3')(':memory:').prepare('select sqlite_version() v').get().v")); $(.venv/bin/python --version) (sqlite3: SQLite $(.venv/bin/python -c 'import sqlite3; print(sqlite3.sqlite_version)')) with uvicorn $(pip_version uvicorn), starlette $(pip_version starlette), sse-starlette $(pip_version sse-starlette), PyJWT $(pip_version PyJWT); SecantusDB $(pip_version SecantusDB) (in memory) for MongoDB"

@@ -6,6 +6,8 @@
 #   scripts/setup.sh test    the build chain, plus Chromium, nginx, SecantusDB and the Playwright
 #                            packages
 #   scripts/setup.sh leptos  the build chain, plus cargo-leptos (for `cargo leptos watch`)
+#   scripts/setup.sh bench   what `test` installs, nightly's rust-src, and the Nchan peer's
+#                            nginx module (bench/run.sh)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -65,7 +67,7 @@ if ! wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}";
   npm install --global --no-audit --no-fund "binaryen@$BINARYEN_VERSION"
 fi
 
-[ "$what" = test ] || exit 0
+case $what in test | bench) ;; *) exit 0 ;; esac
 
 # Debian's packages: the browser, and what the deployment journey runs (nginx in front, a
 # certificate made with openssl, the systemd unit checked with systemd-analyze).
@@ -74,6 +76,10 @@ missing=()
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+# The benchmark's Nchan peer (bench/peers/nchan).
+if [ "$what" = bench ] && [ ! -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
+  missing+=(libnginx-mod-nchan)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian's ${missing[*]}"
   apt-get update -qq

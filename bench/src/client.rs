@@ -1,4 +1,6 @@
-//! The generator's side of the contract: tokens, streams, publishes and list requests.
+//! The generator's side of the contract: tokens, streams, publishes and list requests; and the
+//! same scenarios in Nchan's words (a channel per user, a publisher location), for the Nchan
+//! peer (`bench/peers/nchan`).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +31,7 @@ pub struct Received {
 /// A server speaking the contract, and the secrets to talk to it.
 pub struct Target {
     pub server: String,
+    pub protocol: Protocol,
     /// Where the fleet's streams go, round-robin: `server`, and any other instance beside it.
     pub stream_servers: Vec<String>,
     jwt_secret: String,
@@ -38,7 +41,12 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(server: &str, jwt_secret: &str, service_key: &str) -> Result<Self, String> {
+    pub fn new(
+        server: &str,
+        protocol: Protocol,
+        jwt_secret: &str,
+        service_key: &str,
+    ) -> Result<Self, String> {
         let clients = (1..=SOURCE_ADDRESSES)
             .map(|last| {
                 reqwest::Client::builder()
@@ -52,6 +60,7 @@ impl Target {
         Ok(Self {
             stream_servers: vec![server.clone()],
             server,
+            protocol,
             jwt_secret: jwt_secret.to_owned(),
             service_key: service_key.to_owned(),
             clients,
@@ -69,6 +78,12 @@ impl Target {
     }
 
     /// Spreads the streams over `server` and `others` (instances on the same database).
+    /// Streams to `server` only (publishes still go to the first).
+    pub fn streams_on(mut self, server: &str) -> Self {
+        self.stream_servers = vec![server.trim_end_matches('/').to_owned()];
+        self
+    }
+
     pub fn with_stream_servers(mut self, others: &[String]) -> Self {
         let others = others.iter().map(|s| s.trim_end_matches('/').to_owned());
         self.stream_servers.extend(others);
@@ -78,11 +93,20 @@ impl Target {
     /// Opens stream `n` (for user `user(n)`); returns once the response headers are in, so
     /// the server holds the stream.
     pub async fn open_stream(&self, n: usize) -> Result<reqwest::Response, String> {
-        let token = token::mint(&self.jwt_secret, &Self::user(n))?;
         let server = &self.stream_servers[n % self.stream_servers.len()];
-        let response = self
-            .client(n)
-            .get(format!("{server}/notifications/stream?token={token}"))
+        let request = match self.protocol {
+            Protocol::Belfry => {
+                let token = token::mint(&self.jwt_secret, &Self::user(n))?;
+                self.client(n)
+                    .get(format!("{server}/notifications/stream?token={token}"))
+            }
+            // Nchan picks its EventSource subscriber by the Accept header.
+            Protocol::Nchan => self
+                .client(n)
+                .get(format!("{server}/sub/{}", Self::user(n)))
+                .header("accept", "text/event-stream"),
+        };
+        let response = request
             .send()
             .await
             .map_err(|e| format!("stream request: {e}"))?;
@@ -94,6 +118,9 @@ impl Target {
 
     /// Publishes one notification, carrying `seq`, to each of `users`. True when accepted.
     pub async fn publish(&self, users: &[String], seq: u64) -> bool {
+        if self.protocol == Protocol::Nchan {
+            return self.publish_to_channels(users, seq).await;
+        }
         let body = if let [user] = users {
             serde_json::json!({ "user_id": user, "message": seq.to_string() })
         } else {
@@ -161,6 +188,45 @@ impl Target {
         }
     }
 
+    /// Nchan publishes to one channel per request: the users' channels one after the other, on
+    /// one keep-alive connection, each message the notification as Belfry would push it (the
+    /// peer names the event `new-notification`). Nchan answers 201 (delivered to subscribers)
+    /// or 202 (queued in the channel's buffer).
+    async fn publish_to_channels(&self, users: &[String], seq: u64) -> bool {
+        let client = self.client(seq as usize);
+        for user in users {
+            let body = serde_json::json!({
+                "_id": format!("{seq:024x}"),
+                "user_id": user,
+                "message": seq.to_string(),
+                // The generator reads only the message; a date of the same length as a real one.
+                "created_at": "2026-01-01T00:00:00.000Z",
+            });
+            let sent = client
+                .post(format!("{}/pub/{user}", self.server))
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await;
+            match sent {
+                Ok(response) if matches!(response.status().as_u16(), 201 | 202) => {
+                    if response.bytes().await.is_err() {
+                        return false;
+                    }
+                }
+                Ok(response) => {
+                    self.report_failure(&format!("publish refused: {}", response.status()));
+                    return false;
+                }
+                Err(err) => {
+                    self.report_failure(&format!("publish failed: {err}"));
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     /// Prints the first few publish failures; the scenarios count them all.
     fn report_failure(&self, what: &str) {
         if self.failures_reported.fetch_add(1, Ordering::Relaxed) < 5 {
@@ -171,6 +237,17 @@ impl Target {
     pub fn token(&self, user: &str) -> Result<String, String> {
         token::mint(&self.jwt_secret, user)
     }
+}
+
+/// How the generator talks to the server under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// Belfry's contract (`/notifications/stream`, `/api/notifications`), which the Node.js and
+    /// Python peers implement too.
+    Belfry,
+    /// Nchan: a subscriber location `/sub/{user}` and a publisher location `/pub/{user}`, no
+    /// authentication (the peer's configuration, bench/peers/nchan/nginx.conf).
+    Nchan,
 }
 
 /// Reads stream `n` until it ends, handing each notification to `events`.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::client::Target;
+use crate::client::{Protocol, Target};
 use crate::proc::Process;
 use crate::scenario::{delivery, list, Bench};
 
@@ -87,6 +87,21 @@ enum Command {
         secs: f64,
     },
     /// `GET /notifications` throughput.
+    /// What the instance `--pid` (streams at `--streams-on`) pays for events of the shared
+    /// change stream that are for none of its streams, published through `--server`.
+    Discard {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        streams_on: String,
+        #[arg(long, default_value_t = 5000)]
+        count: u64,
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// The database's port on this machine, to count the bytes the instance receives.
+        #[arg(long)]
+        database_port: Option<u16>,
+    },
     List {
         #[command(flatten)]
         server: ServerArgs,
@@ -121,6 +136,9 @@ struct ServerArgs {
     /// The name of this server in the results.
     #[arg(long)]
     label: String,
+    /// What the server speaks: Belfry's contract, or Nchan's publisher and subscriber locations.
+    #[arg(long, value_enum, default_value = "belfry")]
+    protocol: Protocol,
     /// The server's HS256 secret, to mint user tokens.
     #[arg(long, env = "BELFRY_JWT_SECRET")]
     jwt_secret: String,
@@ -133,6 +151,7 @@ impl ServerArgs {
         Ok(Bench {
             target: Arc::new(Target::new(
                 &self.server,
+                self.protocol,
                 &self.jwt_secret,
                 &self.service_key,
             )?),
@@ -174,9 +193,31 @@ async fn main() -> Result<(), String> {
             also,
         } => {
             let mut bench = server.bench()?;
-            let target = Target::new(&server.server, &server.jwt_secret, &server.service_key)?;
+            let target = Target::new(
+                &server.server,
+                server.protocol,
+                &server.jwt_secret,
+                &server.service_key,
+            )?;
             bench.target = Arc::new(target.with_stream_servers(&also));
             delivery::broadcast(&bench, streams, rounds).await
+        }
+        Command::Discard {
+            server,
+            streams_on,
+            count,
+            batch,
+            database_port,
+        } => {
+            let mut bench = server.bench()?;
+            let target = Target::new(
+                &server.server,
+                server.protocol,
+                &server.jwt_secret,
+                &server.service_key,
+            )?;
+            bench.target = Arc::new(target.streams_on(&streams_on));
+            scenario::discard::run(&bench, count, batch.max(1), database_port).await
         }
         Command::Churn {
             server,

@@ -1,4 +1,5 @@
-//! What a process costs, read from `/proc`: resident memory, open files and CPU time.
+//! What a process costs, read from `/proc`: resident memory, open files, CPU time and bytes
+//! written to storage.
 
 use std::time::Instant;
 
@@ -14,6 +15,10 @@ pub struct Sample {
     pub open_files: u64,
     /// User + system CPU time, in seconds.
     pub cpu_secs: f64,
+    /// Bytes the process caused to be written to storage (`write_bytes` of `/proc/<pid>/io`:
+    /// counted when a page of a file is first dirtied, so a page rewritten before it reaches
+    /// the disk counts once); `None` where the kernel does not report it.
+    pub written_bytes: Option<u64>,
 }
 
 /// A process to watch: the server's pid, or this generator itself.
@@ -24,6 +29,14 @@ pub enum Process {
 }
 
 impl Process {
+    /// The process id, where it is another process.
+    pub fn pid(self) -> Option<u32> {
+        match self {
+            Self::Pid(pid) => Some(pid),
+            Self::Myself => None,
+        }
+    }
+
     fn dir(self) -> String {
         match self {
             Self::Pid(pid) => format!("/proc/{pid}"),
@@ -42,10 +55,12 @@ impl Process {
         let open_files = std::fs::read_dir(format!("{dir}/fd"))
             .map_err(|e| format!("cannot list {dir}/fd: {e}"))?
             .count() as u64;
+        let written_bytes = read("io").ok().and_then(|io| io_field(&io, "write_bytes:"));
         Ok(Sample {
             rss_kib,
             open_files,
             cpu_secs,
+            written_bytes,
         })
     }
 }
@@ -55,6 +70,54 @@ fn parse_rss(status: &str) -> Option<u64> {
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Bytes process `pid` has received on its TCP connections to `port` on this machine, as the
+/// kernel counts them per socket (`bytes_received` of `ss -tinp`: a connection closed in
+/// between is not counted). `None` if `ss` cannot be run.
+pub fn tcp_received(pid: u32, port: u16) -> Option<u64> {
+    let output = std::process::Command::new("ss")
+        .args([
+            "-Htinp",
+            "state",
+            "established",
+            &format!("( dport = :{port} )"),
+        ])
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    Some(received_by(&String::from_utf8_lossy(&output.stdout), pid))
+}
+
+/// The sum of `bytes_received` over the sockets of `pid` in `ss -tinp` output, where each
+/// socket's line (naming its process) is followed by an indented line of its counters.
+fn received_by(ss: &str, pid: u32) -> u64 {
+    let owner = format!("pid={pid},");
+    let mut ours = false;
+    let mut total = 0;
+    for line in ss.lines() {
+        if !line.starts_with(char::is_whitespace) {
+            ours = line.contains(&owner);
+            continue;
+        }
+        if ours {
+            total += line
+                .split_whitespace()
+                .find_map(|field| field.strip_prefix("bytes_received:"))
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+/// A counter of `/proc/<pid>/io`, by its name with the colon.
+fn io_field(io: &str, name: &str) -> Option<u64> {
+    io.lines()
+        .find_map(|line| line.strip_prefix(name))
+        .and_then(|rest| rest.trim().parse().ok())
 }
 
 /// utime + stime: fields 14 and 15 of `stat`, counted after the `(comm)` field, which may
@@ -87,6 +150,10 @@ pub struct Cpu {
     pub server_secs: Option<f64>,
     pub database_pct: Option<f64>,
     pub generator_pct: f64,
+    /// Bytes the server wrote to storage over the measurement (see [`Sample`]); absent in
+    /// results from before it was recorded, and where the kernel does not report it.
+    #[serde(default)]
+    pub server_written_bytes: Option<u64>,
 }
 
 pub struct CpuMeter {
@@ -120,6 +187,10 @@ impl CpuMeter {
             server_secs: Some(after.cpu_secs - before.cpu_secs),
             database_pct: self.database.as_ref().map(share).transpose()?,
             generator_pct: share(&(Process::Myself, self.generator))?,
+            server_written_bytes: after
+                .written_bytes
+                .zip(before.written_bytes)
+                .map(|(after, before)| after.saturating_sub(before)),
         })
     }
 }
@@ -127,6 +198,22 @@ impl CpuMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_bytes_written_to_storage() {
+        let io =
+            "rchar: 6976\nwchar: 10\nsyscr: 10\nsyscw: 1\nread_bytes: 0\nwrite_bytes: 409600\n";
+        assert_eq!(io_field(io, "write_bytes:"), Some(409600));
+        assert_eq!(io_field(io, "rchar:"), Some(6976));
+        assert_eq!(io_field("rchar: 1\n", "write_bytes:"), None);
+    }
+
+    #[test]
+    fn sums_what_one_process_received() {
+        let ss = "0 0 127.0.0.1:4000 127.0.0.1:27017 users:((\"belfry\",pid=42,fd=9))\n\t cubic bytes_sent:10 bytes_received:700 segs_out:3\n0 0 127.0.0.1:4001 127.0.0.1:27017 users:((\"other\",pid=7,fd=3))\n\t cubic bytes_received:999\n0 0 127.0.0.1:4002 127.0.0.1:27017 users:((\"belfry\",pid=42,fd=10))\n\t cubic bytes_sent:1\n0 0 127.0.0.1:4003 127.0.0.1:27017 users:((\"belfry\",pid=42,fd=11))\n\t cubic bytes_received:300\n";
+        assert_eq!(received_by(ss, 42), 1000);
+        assert_eq!(received_by(ss, 420), 0);
+    }
 
     #[test]
     fn reads_vmrss() {
@@ -148,6 +235,7 @@ mod tests {
             rss_kib: 0,
             open_files: 0,
             cpu_secs,
+            written_bytes: None,
         };
         assert_eq!(cpu_percent(&at(1.0), &at(2.5), 2.0), 75.0);
         assert_eq!(cpu_percent(&at(1.0), &at(2.0), 0.0), 0.0);

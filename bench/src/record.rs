@@ -85,6 +85,15 @@ pub enum Record {
         open_files_after: u64,
         cpu: Cpu,
     },
+    /// Notifications for none of an instance's streams, read from the shared change stream
+    /// (`discard`): the measured instance's CPU and the bytes it received from the database.
+    Discard {
+        target: String,
+        events: u64,
+        secs: f64,
+        cpu: Cpu,
+        database_bytes: Option<u64>,
+    },
     /// `GET /notifications` as fast as a fixed number of clients can go.
     List {
         target: String,
@@ -109,6 +118,7 @@ impl Record {
             | Self::Broadcast { target, .. }
             | Self::Assets { target, .. }
             | Self::Churn { target, .. }
+            | Self::Discard { target, .. }
             | Self::List { target, .. } => target,
         }
     }

@@ -3,6 +3,7 @@
 pub mod churn;
 pub mod connect;
 pub mod delivery;
+pub mod discard;
 pub mod list;
 
 use std::sync::Arc;
