@@ -69,40 +69,35 @@ pub fn mount(
 }
 
 fn dispatch(host: &web_sys::HtmlElement, event: BellEvent) {
+    /// An object of one field, as the page reads it.
+    fn with(field: &str, value: &JsValue) -> JsValue {
+        let object = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&object, &field.into(), value);
+        object.into()
+    }
+    fn js<T: serde::Serialize>(value: &T) -> JsValue {
+        crate::json::to_js(value).unwrap_or(JsValue::NULL)
+    }
     let (name, detail) = match event {
-        BellEvent::Notification(notification) => (
-            "belfry:notification",
-            serde_json::to_string(&notification).unwrap_or_default(),
-        ),
+        BellEvent::Notification(notification) => ("belfry:notification", js(&notification)),
         BellEvent::UnreadCount(count) => (
             "belfry:unread-count",
-            serde_json::json!({ "count": count }).to_string(),
+            with("count", &JsValue::from(count as f64)),
         ),
-        BellEvent::Error(message) => (
-            "belfry:error",
-            serde_json::json!({ "message": message }).to_string(),
-        ),
+        BellEvent::Error(message) => ("belfry:error", with("message", &message.into())),
         BellEvent::Action {
             notification,
             action,
             done,
         } => {
-            // (Text, as the other events': serialising into a `serde_json::Value` would build
-            // the notification's serialiser a second time into the bundle.)
-            let detail = format!(
-                r#"{{"notification":{},"action":{}}}"#,
-                serde_json::to_string(&notification).unwrap_or_default(),
-                serde_json::to_string(&action).unwrap_or_default(),
-            );
-            let detail = js_sys::JSON::parse(&detail).unwrap_or(JsValue::NULL);
+            let detail = with("notification", &js(&notification));
+            let _ = js_sys::Reflect::set(&detail, &"action".into(), &js(&action));
             // `detail.done()`: the page did it; the bell records it completed.
             let confirm = Closure::once_into_js(move || done.run(()));
             let _ = js_sys::Reflect::set(&detail, &"done".into(), &confirm);
-            send(host, "belfry:action", &detail);
-            return;
+            ("belfry:action", detail)
         }
     };
-    let detail = js_sys::JSON::parse(&detail).unwrap_or(JsValue::NULL);
     send(host, name, &detail);
 }
 

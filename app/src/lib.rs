@@ -22,6 +22,7 @@ compile_error!(
 pub mod bell;
 #[cfg(feature = "browser")]
 pub mod embed;
+pub mod json;
 pub mod notification;
 pub mod page_data;
 mod pages;

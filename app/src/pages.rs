@@ -8,7 +8,7 @@ use crate::page_data::{self, PageData};
 /// `/`: a header with the signed-in user's bell, rendered with their first page.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| page_data::load());
+    let data = Resource::new_serde_wb(|| (), |_| page_data::load());
 
     view! {
         <Suspense fallback=|| ()>
@@ -94,11 +94,22 @@ fn send(event: leptos::ev::SubmitEvent, sent: RwSignal<Option<String>>) {
                 .map(|input| input.value())
                 .unwrap_or_default()
         };
-        let body = serde_json::json!({ "user": field("user"), "message": field("message"), "link": field("link") });
+        #[derive(serde::Serialize)]
+        struct Send {
+            user: String,
+            message: String,
+            link: String,
+        }
+        let body = crate::json::to_string(&Send {
+            user: field("user"),
+            message: field("message"),
+            link: field("link"),
+        })
+        .unwrap_or_default();
         leptos::task::spawn_local(async move {
             let response = gloo_net::http::Request::post("/dev/send")
                 .header("Content-Type", "application/json")
-                .body(body.to_string());
+                .body(body);
             let outcome = match response {
                 Ok(request) => match request.send().await {
                     Ok(r) if r.ok() => "Sent.".to_owned(),

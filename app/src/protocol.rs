@@ -279,9 +279,9 @@ impl StreamEvent {
     /// The SSE `data:`, one line of JSON.
     pub fn data(&self) -> String {
         let json = match self {
-            Self::New(notification) => serde_json::to_string(notification),
-            Self::Changed(_, changed) => serde_json::to_string(changed),
-            Self::Resync(resync) => serde_json::to_string(resync),
+            Self::New(notification) => crate::json::to_string(notification),
+            Self::Changed(_, changed) => crate::json::to_string(changed),
+            Self::Resync(resync) => crate::json::to_string(resync),
         };
         // Plain structs of strings and numbers: serialising them cannot fail.
         json.unwrap_or_default()
@@ -293,7 +293,7 @@ impl StreamEvent {
             name: &str,
             data: &str,
         ) -> Result<T, ProtocolError> {
-            serde_json::from_str(data).map_err(|e| ProtocolError(format!("{name}: {e}")))
+            crate::json::from_str(data).map_err(|e| ProtocolError(format!("{name}: {e}")))
         }
         match name {
             NEW_NOTIFICATION => json(name, data).map(Self::New),

@@ -118,19 +118,20 @@ mod browser {
             }
         }
 
-        /// Sends a request (with `body` as JSON, if any); after a 401, gets a fresh token (if
+        /// Sends a request (with `body`, JSON text, if any); after a 401, gets a fresh token (if
         /// there is a token URL) and sends it once more.
         async fn send(
             &self,
             build: impl Fn() -> RequestBuilder,
-            body: Option<&serde_json::Value>,
+            body: Option<&str>,
         ) -> Result<Response, ApiError> {
             let once = || async {
                 let request = self.signed(build());
                 let sent = match body {
                     Some(body) => {
                         request
-                            .json(body)
+                            .header("Content-Type", "application/json")
+                            .body(body)
                             .map_err(|e| failed("cannot send", e))?
                             .send()
                             .await
@@ -192,7 +193,7 @@ mod browser {
             base64.push('=');
         }
         let json = web_sys::window()?.atob(&base64).ok()?;
-        let claims: serde_json::Value = serde_json::from_str(&json).ok()?;
+        let claims: serde_json::Value = crate::json::from_str(&json).ok()?;
         match &claims["sub"] {
             serde_json::Value::String(s) => Some(s.clone()),
             serde_json::Value::Number(n) => Some(n.to_string()),
@@ -210,10 +211,11 @@ mod browser {
                     response.status()
                 )));
             }
-            response
-                .json()
+            let text = response
+                .text()
                 .await
-                .map_err(|e| failed("unexpected answer", e))
+                .map_err(|e| failed("unexpected answer", e))?;
+            crate::json::from_str(&text).map_err(|e| failed("unexpected answer", e))
         }
 
         /// A page of the list of `status` (and `category`), after `before`.
@@ -254,13 +256,13 @@ mod browser {
             &self,
             build: impl Fn(&str) -> RequestBuilder,
             path: &str,
-            body: Option<serde_json::Value>,
+            body: Option<String>,
         ) -> Result<(), ApiError> {
             let url = self.url(path);
             let response = self
                 .send(
                     || build(&url).header("X-Requested-With", "XMLHttpRequest"),
-                    body.as_ref(),
+                    body.as_deref(),
                 )
                 .await?;
             if response.ok() {
@@ -298,7 +300,12 @@ mod browser {
 
         /// Marks these seen, in one request.
         pub async fn seen(&self, ids: &[String]) -> Result<(), ApiError> {
-            let body = serde_json::json!({ "ids": ids });
+            #[derive(serde::Serialize)]
+            struct Seen<'a> {
+                ids: &'a [String],
+            }
+            let body =
+                crate::json::to_string(&Seen { ids }).map_err(|e| failed("cannot send", e))?;
             self.change(Request::post, "/notifications/seen", Some(body))
                 .await
         }
@@ -319,7 +326,12 @@ mod browser {
             match (action.segment(), action) {
                 (None, _) => self.change(Request::delete, &one, None).await,
                 (Some(segment), ItemAction::Snooze(until)) => {
-                    let body = serde_json::json!({ "until": until });
+                    #[derive(serde::Serialize)]
+                    struct Snooze<'a> {
+                        until: &'a str,
+                    }
+                    let body = crate::json::to_string(&Snooze { until })
+                        .map_err(|e| failed("cannot send", e))?;
                     let path = format!("{one}/{segment}");
                     self.change(Request::post, &path, Some(body)).await
                 }

@@ -202,7 +202,7 @@ pub fn encoded(text: &str) -> String {
 /// three non-empty base64url parts). Anything else (an HTML sign-in page, `{}`, an empty body)
 /// is no token: `None`, never taken as one.
 pub fn token_in(answer: &str) -> Option<String> {
-    if let Ok(json) = serde_json::from_str::<serde_json::Value>(answer) {
+    if let Ok(json) = crate::json::from_str::<serde_json::Value>(answer) {
         return json
             .get("token")?
             .as_str()

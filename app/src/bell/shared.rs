@@ -182,7 +182,7 @@ impl Tab {
             let Some(text) = message.data().as_string() else {
                 return;
             };
-            if let Ok(event) = serde_json::from_str::<LiveEvent>(&text) {
+            if let Ok(event) = crate::json::from_str::<LiveEvent>(&text) {
                 tab.saw(&event);
                 (tab.on_event)(event);
             }
@@ -279,7 +279,7 @@ impl Tab {
         let relay = move |event: LiveEvent| {
             tab.ringer.ring_if_new(&event);
             tab.saw(&event);
-            if let Ok(text) = serde_json::to_string(&event) {
+            if let Ok(text) = crate::json::to_string(&event) {
                 let _ = tab.channel.post_message(&text.into());
             }
             (tab.on_event)(event);

@@ -120,7 +120,7 @@ impl Strings {
     pub fn with_overrides(json: Option<&str>, locale: Option<String>) -> Self {
         let mut strings = Self::default();
         let given = json.and_then(|json| {
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).ok()
+            crate::json::from_str::<serde_json::Map<String, serde_json::Value>>(json).ok()
         });
         for (key, value) in given.unwrap_or_default() {
             if let (Some(word), Some(text)) = (strings.word(&key), value.as_str()) {

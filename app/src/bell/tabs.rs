@@ -17,7 +17,7 @@ pub const MAX_TABS: usize = 20;
 /// that does not parse is left out, and `json` that is not an array gives none. A key must be a
 /// category (1..=255 characters, no control characters, no comma).
 pub fn parse_tabs(json: Option<&str>) -> Vec<Tab> {
-    let items = json.and_then(|json| serde_json::from_str::<Vec<serde_json::Value>>(json).ok());
+    let items = json.and_then(|json| crate::json::from_str::<Vec<serde_json::Value>>(json).ok());
     let mut tabs: Vec<Tab> = Vec::new();
     for item in items.unwrap_or_default() {
         // (Read by hand: serde's untagged enums cost the bundle tens of KiB.)
