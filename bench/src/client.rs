@@ -134,8 +134,14 @@ impl Target {
             .body(body.to_string())
             .send()
             .await;
+        self.accepted(sent, &[201]).await
+    }
+
+    /// Whether a publish was answered with one of the `accepting` statuses (the first few
+    /// refusals and failures are reported).
+    async fn accepted(&self, sent: reqwest::Result<reqwest::Response>, accepting: &[u16]) -> bool {
         match sent {
-            Ok(response) if response.status().as_u16() == 201 => {
+            Ok(response) if accepting.contains(&response.status().as_u16()) => {
                 // Read the body, so the connection goes back to the pool.
                 response.bytes().await.is_ok()
             }
@@ -208,20 +214,8 @@ impl Target {
                 .body(body.to_string())
                 .send()
                 .await;
-            match sent {
-                Ok(response) if matches!(response.status().as_u16(), 201 | 202) => {
-                    if response.bytes().await.is_err() {
-                        return false;
-                    }
-                }
-                Ok(response) => {
-                    self.report_failure(&format!("publish refused: {}", response.status()));
-                    return false;
-                }
-                Err(err) => {
-                    self.report_failure(&format!("publish failed: {err}"));
-                    return false;
-                }
+            if !self.accepted(sent, &[201, 202]).await {
+                return false;
             }
         }
         true

@@ -147,14 +147,24 @@ struct ServerArgs {
 }
 
 impl ServerArgs {
+    /// The server, with its streams on it alone.
+    fn target(&self) -> Result<Target, String> {
+        Target::new(
+            &self.server,
+            self.protocol,
+            &self.jwt_secret,
+            &self.service_key,
+        )
+    }
+
     fn bench(&self) -> Result<Bench, String> {
+        self.bench_on(self.target()?)
+    }
+
+    /// A bench of `target` (the server, its streams where `target` puts them).
+    fn bench_on(&self, target: Target) -> Result<Bench, String> {
         Ok(Bench {
-            target: Arc::new(Target::new(
-                &self.server,
-                self.protocol,
-                &self.jwt_secret,
-                &self.service_key,
-            )?),
+            target: Arc::new(target),
             label: self.label.clone(),
             server: Process::Pid(self.pid),
             database: self.database_pid.map(Process::Pid),
@@ -192,14 +202,7 @@ async fn main() -> Result<(), String> {
             rounds,
             also,
         } => {
-            let mut bench = server.bench()?;
-            let target = Target::new(
-                &server.server,
-                server.protocol,
-                &server.jwt_secret,
-                &server.service_key,
-            )?;
-            bench.target = Arc::new(target.with_stream_servers(&also));
+            let bench = server.bench_on(server.target()?.with_stream_servers(&also))?;
             delivery::broadcast(&bench, streams, rounds).await
         }
         Command::Discard {
@@ -209,14 +212,7 @@ async fn main() -> Result<(), String> {
             batch,
             database_port,
         } => {
-            let mut bench = server.bench()?;
-            let target = Target::new(
-                &server.server,
-                server.protocol,
-                &server.jwt_secret,
-                &server.service_key,
-            )?;
-            bench.target = Arc::new(target.streams_on(&streams_on));
+            let bench = server.bench_on(server.target()?.streams_on(&streams_on))?;
             scenario::discard::run(&bench, count, batch.max(1), database_port).await
         }
         Command::Churn {

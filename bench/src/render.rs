@@ -242,6 +242,14 @@ fn per_run(runs: &[Vec<Record>], f: impl Fn(&[Record]) -> Option<f64>) -> Vec<f6
     runs.iter().filter_map(|records| f(records)).collect()
 }
 
+/// `f`'s pair (Belfry's figure, a peer's) in each run that measured both, as two lists.
+fn per_run_pair(
+    runs: &[Vec<Record>],
+    f: impl Fn(&[Record]) -> Option<(f64, f64)>,
+) -> (Vec<f64>, Vec<f64>) {
+    runs.iter().filter_map(|records| f(records)).unzip()
+}
+
 /// The median of `values` (not empty): the middle one, or the mean of the two middle ones.
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
@@ -398,15 +406,12 @@ fn targets_table(runs: &[Vec<Record>]) -> String {
         }
     }
     for peer in peers.iter().filter(|p| !p.ends_with("-sqlite")) {
-        let both: Vec<(u64, f64, f64)> = runs
-            .iter()
-            .filter_map(|records| cpu_per_delivery_vs(records, peer, 100))
-            .collect();
-        if both.is_empty() {
+        let (ours, theirs) = per_run_pair(runs, |records| {
+            cpu_per_delivery_vs(records, peer, 100).map(|(_, ours, theirs)| (ours, theirs))
+        });
+        if ours.is_empty() {
             continue;
         }
-        let ours: Vec<f64> = both.iter().map(|b| b.1).collect();
-        let theirs: Vec<f64> = both.iter().map(|b| b.2).collect();
         let _ = writeln!(
             out,
             "| server CPU per delivery (batch 100) ≤ {peer}'s | {} vs {} (each at the highest rate both sustained in that run) | {} |",
@@ -453,20 +458,15 @@ fn targets_table(runs: &[Vec<Record>]) -> String {
         );
     }
     for peer in &peers {
-        let both: Vec<(f64, f64)> = runs
-            .iter()
-            .filter_map(|records| {
-                Some((
-                    bytes_per_stream(records, BELFRY)?,
-                    bytes_per_stream(records, peer)?,
-                ))
-            })
-            .collect();
-        if both.is_empty() {
+        let (ours, theirs) = per_run_pair(runs, |records| {
+            Some((
+                bytes_per_stream(records, BELFRY)?,
+                bytes_per_stream(records, peer)?,
+            ))
+        });
+        if ours.is_empty() {
             continue;
         }
-        let ours: Vec<f64> = both.iter().map(|b| b.0).collect();
-        let theirs: Vec<f64> = both.iter().map(|b| b.1).collect();
         let _ = writeln!(
             out,
             "| no more memory per stream than {peer} | {} vs {} | {} |",

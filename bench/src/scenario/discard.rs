@@ -41,13 +41,9 @@ pub async fn run(
     let mut next = 0;
     while next < count {
         while publishes.len() >= IN_FLIGHT {
-            refused += u64::from(
-                !publishes
-                    .join_next()
-                    .await
-                    .unwrap_or(Ok(false))
-                    .unwrap_or(false),
-            );
+            if let Some(done) = publishes.join_next().await {
+                refused += u64::from(!done.unwrap_or(false));
+            }
         }
         let end = (next + batch as u64).min(count);
         let users: Vec<String> = (next..end).map(|i| format!("discard-{i}")).collect();
