@@ -153,12 +153,29 @@ const FRAMING: [HeaderName; 4] = [
 
 /// Writes the head, then the body: frame by frame for a stream (watching for the client hanging
 /// up meanwhile), or whole with its length for anything else (an error, say).
+///
+/// A task's future is one allocation as large as its largest state, held for the connection's
+/// life: the states an idle stream does not need (collecting a whole body, writing a frame
+/// under its deadline) are boxed, so they take memory only while they run.
 async fn write_response(socket: &mut TcpStream, response: Response<Body>) -> std::io::Result<()> {
-    let (parts, mut body) = response.into_parts();
+    let (parts, body) = response.into_parts();
     let is_stream = parts
         .headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let mut head = response_head(parts);
+    if is_stream {
+        head.extend_from_slice(b"\r\n");
+        Box::pin(write_with_deadline(socket, &head)).await?;
+        drop(head);
+        copy_frames(socket, body).await
+    } else {
+        Box::pin(write_whole(socket, head, body)).await
+    }
+}
+
+/// The status line and headers, without the blank line that ends them.
+fn response_head(parts: axum::http::response::Parts) -> Vec<u8> {
     let mut head = format!(
         "HTTP/1.1 {} {}\r\n",
         parts.status.as_str(),
@@ -181,22 +198,24 @@ async fn write_response(socket: &mut TcpStream, response: Response<Body>) -> std
     head.extend_from_slice(
         format!("date: {}\r\n", httpdate::fmt_http_date(SystemTime::now())).as_bytes(),
     );
-    drop(parts);
+    head
+}
 
-    if !is_stream {
-        let bytes = body
-            .collect()
-            .await
-            .map(|collected| collected.to_bytes())
-            .unwrap_or_default();
-        head.extend_from_slice(format!("content-length: {}\r\n\r\n", bytes.len()).as_bytes());
-        head.extend_from_slice(&bytes);
-        return write_with_deadline(socket, &head).await;
-    }
-    head.extend_from_slice(b"\r\n");
-    write_with_deadline(socket, &head).await?;
-    drop(head);
+/// A response that is not a stream: its whole body, with its length.
+async fn write_whole(socket: &mut TcpStream, mut head: Vec<u8>, body: Body) -> std::io::Result<()> {
+    let bytes = body
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+    head.extend_from_slice(format!("content-length: {}\r\n\r\n", bytes.len()).as_bytes());
+    head.extend_from_slice(&bytes);
+    write_with_deadline(socket, &head).await
+}
 
+/// Copies a stream's frames to the socket until the body ends or the client hangs up: the
+/// state an idle stream's task rests in.
+async fn copy_frames(socket: &mut TcpStream, mut body: Body) -> std::io::Result<()> {
     let (mut reader, mut writer) = socket.split();
     // The client sends nothing after its request; a read returning is its hang-up.
     let mut hang_up = [0u8; 64];
@@ -205,7 +224,7 @@ async fn write_response(socket: &mut TcpStream, response: Response<Body>) -> std
             frame = body.frame() => {
                 let Some(Ok(frame)) = frame else { return Ok(()) };
                 if let Ok(data) = frame.into_data() {
-                    write_with_deadline(&mut writer, &data).await?;
+                    Box::pin(write_with_deadline(&mut writer, &data)).await?;
                 }
             }
             read = reader.read(&mut hang_up) => {
