@@ -161,9 +161,7 @@ pub fn app(state: AppState) -> Router {
                 move || app::shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state_timeout,
             deadline,

@@ -1,10 +1,13 @@
-//! What the server-rendered pages learn about the request: the signed-in user (from the
-//! `belfry_token` cookie) and their first page of notifications.
+//! What the server-rendered page learns about the request: the signed-in user (from the
+//! `belfry_token` cookie) and their first page of notifications; and the answer to a path that
+//! is no page.
 
 use std::sync::Arc;
 
 use app::bell::{BellSnapshot, PAGE};
 use app::page_data::{PageData, PageSource};
+use axum::http::StatusCode;
+use axum::response::Html;
 use axum_extra::extract::CookieJar;
 
 use crate::auth::TOKEN_COOKIE;
@@ -55,4 +58,13 @@ pub fn page_source(state: AppState, dev: bool) -> PageSource {
             }
         })
     }))
+}
+
+/// Any path that is neither a route nor an asset: 404, with a short HTML page (the app has one
+/// page, `/`; see `app::App`).
+pub async fn not_found() -> (StatusCode, Html<&'static str>) {
+    (
+        StatusCode::NOT_FOUND,
+        Html("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found · Belfry</title></head><body><p>Page not found. <a href=\"/\">Belfry</a></p></body></html>"),
+    )
 }

@@ -68,3 +68,24 @@ async fn the_home_page_carries_the_bell_and_the_first_page() {
         "no demo panel without --dev"
     );
 }
+
+/// The app has one page: `/` is it, with its title; any other path is a plain 404 page that
+/// loads no bundle.
+#[tokio::test]
+async fn only_the_root_is_a_page() {
+    let db = sqlite().await;
+    let router = belfry::app(state(db.store.clone()));
+
+    let (status, html) = page(&router, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<title>Belfry</title>"), "{html}");
+
+    for path in ["/nothing", "/notifications/nothing/else", "/index.html"] {
+        let response = respond(&router, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let html = String::from_utf8(bytes.to_vec()).unwrap();
+        assert!(html.contains("Page not found."), "{path}: {html}");
+        assert!(!html.contains(".wasm"), "{path}: {html}");
+    }
+}
