@@ -147,6 +147,28 @@ fn first_rate(records: &[Record], target: &str, batch: usize) -> Option<u64> {
     })
 }
 
+/// Why a sustained rate `goal` is out of reach, when Belfry's CPU says so: at the server CPU
+/// per delivery Belfry spent at its own sustained rate (median over the runs), one core
+/// delivers at most 10^6 ÷ that many notifications per second. Empty when that ceiling is
+/// above `goal` (then the limit is elsewhere: latency, the disk).
+fn one_core_ceiling(runs: &[Vec<Record>], batch: usize, goal: f64) -> String {
+    let micros = per_run(runs, |records| {
+        let rate = sustained_rate(records, BELFRY, batch)?;
+        micros_per_delivery(delivery_at(records, BELFRY, batch, rate)?)
+    });
+    if micros.is_empty() {
+        return String::new();
+    }
+    let ceiling = 1e6 / median(&micros);
+    if ceiling >= goal {
+        return String::new();
+    }
+    format!(
+        "; 5× is {goal:.0}/s, and at Belfry's {:.1} µs of server CPU per delivery one core carries at most {ceiling:.0}/s",
+        median(&micros)
+    )
+}
+
 /// Belfry's and `peer`'s server CPU per delivery at the same load: the highest rate both
 /// sustained at `batch` (sweeps step through the same rates), or, when either sustained none,
 /// the first step (the same rate for both); with that rate.
@@ -395,12 +417,18 @@ fn targets_table(runs: &[Vec<Record>]) -> String {
                 }
                 continue;
             }
+            let goal = 5.0 * median(&theirs);
             let _ = writeln!(
                 out,
-                "| ≥ 5× {peer}'s sustained rate (batch {batch}) | {}: {:.0}/s vs {:.0}/s (medians) | {} |",
+                "| ≥ 5× {peer}'s sustained rate (batch {batch}) | {}: {:.0}/s vs {:.0}/s (medians){} | {} |",
                 spread(&ratios, |r| format!("{r:.1}×")),
                 median(&ours),
                 median(&theirs),
+                if median(&ratios) >= 5.0 {
+                    String::new()
+                } else {
+                    one_core_ceiling(runs, batch, goal)
+                },
                 met(median(&ratios) >= 5.0)
             );
         }
@@ -928,6 +956,29 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    /// A missed ≥ 5× says so when Belfry's own CPU per delivery puts 5× past one core.
+    #[test]
+    fn a_missed_ratio_names_the_one_core_ceiling_when_cpu_is_the_limit() {
+        let busy = |secs: f64| {
+            let mut record = delivery(BELFRY, 2000, 4.0, 0);
+            if let Record::Delivery { cpu, .. } = &mut record {
+                cpu.server_secs = Some(secs);
+            }
+            record
+        };
+        // 10,000 delivered with 5 s of CPU: 500 µs each, at most 2,000/s on one core.
+        let records = vec![busy(5.0), delivery("peer", 1000, 8.0, 0)];
+        let text = markdown(&one_run(&records));
+        assert!(
+            text.contains("2.0×: 2000/s vs 1000/s (medians); 5× is 5000/s, and at Belfry's 500.0 µs of server CPU per delivery one core carries at most 2000/s | **no** |"),
+            "{text}"
+        );
+        // With 0.5 s, one core could carry 20,000/s: the limit is not the CPU, so no ceiling.
+        let records = vec![busy(0.5), delivery("peer", 1000, 8.0, 0)];
+        let text = markdown(&one_run(&records));
+        assert!(text.contains("2.0×: 2000/s vs 1000/s (medians) | **no** |"), "{text}");
     }
 
     #[test]
