@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The benchmark suite: Belfry on its embedded SQLite store and on MongoDB (SecantusDB started
-# here), and the peer servers of bench/peers/ (Node.js better-sse, Python sse-starlette; each in
+# The benchmark suite: Belfry on its embedded SQLite store (and, for the disk's share, the same
+# store on tmpfs) and on MongoDB (SecantusDB started here), and the peer servers of bench/peers/ (Node.js better-sse, Python sse-starlette; each in
 # memory and, as *-sqlite, storing to SQLite as Belfry does; Nchan in nginx), each driven by the same generator
 # (the belfry-bench crate) through the same scenarios; writes the
 # raw results to bench/results.jsonl and the tables to docs/BENCHMARKS.md.
@@ -66,8 +66,10 @@ cargo build --release -p server -p belfry-bench
 .venv/bin/pip install --quiet "SecantusDB==$SECANTUS_VERSION" -r bench/peers/python/requirements.txt
 
 work=$(mktemp -d)
+# belfry-sqlite-shm's database: the same store in memory-backed files (tmpfs).
+shm=$(mktemp -d -p /dev/shm belfry-bench.XXXXXX)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work" "$shm"' EXIT
 secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export BELFRY_JWT_SECRET="$secret" BELFRY_SERVICE_KEY="$key"
@@ -142,6 +144,11 @@ run_server() {
       start "$work/$1.log" "$target_dir/release/belfry" serve --addr 127.0.0.1:0 \
         --database "sqlite://$work/bench.db" --jwt-secret "$secret" --service-key "$key" \
         --publish-rate 1000000 ;;
+    belfry-sqlite-shm)
+      rm -f "$shm"/bench.db*
+      start "$work/$1.log" "$target_dir/release/belfry" serve --addr 127.0.0.1:0 \
+        --database "sqlite://$shm/bench.db" --jwt-secret "$secret" --service-key "$key" \
+        --publish-rate 1000000 ;;
     belfry-mongodb)
       start "$work/$1.log" "$target_dir/release/belfry" serve --addr 127.0.0.1:0 \
         --database "mongodb://127.0.0.1:$secantus_port/bench$RANDOM$RANDOM" \
@@ -215,7 +222,7 @@ browser_assets() {
   kill "$host_pid" 2>/dev/null || true
 }
 
-servers=(belfry-sqlite belfry-assets belfry-mongodb belfry-mongodb-2x node-better-sse python-sse-starlette
+servers=(belfry-sqlite belfry-sqlite-shm belfry-assets belfry-mongodb belfry-mongodb-2x node-better-sse python-sse-starlette
   node-better-sse-sqlite python-sse-starlette-sqlite nchan)
 results=bench/results.jsonl
 rerun=
@@ -264,6 +271,13 @@ for run in $(seq "$runs"); do
     case $server in belfry-mongodb*) [ "$run" = 1 ] || continue ;; esac
     if [ "$server" = belfry-mongodb-2x ]; then
       two_instances
+      continue
+    fi
+    # The disk's share of Belfry's figures (set beside Nchan's, which writes nothing to disk):
+    # the same store on tmpfs, where an fsync costs nothing; its delivery sweeps only.
+    if [ "$server" = belfry-sqlite-shm ]; then
+      scenario "$server" delivery --streams "$streams" --rate "$rate" --secs "$secs" \
+        --step-secs "$step_secs" --max-rate "$max_rate"
       continue
     fi
     if [ "$server" = belfry-assets ]; then
