@@ -173,11 +173,13 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, AppError> {
     let Some(value) = parts.headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
     value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| Some(t.trim()))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| Some(t.trim()))
         .ok_or_else(|| {
             unauthorized(
                 "invalid_token",

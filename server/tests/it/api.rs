@@ -234,3 +234,32 @@ async fn a_panic_in_a_handler_is_a_500_not_a_crash() {
             .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+/// The `Authorization` scheme is case-insensitive (RFC 9110 §11.1), for the service key and for
+/// user tokens alike; another scheme is still refused.
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let db = sqlite().await;
+    let router = belfry::app(state(db.store.clone()));
+    let request = Request::post("/api/notifications")
+        .header("authorization", format!("BEARER {SERVICE_KEY}"))
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"user_id": "alice", "message": "hi"}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(call(&router, request).await.0, StatusCode::CREATED);
+    let list = |scheme: &str| {
+        Request::get("/notifications")
+            .header("authorization", format!("{scheme} {}", token("alice")))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, body) = call(&router, list("bearer")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        call(&router, list("Token")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
