@@ -978,7 +978,10 @@ mod tests {
         // With 0.5 s, one core could carry 20,000/s: the limit is not the CPU, so no ceiling.
         let records = vec![busy(0.5), delivery("peer", 1000, 8.0, 0)];
         let text = markdown(&one_run(&records));
-        assert!(text.contains("2.0×: 2000/s vs 1000/s (medians) | **no** |"), "{text}");
+        assert!(
+            text.contains("2.0×: 2000/s vs 1000/s (medians) | **no** |"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -61,12 +61,17 @@ pub async fn opens_a_stream(socket: &TcpStream) -> bool {
 pub async fn serve(mut socket: TcpStream, router: axum::Router, header_read_timeout: Duration) {
     let request = match tokio::time::timeout(header_read_timeout, read_head(&mut socket)).await {
         Ok(Ok(request)) => request,
-        Ok(Err(HeadError::Malformed)) => {
-            let _ = socket
-                .write_all(
-                    b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
-                )
-                .await;
+        Ok(Err(refused @ (HeadError::Malformed | HeadError::TooLarge))) => {
+            let status = if refused == HeadError::TooLarge {
+                "431 Request Header Fields Too Large"
+            } else {
+                "400 Bad Request"
+            };
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nconnection: close\r\ndate: {}\r\ncontent-length: 0\r\n\r\n",
+                httpdate::fmt_http_date(SystemTime::now())
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
             return;
         }
         Ok(Err(HeadError::Closed)) | Err(_) => return,
@@ -82,6 +87,8 @@ pub async fn serve(mut socket: TcpStream, router: axum::Router, header_read_time
 pub enum HeadError {
     /// Not a request this transport serves (answered 400).
     Malformed,
+    /// A head past [`MAX_HEAD`] bytes or [`MAX_HEADERS`] headers (answered 431).
+    TooLarge,
     /// The client hung up first.
     Closed,
 }
@@ -113,7 +120,10 @@ pub fn parse_head(buffer: &[u8]) -> Result<Option<Request<Body>>, HeadError> {
     match parsed.parse(buffer) {
         Ok(httparse::Status::Complete(_)) => to_request(&parsed).map(Some),
         Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD => Ok(None),
-        Ok(httparse::Status::Partial) | Err(_) => Err(HeadError::Malformed),
+        Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
+            Err(HeadError::TooLarge)
+        }
+        Err(_) => Err(HeadError::Malformed),
     }
 }
 

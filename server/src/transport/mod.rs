@@ -135,9 +135,12 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let mut http = ConnectionBuilder::new(TokioExecutor::new());
+    // A client may send its request and shut its side down at once (`nc -N`, a pipe into a
+    // socket): hyper's default takes that end of input as a hang-up and drops the answer.
     http.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+        .header_read_timeout(header_read_timeout)
+        .half_close(true);
     // HTTP/2 peers that stop answering are found by pings and let go.
     http.http2()
         .timer(TokioTimer::new())

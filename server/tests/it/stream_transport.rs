@@ -173,7 +173,37 @@ async fn errors_on_the_lean_transport_are_whole_responses() {
     let mut raw = Raw::connect(&server).await;
     raw.send("GET /notifications/stream HTTP/1.1\r\nno colon here\r\n\r\n")
         .await;
-    assert_eq!(raw.head().await.status_line, "HTTP/1.1 400 Bad Request");
+    let head = raw.head().await;
+    assert_eq!(head.status_line, "HTTP/1.1 400 Bad Request");
+    assert!(head.header("date").is_some(), "RFC 9110 §6.6.1");
+
+    // More headers than the transport reads: 431, as hyper answers.
+    let many: String = (0..100).map(|i| format!("x-{i}: {i}\r\n")).collect();
+    let mut raw = Raw::connect(&server).await;
+    raw.send(&format!("GET /notifications/stream HTTP/1.1\r\n{many}\r\n"))
+        .await;
+    let head = raw.head().await;
+    assert_eq!(
+        head.status_line,
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
+    assert_eq!(head.header("content-length"), Some("0"));
+}
+
+/// A client that sends its request and shuts its side down at once (`nc -N`, a pipe into a
+/// socket) still gets the answer.
+#[tokio::test]
+async fn a_request_then_a_half_close_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&support::sqlite_url(&dir)).await;
+    let mut raw = Raw::connect(&server).await;
+    raw.send("GET /healthz HTTP/1.1\r\nhost: belfry\r\n\r\n")
+        .await;
+    raw.socket.shutdown().await.expect("half-close");
+    let head = raw.head().await;
+    assert_eq!(head.status_line, "HTTP/1.1 200 OK");
+    let body: serde_json::Value = serde_json::from_slice(&raw.body(&head).await).unwrap();
+    assert_eq!(body["status"], "ok", "{body}");
 }
 
 #[tokio::test]

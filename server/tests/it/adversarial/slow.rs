@@ -75,8 +75,8 @@ async fn odd_requests_get_a_clear_answer() {
     let many_headers: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
     let big_header = format!("X-Big: {}\r\n", "a".repeat(20 * 1024));
     let cases: Vec<(&str, String, &str)> = vec![
-        ("100 headers on a stream request", format!("GET {stream} HTTP/1.1\r\n{many_headers}\r\n"), " 400 "),
-        ("a 20 KiB header on a stream request", format!("GET {stream} HTTP/1.1\r\n{big_header}\r\n"), " 400 "),
+        ("100 headers on a stream request", format!("GET {stream} HTTP/1.1\r\n{many_headers}\r\n"), " 431 "),
+        ("a 20 KiB header on a stream request", format!("GET {stream} HTTP/1.1\r\n{big_header}\r\n"), " 431 "),
         (
             "Transfer-Encoding and Content-Length on a stream request",
             format!("GET {stream} HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"),
