@@ -135,12 +135,13 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let mut http = ConnectionBuilder::new(TokioExecutor::new());
-    // A client may send its request and shut its side down at once (`nc -N`, a pipe into a
-    // socket): hyper's default takes that end of input as a hang-up and drops the answer.
+    // hyper's default, kept on purpose: the end of a client's input is its hang-up. That is how
+    // a stream on a kept-alive connection learns its client left (an `EventSource` never
+    // half-closes), at the price of no answer for a client that sends a request and shuts its
+    // side at once (`nc -N`). With `half_close(true)` such a stream lived on until a write failed.
     http.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
-        .half_close(true);
+        .header_read_timeout(header_read_timeout);
     // HTTP/2 peers that stop answering are found by pings and let go.
     http.http2()
         .timer(TokioTimer::new())

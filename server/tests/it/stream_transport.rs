@@ -190,20 +190,38 @@ async fn errors_on_the_lean_transport_are_whole_responses() {
     assert_eq!(head.header("content-length"), Some("0"));
 }
 
-/// A client that sends its request and shuts its side down at once (`nc -N`, a pipe into a
-/// socket) still gets the answer.
+/// A client that leaves a stream hyper carries (on a kept-alive connection) is let go at once,
+/// not at the next heartbeat's failed write: the end of its input is its hang-up.
 #[tokio::test]
-async fn a_request_then_a_half_close_is_answered() {
+async fn a_hang_up_ends_a_stream_on_a_kept_alive_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&support::sqlite_url(&dir)).await;
+    // A heartbeat far past the test's patience, so only the hang-up itself can end the stream.
+    let server = TestServer::start_with(support::live::serve_args(
+        &support::sqlite_url(&dir),
+        &["--heartbeat-secs", "600"],
+    ))
+    .await;
     let mut raw = Raw::connect(&server).await;
     raw.send("GET /healthz HTTP/1.1\r\nhost: belfry\r\n\r\n")
         .await;
-    raw.socket.shutdown().await.expect("half-close");
-    let head = raw.head().await;
-    assert_eq!(head.status_line, "HTTP/1.1 200 OK");
-    let body: serde_json::Value = serde_json::from_slice(&raw.body(&head).await).unwrap();
-    assert_eq!(body["status"], "ok", "{body}");
+    let health = raw.head().await;
+    raw.body(&health).await;
+    raw.send(&stream_request("alice")).await;
+    assert_eq!(
+        raw.head().await.header("transfer-encoding"),
+        Some("chunked")
+    );
+    let open_streams = |body: &str, n: &str| {
+        body.lines()
+            .any(|line| line == format!("belfry_open_streams {n}"))
+    };
+    server
+        .wait_for("/metrics", |_, body| open_streams(body, "1"))
+        .await;
+    drop(raw);
+    server
+        .wait_for("/metrics", |_, body| open_streams(body, "0"))
+        .await;
 }
 
 #[tokio::test]
