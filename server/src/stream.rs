@@ -60,9 +60,15 @@ pub async fn stream(
     params: Result<Query<StreamParams>, QueryRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let Query(params) = params?;
+    // A browser sends back the id it was given, as UTF-8: an id of any script resumes. Bytes
+    // that are not UTF-8 were never an id.
     let header = headers
         .get("last-event-id")
-        .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned());
+        .map(|v| std::str::from_utf8(v.as_bytes()).map(str::to_owned))
+        .transpose()
+        .map_err(|_| {
+            AppError::malformed("Last-Event-ID is not UTF-8 text", Some("last_event_id"))
+        })?;
     let resume_from = header
         .or(params.last_event_id)
         .filter(|id| !id.trim().is_empty())

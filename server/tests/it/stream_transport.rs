@@ -190,6 +190,46 @@ async fn errors_on_the_lean_transport_are_whole_responses() {
     assert_eq!(head.header("content-length"), Some("0"));
 }
 
+/// `Last-Event-ID` is read as UTF-8, as a browser sends it: an id outside ASCII resumes exactly,
+/// and bytes that are not UTF-8 are refused (400) rather than taken for an unknown id.
+#[tokio::test]
+async fn last_event_id_is_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&support::sqlite_url(&dir)).await;
+    support::live::publish(
+        &server.url,
+        serde_json::json!({"user_id": "alice", "message": "first", "id": "café-1"}),
+    )
+    .await;
+    let after = server.publish_to("alice", "missed").await;
+
+    let request = |last_event_id: &[u8]| {
+        let mut bytes = format!(
+            "GET /notifications/stream?token={} HTTP/1.1\r\nhost: belfry\r\nlast-event-id: ",
+            token("alice")
+        )
+        .into_bytes();
+        bytes.extend_from_slice(last_event_id);
+        bytes.extend_from_slice(b"\r\n\r\n");
+        bytes
+    };
+    let mut raw = Raw::connect(&server).await;
+    raw.socket
+        .write_all(&request("café-1".as_bytes()))
+        .await
+        .unwrap();
+    assert_eq!(raw.head().await.status_line, "HTTP/1.1 200 OK");
+    raw.until(&format!("event: new-notification\nid: {}\n", after.id))
+        .await;
+
+    let mut raw = Raw::connect(&server).await;
+    raw.socket.write_all(&request(b"\xff\xfe")).await.unwrap();
+    let head = raw.head().await;
+    assert_eq!(head.status_line, "HTTP/1.1 400 Bad Request");
+    let body: serde_json::Value = serde_json::from_slice(&raw.body(&head).await).unwrap();
+    assert_eq!(body["field"], "last_event_id", "{body}");
+}
+
 /// A client that leaves a stream hyper carries (on a kept-alive connection) is let go at once,
 /// not at the next heartbeat's failed write: the end of its input is its hang-up.
 #[tokio::test]
