@@ -44,7 +44,8 @@ struct State {
     last_id: Option<String>,
     attempt: u32,
     stopped: bool,
-    /// A counts request is on its way; `count_again`: a notification came after it was sent.
+    /// A counts request is on its way; `count_again`: a notification or a change came after it
+    /// was sent.
     counting: bool,
     count_again: bool,
 }
@@ -126,13 +127,16 @@ impl Live {
                 let new = event.id().map(str::to_owned);
                 // A change event carries the user's counts, not the tabs': asked for those.
                 let tabs = !live.0.borrow().client.categories.get_value().is_empty();
-                let count = new.is_some() || (tabs && matches!(event, StreamEvent::Changed(..)));
+                let changed = matches!(event, StreamEvent::Changed(..));
+                let count = new.is_some() || (tabs && changed);
                 if let Some(id) = &new {
                     live.0.borrow_mut().last_id = Some(id.clone());
                 }
                 live.emit(LiveEvent::Stream(event));
                 if count {
                     live.count();
+                } else if changed {
+                    live.outdate_count();
                 }
             });
         }
@@ -191,6 +195,16 @@ impl Live {
                 return;
             }
         });
+    }
+
+    /// A change came while a counts request was on its way: its answer may predate the change
+    /// (the bell marked a pushed notification seen, say, and the server's `notification-seen`
+    /// overtook the answer), so it is asked again rather than applied after the change's counts.
+    fn outdate_count(&self) {
+        let mut state = self.0.borrow_mut();
+        if state.counting {
+            state.count_again = true;
+        }
     }
 
     /// After the browser gave up: wait, renew the token if possible, open a new EventSource.
