@@ -61,18 +61,9 @@ pub async fn opens_a_stream(socket: &TcpStream) -> bool {
 pub async fn serve(mut socket: TcpStream, router: axum::Router, header_read_timeout: Duration) {
     let request = match tokio::time::timeout(header_read_timeout, read_head(&mut socket)).await {
         Ok(Ok(request)) => request,
-        Ok(Err(refused @ (HeadError::Malformed | HeadError::TooLarge))) => {
-            let status = if refused == HeadError::TooLarge {
-                "431 Request Header Fields Too Large"
-            } else {
-                "400 Bad Request"
-            };
-            let answer = format!(
-                "HTTP/1.1 {status}\r\nconnection: close\r\ndate: {}\r\ncontent-length: 0\r\n\r\n",
-                httpdate::fmt_http_date(SystemTime::now())
-            );
-            let _ = socket.write_all(answer.as_bytes()).await;
-            return;
+        Ok(Err(HeadError::Malformed)) => return refuse(&mut socket, "400 Bad Request").await,
+        Ok(Err(HeadError::TooLarge)) => {
+            return refuse(&mut socket, "431 Request Header Fields Too Large").await
         }
         Ok(Err(HeadError::Closed)) | Err(_) => return,
     };
@@ -80,6 +71,21 @@ pub async fn serve(mut socket: TcpStream, router: axum::Router, header_read_time
     if let Err(err) = write_response(&mut socket, response).await {
         tracing::debug!(%err, "stream connection ended");
     }
+}
+
+/// Answers a head this transport will not serve with `status` and no body, then the
+/// connection ends.
+async fn refuse(socket: &mut TcpStream, status: &str) {
+    let answer = format!(
+        "HTTP/1.1 {status}\r\nconnection: close\r\n{}content-length: 0\r\n\r\n",
+        date()
+    );
+    let _ = socket.write_all(answer.as_bytes()).await;
+}
+
+/// The `Date` header line every answer of this transport carries (RFC 9110 §6.6.1).
+fn date() -> String {
+    format!("date: {}\r\n", httpdate::fmt_http_date(SystemTime::now()))
 }
 
 /// Why no request came of a connection's head.
@@ -205,9 +211,7 @@ fn response_head(parts: axum::http::response::Parts) -> Vec<u8> {
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(b"connection: close\r\n");
-    head.extend_from_slice(
-        format!("date: {}\r\n", httpdate::fmt_http_date(SystemTime::now())).as_bytes(),
-    );
+    head.extend_from_slice(date().as_bytes());
     head
 }
 

@@ -42,6 +42,18 @@ impl Raw {
         }
     }
 
+    /// A connection that already carried one request (`/healthz`, answered): hyper's, kept
+    /// alive, so a stream request on it stays with hyper.
+    async fn kept_alive(server: &TestServer) -> Self {
+        let mut raw = Self::connect(server).await;
+        raw.send("GET /healthz HTTP/1.1\r\nhost: belfry\r\n\r\n")
+            .await;
+        let health = raw.head().await;
+        assert_eq!(health.status_line, "HTTP/1.1 200 OK");
+        raw.body(&health).await;
+        raw
+    }
+
     async fn send(&mut self, request: &str) {
         self.socket
             .write_all(request.as_bytes())
@@ -136,13 +148,7 @@ async fn a_fresh_connection_is_streamed_close_delimited() {
 async fn a_stream_on_a_kept_alive_connection_is_carried_by_hyper() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&support::sqlite_url(&dir)).await;
-    let mut raw = Raw::connect(&server).await;
-    raw.send("GET /healthz HTTP/1.1\r\nhost: belfry\r\n\r\n")
-        .await;
-    let health = raw.head().await;
-    assert_eq!(health.status_line, "HTTP/1.1 200 OK");
-    raw.body(&health).await;
-
+    let mut raw = Raw::kept_alive(&server).await;
     raw.send(&stream_request("alice")).await;
     let head = raw.head().await;
     assert_eq!(head.status_line, "HTTP/1.1 200 OK");
@@ -241,26 +247,22 @@ async fn a_hang_up_ends_a_stream_on_a_kept_alive_connection() {
         &["--heartbeat-secs", "600"],
     ))
     .await;
-    let mut raw = Raw::connect(&server).await;
-    raw.send("GET /healthz HTTP/1.1\r\nhost: belfry\r\n\r\n")
-        .await;
-    let health = raw.head().await;
-    raw.body(&health).await;
+    let mut raw = Raw::kept_alive(&server).await;
     raw.send(&stream_request("alice")).await;
     assert_eq!(
         raw.head().await.header("transfer-encoding"),
         Some("chunked")
     );
-    let open_streams = |body: &str, n: &str| {
-        body.lines()
-            .any(|line| line == format!("belfry_open_streams {n}"))
-    };
-    server
-        .wait_for("/metrics", |_, body| open_streams(body, "1"))
-        .await;
+    wait_for_open_streams(&server, 1).await;
     drop(raw);
+    wait_for_open_streams(&server, 0).await;
+}
+
+/// Waits until the server's `/metrics` counts `n` open streams.
+async fn wait_for_open_streams(server: &TestServer, n: usize) {
+    let line = format!("belfry_open_streams {n}");
     server
-        .wait_for("/metrics", |_, body| open_streams(body, "0"))
+        .wait_for("/metrics", |_, body| body.lines().any(|l| l == line))
         .await;
 }
 
@@ -271,19 +273,10 @@ async fn a_hang_up_unsubscribes_the_stream() {
     let mut raw = Raw::connect(&server).await;
     raw.send(&stream_request("alice")).await;
     raw.head().await;
-    let open_streams = |metrics: &str, n: &str| {
-        metrics
-            .lines()
-            .any(|line| line == format!("belfry_open_streams {n}"))
-    };
-    server
-        .wait_for("/metrics", |_, body| open_streams(body, "1"))
-        .await;
+    wait_for_open_streams(&server, 1).await;
 
     drop(raw);
-    server
-        .wait_for("/metrics", |_, body| open_streams(body, "0"))
-        .await;
+    wait_for_open_streams(&server, 0).await;
     // The server still serves new streams afterwards.
     let mut again = Raw::connect(&server).await;
     again.send(&stream_request("alice")).await;
