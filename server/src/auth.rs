@@ -7,7 +7,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{FromRef, FromRequestParts, Query};
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum_extra::extract::CookieJar;
@@ -15,6 +15,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::api::query::Query;
 use crate::error::AppError;
 use crate::model::UserId;
 
@@ -196,7 +197,9 @@ fn find_token(parts: &Parts, allow_query: bool) -> Result<String, AppError> {
         return Ok(token.to_owned());
     }
     if allow_query {
-        if let Ok(Query(TokenQuery { token: Some(token) })) = Query::try_from_uri(&parts.uri) {
+        // Read as every query is (`api::query`): a token given twice, or not UTF-8, is refused
+        // rather than passed over for the cookie.
+        if let Query(TokenQuery { token: Some(token) }) = Query::from_uri(&parts.uri)? {
             return Ok(token);
         }
     }

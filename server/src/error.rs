@@ -106,8 +106,8 @@ impl AppError {
     }
 }
 
-/// A query string that does not parse (`?limit=1&limit=2`, a repeated `last_event_id`, bytes
-/// that are not UTF-8) gets the contract's 400, not axum's plain-text one.
+/// A query string that does not parse (`?limit=1&limit=2`, a repeated `last_event_id`,
+/// `?limit=x`) gets the contract's 400, not axum's plain-text one (`api::query`).
 impl From<axum::extract::rejection::QueryRejection> for AppError {
     fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
         Self::malformed(

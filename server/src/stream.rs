@@ -8,8 +8,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use app::protocol;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -17,6 +16,7 @@ use axum::response::IntoResponse;
 use futures::stream::{self, StreamExt};
 use serde::Deserialize;
 
+use crate::api::query::Query;
 use crate::auth::StreamUser;
 use crate::delivery::{self, OpenError, Outgoing};
 use crate::error::{AppError, ErrorBody};
@@ -57,9 +57,8 @@ pub async fn stream(
     State(state): State<AppState>,
     StreamUser(user, token_expiry): StreamUser,
     headers: HeaderMap,
-    params: Result<Query<StreamParams>, QueryRejection>,
+    Query(params): Query<StreamParams>,
 ) -> Result<impl IntoResponse, AppError> {
-    let Query(params) = params?;
     // A browser sends back the id it was given, as UTF-8: an id of any script resumes. Bytes
     // that are not UTF-8 were never an id.
     let header = headers

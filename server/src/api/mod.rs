@@ -7,6 +7,7 @@ mod health;
 pub mod notifications;
 pub mod publish;
 pub mod pusher;
+pub mod query;
 pub mod states;
 
 use utoipa::OpenApi;

@@ -1,8 +1,9 @@
 //! The user routes: a signed-in user reads and marks their own notifications, and only those.
 
 use app::Notification;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+
+use super::query::Query;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -104,9 +105,9 @@ pub fn parse_page(limit: Option<&str>, before: Option<&str>) -> Result<Page, App
 pub async fn list(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    params: Result<Query<ListParams>, QueryRejection>,
+    Query(params): Query<ListParams>,
 ) -> Result<Json<Vec<Notification>>, AppError> {
-    let page = params?.page()?;
+    let page = params.page()?;
     Ok(Json(state.store.list(&user, page).await?))
 }
 
@@ -187,9 +188,9 @@ pub async fn mark_all_read(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     _csrf: CsrfGuard,
-    params: Result<Query<ReadAllParams>, QueryRejection>,
+    Query(params): Query<ReadAllParams>,
 ) -> Result<StatusCode, AppError> {
-    match category(params?.category.as_deref())? {
+    match category(params.category.as_deref())? {
         None => state.store.mark_all_read(&user).await?,
         Some(category) => {
             let selection = Selection::InCategory(category);

@@ -5,9 +5,9 @@
 
 use app::protocol::AllCounts;
 use app::Notification;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::Query;
 use axum::extract::{Path, State};
+
+use super::query::Query;
 use axum::http::StatusCode;
 use axum::Json;
 
@@ -81,9 +81,9 @@ pub struct CountsParams {
 pub async fn counts(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    params: Result<Query<CountsParams>, QueryRejection>,
+    Query(params): Query<CountsParams>,
 ) -> Result<Json<AllCounts>, AppError> {
-    let categories = match &params?.categories {
+    let categories = match &params.categories {
         None => Vec::new(),
         Some(raw) => Category::parse_list(raw).map_err(|m| AppError::invalid("categories", m))?,
     };

@@ -9,21 +9,36 @@ use crate::support::live::{serve_args, SseClient, TestServer};
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_query_values_get_the_json_error() {
+async fn unreadable_query_values_get_the_json_error() {
     let db = sqlite().await;
     let router = belfry::app(state(db.store.clone()));
-    for uri in [
-        "/notifications?limit=1&limit=2".to_owned(),
-        format!(
-            "/notifications/stream?token={}&last_event_id=a&last_event_id=b",
-            token("alice")
+    let alice = token("alice");
+    // (URI, whether the token is also in the Authorization header, which wins over `?token=`)
+    for (uri, bearer) in [
+        ("/notifications?limit=1&limit=2".to_owned(), true),
+        (
+            format!("/notifications/stream?token={alice}&last_event_id=a&last_event_id=b"),
+            false,
         ),
+        // A token given twice is refused, not passed over for the cookie (it was
+        // `missing_token`).
+        (
+            format!("/notifications/stream?token=x&token={alice}"),
+            false,
+        ),
+        // Bytes that are not UTF-8 are refused, as in the `Last-Event-ID` header, not read as
+        // U+FFFD (an id nobody was sent, so a `resync`).
+        (
+            format!("/notifications/stream?token={alice}&last_event_id=%ff"),
+            false,
+        ),
+        ("/notifications?before=%C3%28".to_owned(), true),
     ] {
-        let request = Request::get(&uri)
-            .header("authorization", format!("Bearer {}", token("alice")))
-            .body(Body::empty())
-            .unwrap();
-        let (status, body) = call(&router, request).await;
+        let mut request = Request::get(&uri);
+        if bearer {
+            request = request.header("authorization", format!("Bearer {alice}"));
+        }
+        let (status, body) = call(&router, request.body(Body::empty()).unwrap()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
         assert_eq!(body["error"], "malformed", "{uri}: {body}");
     }

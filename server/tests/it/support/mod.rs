@@ -197,7 +197,7 @@ pub async fn respond(
 }
 
 /// Sends one request through the router (no socket) and returns the status and JSON body
-/// (`Value::Null` when the body is empty).
+/// (`Value::Null` when the body is empty). Panics if it opens an event stream.
 pub async fn call(
     router: &axum::Router,
     request: axum::http::Request<axum::body::Body>,
@@ -206,6 +206,12 @@ pub async fn call(
 
     let response = respond(router, request).await;
     let status = response.status();
+    // A stream never ends: reading it would hang the test instead of failing it.
+    let content_type = response.headers().get(axum::http::header::CONTENT_TYPE);
+    assert!(
+        content_type.is_none_or(|t| t != "text/event-stream"),
+        "an event stream opened ({status}) where an answer was expected"
+    );
     let bytes = response
         .into_body()
         .collect()
