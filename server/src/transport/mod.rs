@@ -6,6 +6,7 @@
 //! whose first bytes are a stream request goes to the lean transport (`lean.rs`) instead: an
 //! idle stream then costs a few KiB rather than hyper's buffers.
 
+mod host;
 pub mod lean;
 
 use std::net::SocketAddr;
@@ -134,6 +135,8 @@ pub async fn serve(
     header_read_timeout: Duration,
     shutdown: CancellationToken,
 ) {
+    // Before any route, on both transports: a request whose host is unclear is refused.
+    let router = router.layer(axum::middleware::from_fn(host::require));
     let mut http = ConnectionBuilder::new(TokioExecutor::new());
     // hyper's default, kept on purpose: the end of a client's input is its hang-up. That is how
     // a stream on a kept-alive connection learns its client left (an `EventSource` never

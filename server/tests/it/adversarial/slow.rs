@@ -79,12 +79,12 @@ async fn odd_requests_get_a_clear_answer() {
         ("a 20 KiB header on a stream request", format!("GET {stream} HTTP/1.1\r\n{big_header}\r\n"), " 431 "),
         (
             "Transfer-Encoding and Content-Length on a stream request",
-            format!("GET {stream} HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"),
+            format!("GET {stream} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"),
             " 400 ",
         ),
         (
             "a request pipelined after a stream request",
-            format!("GET {stream}&last_event_id=z%20z HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n"),
+            format!("GET {stream}&last_event_id=z%20z HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n"),
             " 400 ",
         ),
         (
@@ -93,6 +93,12 @@ async fn odd_requests_get_a_clear_answer() {
             " 400 ",
         ),
         ("HTTP/1.0", format!("GET {stream}&last_event_id=z%20z HTTP/1.0\r\n\r\n"), " 400 "),
+        // RFC 9112 §3.2: an HTTP/1.1 request needs exactly one valid Host, on either transport.
+        ("no Host on a stream request", format!("GET {stream} HTTP/1.1\r\n\r\n"), " 400 "),
+        ("two Hosts on a stream request", format!("GET {stream} HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), " 400 "),
+        ("an invalid Host on a stream request", format!("GET {stream} HTTP/1.1\r\nHost: a b\r\n\r\n"), " 400 "),
+        ("no Host on another request", "GET /healthz HTTP/1.1\r\n\r\n".to_owned(), " 400 "),
+        ("two Hosts on another request", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_owned(), " 400 "),
     ];
     for (name, request, expected) in &cases {
         let answer = send(&server, request.as_bytes()).await;

@@ -1,0 +1,83 @@
+//! The `Host` rule of HTTP/1.1, which neither hyper nor httparse applies for their user.
+//!
+//! RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1
+//! request message that lacks a Host header field and to any request message that contains more
+//! than one Host header field line or a Host header field with an invalid field value." A
+//! request whose host is unclear is one a proxy and Belfry could read as meant for different
+//! origins, so it is refused before it reaches a route, on both transports (the lean one hands
+//! its requests to the same router). HTTP/1.0 may leave `Host` out, and HTTP/2 carries the
+//! authority in `:authority` (hyper puts it in the URI), so only doubling or an invalid value is
+//! refused there.
+
+use axum::extract::Request;
+use axum::http::header::{CONNECTION, DATE, HOST};
+use axum::http::{HeaderValue, StatusCode, Version};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Whether `request` names its host as RFC 9112 §3.2 requires.
+pub fn is_valid(request: &Request) -> bool {
+    let mut hosts = request.headers().get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => false,
+        (None, _) => request.version() != Version::HTTP_11,
+        // Empty is allowed (a target without an authority); anything else must be one.
+        (Some(host), None) => {
+            host.is_empty() || axum::http::uri::Authority::try_from(host.as_bytes()).is_ok()
+        }
+    }
+}
+
+/// Middleware: a request that breaks the rule gets an empty 400 and its connection closes, as
+/// the transports answer a malformed head.
+pub async fn require(request: Request, next: Next) -> Response {
+    if is_valid(&request) {
+        return next.run(request).await;
+    }
+    tracing::debug!("refused a request without one valid Host");
+    let date = HeaderValue::try_from(httpdate::fmt_http_date(std::time::SystemTime::now()));
+    let mut response = (
+        StatusCode::BAD_REQUEST,
+        [(CONNECTION, HeaderValue::from_static("close"))],
+    )
+        .into_response();
+    if let Ok(date) = date {
+        response.headers_mut().insert(DATE, date);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(version: Version, hosts: &[&str]) -> Request {
+        let mut builder = Request::builder().uri("/healthz").version(version);
+        for host in hosts {
+            builder = builder.header(HOST, *host);
+        }
+        builder.body(axum::body::Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn http_1_1_needs_exactly_one_valid_host() {
+        assert!(is_valid(&request(
+            Version::HTTP_11,
+            &["belfry.example:8443"]
+        )));
+        assert!(is_valid(&request(Version::HTTP_11, &["[::1]:3000"])));
+        assert!(is_valid(&request(Version::HTTP_11, &[""])));
+        assert!(!is_valid(&request(Version::HTTP_11, &[])));
+        assert!(!is_valid(&request(Version::HTTP_11, &["a", "b"])));
+        assert!(!is_valid(&request(Version::HTTP_11, &["a b"])));
+        assert!(!is_valid(&request(Version::HTTP_11, &["a/b"])));
+    }
+
+    #[test]
+    fn http_1_0_and_http_2_may_leave_it_out_but_not_double_it() {
+        for version in [Version::HTTP_10, Version::HTTP_2] {
+            assert!(is_valid(&request(version, &[])));
+            assert!(!is_valid(&request(version, &["a", "a"])));
+        }
+    }
+}
