@@ -61,9 +61,12 @@ pub async fn opens_a_stream(socket: &TcpStream) -> bool {
 pub async fn serve(mut socket: TcpStream, router: axum::Router, header_read_timeout: Duration) {
     let request = match tokio::time::timeout(header_read_timeout, read_head(&mut socket)).await {
         Ok(Ok(request)) => request,
-        Ok(Err(HeadError::Malformed)) => return refuse(&mut socket, "400 Bad Request").await,
+        // Boxed: a refusal's state (its lingering read) is no part of an idle stream's task.
+        Ok(Err(HeadError::Malformed)) => {
+            return Box::pin(refuse(&mut socket, "400 Bad Request")).await
+        }
         Ok(Err(HeadError::TooLarge)) => {
-            return refuse(&mut socket, "431 Request Header Fields Too Large").await
+            return Box::pin(refuse(&mut socket, "431 Request Header Fields Too Large")).await
         }
         Ok(Err(HeadError::Closed)) | Err(_) => return,
     };
@@ -80,7 +83,36 @@ async fn refuse(socket: &mut TcpStream, status: &str) {
         "HTTP/1.1 {status}\r\nconnection: close\r\n{}content-length: 0\r\n\r\n",
         date()
     );
-    let _ = socket.write_all(answer.as_bytes()).await;
+    if socket.write_all(answer.as_bytes()).await.is_ok() {
+        close_in_stages(socket).await;
+    }
+}
+
+/// How long, and for how many bytes, a refused connection is still read after its answer.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// Ends a connection whose request was not read to its end (a head past [`MAX_HEAD`], say)
+/// without losing the answer: closing a socket with unread input makes the kernel send a reset,
+/// which can reach the client before it has read the answer and discard it. So, as RFC 9112
+/// §9.6 describes, the write side closes first (the client reads the answer, then its end),
+/// and what the client still sends is read and dropped until it closes too, for at most
+/// [`LINGER`] or [`LINGER_BYTES`].
+async fn close_in_stages(socket: &mut TcpStream) {
+    if socket.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = vec![0u8; 4096];
+    let drain = async {
+        let mut read = 0;
+        while read < LINGER_BYTES {
+            match socket.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => read += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// The `Date` header line every answer of this transport carries (RFC 9110 §6.6.1).

@@ -196,6 +196,27 @@ async fn errors_on_the_lean_transport_are_whole_responses() {
     assert_eq!(head.header("content-length"), Some("0"));
 }
 
+/// A head past the limit is refused with the rest of it unread: the answer is followed by the
+/// server's end of the connection, not a reset that could discard the answer unread.
+#[tokio::test]
+async fn a_refused_head_is_closed_without_a_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&support::sqlite_url(&dir)).await;
+    let mut raw = Raw::connect(&server).await;
+    let big = "a".repeat(40 * 1024);
+    raw.send(&format!(
+        "GET /notifications/stream HTTP/1.1\r\nhost: belfry\r\nx-big: {big}\r\n\r\n"
+    ))
+    .await;
+    let head = raw.head().await;
+    assert_eq!(
+        head.status_line,
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
+    // `fill` fails the test on a read error (a reset); 0 is the server's orderly end.
+    assert_eq!(raw.fill().await, 0, "the connection ends without a reset");
+}
+
 /// `Last-Event-ID` is read as UTF-8, as a browser sends it: an id outside ASCII resumes exactly,
 /// and bytes that are not UTF-8 are refused (400) rather than taken for an unknown id.
 #[tokio::test]
