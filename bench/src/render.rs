@@ -338,24 +338,47 @@ fn targets_table(runs: &[Vec<Record>]) -> String {
             met(median(&memory) <= 3.3 * 1024.0)
         );
     }
-    let targeted = |records: &[Record]| {
-        records.iter().find_map(|r| match r {
-            Record::Delivery {
-                target,
-                streams: 10_000,
-                rate: 1000,
-                batch: 1,
-                latency,
-                lost,
-                ..
-            } if target == BELFRY => Some((latency.p99_ms, *lost)),
-            _ => None,
-        })
+    // Every attempt at the step in a run: a step that failed is run once more, and the sweep
+    // counts the second attempt (a step fails only when it fails twice in a row), so the run's
+    // figure is its last attempt; an earlier one is shown beside it, and what any attempt lost
+    // counts.
+    let attempts = |records: &[Record]| -> Vec<(f64, u64)> {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Delivery {
+                    target,
+                    streams: 10_000,
+                    rate: 1000,
+                    batch: 1,
+                    latency,
+                    lost,
+                    ..
+                } if target == BELFRY => Some((latency.p99_ms, *lost)),
+                _ => None,
+            })
+            .collect()
     };
-    let p99 = per_run(runs, |records| targeted(records).map(|(p99, _)| p99));
+    let p99 = per_run(runs, |records| attempts(records).last().map(|a| a.0));
     if !p99.is_empty() {
-        let lost: u64 = runs.iter().filter_map(|r| targeted(r)).map(|t| t.1).sum();
-        let shown: Vec<String> = p99.iter().map(|ms| format!("{ms:.2}")).collect();
+        let lost: u64 = runs.iter().flat_map(|r| attempts(r)).map(|a| a.1).sum();
+        let shown: Vec<String> = runs
+            .iter()
+            .map(|r| attempts(r))
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                let earlier: Vec<String> = a[..a.len() - 1]
+                    .iter()
+                    .map(|(ms, _)| format!("{ms:.2}"))
+                    .collect();
+                let last = format!("{:.2}", a[a.len() - 1].0);
+                if earlier.is_empty() {
+                    last
+                } else {
+                    format!("{last} (run again after {})", earlier.join(", "))
+                }
+            })
+            .collect();
         let _ = writeln!(
             out,
             "| p99 ≤ 5 ms at 10,000 streams and 1,000 notifications/s, nothing lost, in every run | p99 {} ms (runs), {lost} lost | {} |",
@@ -1022,6 +1045,29 @@ mod tests {
         assert!(
             text.contains("p99 4.00, 6.00, 4.50 ms (runs), 0 lost | **no** |"),
             "one run past 5 ms fails the target: {text}"
+        );
+    }
+
+    #[test]
+    fn a_target_step_run_again_counts_its_second_attempt_and_shows_the_first() {
+        let lines: Vec<Line> = [(1, 4.0), (2, 73.9), (2, 3.2), (3, 2.6)]
+            .into_iter()
+            .map(|(run, p99)| Line {
+                run,
+                record: delivery(BELFRY, 1000, p99, 0),
+            })
+            .collect();
+        let text = markdown(&lines);
+        assert!(
+            text.contains("p99 4.00, 3.20 (run again after 73.90), 2.60 ms (runs), 0 lost | yes |"),
+            "{text}"
+        );
+        let mut twice_failed = lines;
+        twice_failed[2].record = delivery(BELFRY, 1000, 60.0, 0);
+        assert!(
+            markdown(&twice_failed)
+                .contains("60.00 (run again after 73.90), 2.60 ms (runs), 0 lost | **no** |"),
+            "a step that failed twice fails the target"
         );
     }
 }
