@@ -315,11 +315,19 @@ pip_version() { .venv/bin/pip show "$1" | awk '/^Version:/ { print $2 }'; }
   for failure in "${failed[@]}"; do
     echo "- **Scenario failed**: $failure"
   done
-  # The run the kept rows come from.
-  # (The run before, and the runs it kept rows from in turn.)
+  # The runs the kept rows come from: the run before, and the runs it kept rows from in turn,
+  # less a partial run whose servers this run measured again (none of its rows is left).
   if [ -n "$rerun" ]; then
-    sed -n '1s/^- /- Kept rows: /p' "$work/run-info.before"
-    grep '^- Kept rows: ' "$work/run-info.before" || true
+    { sed -n '1s/^- /- Kept rows: /p' "$work/run-info.before"
+      grep '^- Kept rows: ' "$work/run-info.before" || true
+    } | while IFS= read -r line; do
+      measured=$(sed -n 's/.*this run measured only \(.*\), the other rows.*/\1/p' <<<"$line")
+      superseded=${measured:+yes}
+      for server in $measured; do
+        [[ " $rerun " == *" $server "* ]] || superseded=
+      done
+      [ -n "$superseded" ] || echo "$line"
+    done
   fi
 } >bench/run-info.md
 render
