@@ -22,10 +22,23 @@ pub fn is_valid(request: &Request) -> bool {
         (Some(_), Some(_)) => false,
         (None, _) => request.version() != Version::HTTP_11,
         // Empty is allowed (a target without an authority); anything else must be one.
-        (Some(host), None) => {
-            host.is_empty() || axum::http::uri::Authority::try_from(host.as_bytes()).is_ok()
-        }
+        (Some(host), None) => host.is_empty() || is_host_and_port(host.as_bytes()),
     }
+}
+
+/// RFC 9110 §7.2: `Host = uri-host [ ":" port ]`, a port being digits. An authority as
+/// `http::uri::Authority` reads it would also take a user part (`user@host`) and a port that is
+/// not a number, neither of which a `Host` may carry.
+fn is_host_and_port(host: &[u8]) -> bool {
+    if host.contains(&b'@') || axum::http::uri::Authority::try_from(host).is_err() {
+        return false;
+    }
+    // The port is what follows the last colon, unless that colon is inside an IPv6 literal.
+    let port = match host.iter().rposition(|&b| b == b':') {
+        Some(colon) if !host[colon..].contains(&b']') => &host[colon + 1..],
+        _ => return true,
+    };
+    port.iter().all(u8::is_ascii_digit)
 }
 
 /// Middleware: a request that breaks the rule gets an empty 400 and its connection closes, as
@@ -71,6 +84,28 @@ mod tests {
         assert!(!is_valid(&request(Version::HTTP_11, &["a", "b"])));
         assert!(!is_valid(&request(Version::HTTP_11, &["a b"])));
         assert!(!is_valid(&request(Version::HTTP_11, &["a/b"])));
+        for invalid in [
+            "evil@127.0.0.1",
+            "user:pw@host",
+            "@host",
+            "host:80x",
+            "h:ab",
+            "a:b:c",
+        ] {
+            assert!(
+                !is_valid(&request(Version::HTTP_11, &[invalid])),
+                "{invalid}"
+            );
+        }
+        for valid in [
+            "host:",
+            "[::1]",
+            "[::1]:8443",
+            "127.0.0.1:3000",
+            "b.example",
+        ] {
+            assert!(is_valid(&request(Version::HTTP_11, &[valid])), "{valid}");
+        }
     }
 
     #[test]

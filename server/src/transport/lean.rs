@@ -57,9 +57,9 @@ pub async fn opens_a_stream(socket: &TcpStream) -> bool {
 }
 
 /// Serves the connection's one stream request with `router`, until the response ends, the
-/// client hangs up, or a write stalls.
-pub async fn serve(mut socket: TcpStream, router: axum::Router, header_read_timeout: Duration) {
-    let request = match tokio::time::timeout(header_read_timeout, read_head(&mut socket)).await {
+/// client hangs up, or a write stalls. The request head must have arrived by `head_by`.
+pub async fn serve(mut socket: TcpStream, router: axum::Router, head_by: tokio::time::Instant) {
+    let request = match tokio::time::timeout_at(head_by, read_head(&mut socket)).await {
         Ok(Ok(request)) => request,
         // Boxed: a refusal's state (its lingering read) is no part of an idle stream's task.
         Ok(Err(HeadError::Malformed)) => {
@@ -67,6 +67,9 @@ pub async fn serve(mut socket: TcpStream, router: axum::Router, header_read_time
         }
         Ok(Err(HeadError::TooLarge)) => {
             return Box::pin(refuse(&mut socket, "431 Request Header Fields Too Large")).await
+        }
+        Ok(Err(HeadError::UriTooLong)) => {
+            return Box::pin(refuse(&mut socket, "414 URI Too Long")).await
         }
         Ok(Err(HeadError::Closed)) | Err(_) => return,
     };
@@ -92,8 +95,8 @@ async fn refuse(socket: &mut TcpStream, status: &str) {
 const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 64 * 1024;
 
-/// Ends a connection whose request was not read to its end (a head past [`MAX_HEAD`], say)
-/// without losing the answer: closing a socket with unread input makes the kernel send a reset,
+/// Ends a connection after an answer that is not a stream (a refused head, an error), whose
+/// request may not have been read to its end, without losing the answer: closing a socket with unread input makes the kernel send a reset,
 /// which can reach the client before it has read the answer and discard it. So, as RFC 9112
 /// §9.6 describes, the write side closes first (the client reads the answer, then its end),
 /// and what the client still sends is read and dropped until it closes too, for at most
@@ -127,6 +130,8 @@ pub enum HeadError {
     Malformed,
     /// A head past [`MAX_HEAD`] bytes or [`MAX_HEADERS`] headers (answered 431).
     TooLarge,
+    /// A request line alone past [`MAX_HEAD`] bytes (answered 414).
+    UriTooLong,
     /// The client hung up first.
     Closed,
 }
@@ -158,6 +163,8 @@ pub fn parse_head(buffer: &[u8]) -> Result<Option<Request<Body>>, HeadError> {
     match parsed.parse(buffer) {
         Ok(httparse::Status::Complete(_)) => to_request(&parsed).map(Some),
         Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD => Ok(None),
+        // RFC 9112 §3: a request line longer than the server reads is a 414.
+        Ok(httparse::Status::Partial) if !buffer.contains(&b'\n') => Err(HeadError::UriTooLong),
         Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
             Err(HeadError::TooLarge)
         }
@@ -170,7 +177,7 @@ fn to_request(parsed: &httparse::Request<'_, '_>) -> Result<Request<Body>, HeadE
     // an encoding, let alone both) is refused rather than left unread on the connection.
     let has_body = parsed.headers.iter().any(|h| {
         h.name.eq_ignore_ascii_case("transfer-encoding")
-            || (h.name.eq_ignore_ascii_case("content-length") && h.value != b"0")
+            || (h.name.eq_ignore_ascii_case("content-length") && !is_zero(h.value))
     });
     if has_body {
         return Err(HeadError::Malformed);
@@ -189,6 +196,12 @@ fn to_request(parsed: &httparse::Request<'_, '_>) -> Result<Request<Body>, HeadE
     request
         .body(Body::empty())
         .map_err(|_| HeadError::Malformed)
+}
+
+/// Whether a `Content-Length` value says 0 (`0`, `00`: RFC 9110 §8.6 allows leading zeros).
+fn is_zero(value: &[u8]) -> bool {
+    let value = value.trim_ascii();
+    !value.is_empty() && value.iter().all(|&b| b == b'0')
 }
 
 /// Headers about the message's framing, which this transport writes itself.
@@ -218,7 +231,13 @@ async fn write_response(socket: &mut TcpStream, response: Response<Body>) -> std
         drop(head);
         copy_frames(socket, body).await
     } else {
-        Box::pin(write_whole(socket, head, body)).await
+        // An error answer may leave input unread (a body the client sends anyway, say).
+        Box::pin(async {
+            write_whole(socket, head, body).await?;
+            close_in_stages(socket).await;
+            Ok(())
+        })
+        .await
     }
 }
 
@@ -290,4 +309,44 @@ async fn write_with_deadline<W: AsyncWriteExt + Unpin>(
     tokio::time::timeout(WRITE_DEADLINE + jitter, writer.write_all(bytes))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "write deadline passed"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_length_in_any_spelling_is_no_body() {
+        for length in ["0", "00", " 0 "] {
+            let head = format!(
+                "GET /notifications/stream HTTP/1.1\r\nhost: b\r\ncontent-length: {length}\r\n\r\n"
+            );
+            assert!(
+                matches!(parse_head(head.as_bytes()), Ok(Some(_))),
+                "{length:?}"
+            );
+        }
+        let head = b"GET /notifications/stream HTTP/1.1\r\nhost: b\r\ncontent-length: 01\r\n\r\n";
+        assert_eq!(parse_head(head).err(), Some(HeadError::Malformed));
+    }
+
+    #[test]
+    fn a_request_line_past_the_limit_is_414_and_headers_past_it_431() {
+        let long_line = format!(
+            "GET /notifications/stream?x={} HTTP/1.1",
+            "a".repeat(MAX_HEAD)
+        );
+        assert_eq!(
+            parse_head(long_line.as_bytes()).err(),
+            Some(HeadError::UriTooLong)
+        );
+        let long_header = format!(
+            "GET /notifications/stream HTTP/1.1\r\nx: {}",
+            "a".repeat(MAX_HEAD)
+        );
+        assert_eq!(
+            parse_head(long_header.as_bytes()).err(),
+            Some(HeadError::TooLarge)
+        );
+    }
 }

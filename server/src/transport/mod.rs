@@ -23,6 +23,7 @@ use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// How long open connections get to finish after a shutdown signal.
@@ -39,12 +40,13 @@ async fn serve_hyper(
     router: axum::Router,
     http: Arc<ConnectionBuilder<TokioExecutor>>,
     watcher: hyper_util::server::graceful::Watcher,
-    header_read_timeout: Duration,
+    first_request_by: Instant,
 ) {
     // hyper's header-read deadline starts only once it knows the protocol, and finding
     // out reads up to 24 bytes without one: a client that sends one byte (or the HTTP/2
     // preface) and stalls would hold its socket for ever. So the connection's first
-    // request must begin within the deadline too, or the connection is dropped.
+    // request must have arrived by the deadline set when it was accepted, or the connection
+    // is dropped.
     let first_request = Arc::new(AtomicBool::new(false));
     let service = {
         let first_request = Arc::clone(&first_request);
@@ -59,7 +61,7 @@ async fn serve_hyper(
     tokio::pin!(connection);
     let ended = tokio::select! {
         ended = &mut connection => ended,
-        () = tokio::time::sleep(header_read_timeout) => {
+        () = tokio::time::sleep_until(first_request_by) => {
             if !first_request.load(Ordering::Relaxed) {
                 tracing::debug!("no request within the header deadline; closing");
                 return;
@@ -191,23 +193,20 @@ pub async fn serve(
         let http = Arc::clone(&http);
         let watcher = connections.watcher();
         tasks.spawn(async move {
+            // One deadline for the first request head, from the accept: the peek at its first
+            // bytes and the reading of the rest share it (each had its own, which let a client
+            // that waited before sending hold the socket for twice the setting).
+            let head_by = Instant::now() + header_read_timeout;
             let first_bytes = lean::opens_a_stream(&socket);
-            match tokio::time::timeout(header_read_timeout, first_bytes).await {
-                Ok(true) => return lean::serve(socket, router, header_read_timeout).await,
+            match tokio::time::timeout_at(head_by, first_bytes).await {
+                Ok(true) => return lean::serve(socket, router, head_by).await,
                 Ok(false) => {}
                 // Connected and sent nothing within the deadline: let it go.
                 Err(_) => return,
             }
             // On the heap, so that a lean stream's task (most connections) does not carry the
             // room a hyper connection's state needs.
-            Box::pin(serve_hyper(
-                socket,
-                router,
-                http,
-                watcher,
-                header_read_timeout,
-            ))
-            .await;
+            Box::pin(serve_hyper(socket, router, http, watcher, head_by)).await;
         });
     }
     tasks.close();

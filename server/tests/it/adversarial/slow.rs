@@ -65,6 +65,32 @@ async fn stalls_are_cut_off_at_the_header_deadline() {
     unharmed(&server, &mut bystander).await;
 }
 
+/// The header deadline (1 s here) runs from the connect: a client that waits before it sends
+/// the start of a request and then stalls is cut off then, not a whole deadline after its first
+/// bytes (each step of reading a head once had a deadline of its own: about 1.9 s here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_header_deadline_runs_from_the_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(&dir).await;
+    let starts: [&[u8]; 2] = [b"GET /notifications/stream?token=", b"G"];
+    for start in starts {
+        let connected = std::time::Instant::now();
+        let mut socket = TcpStream::connect(server.url.trim_start_matches("http://"))
+            .await
+            .expect("connect");
+        // The attack itself: nothing for most of the deadline, then a request that stalls.
+        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+        socket.write_all(start).await.expect("send");
+        closed_by_server(socket).await;
+        let held = connected.elapsed();
+        assert!(
+            held < std::time::Duration::from_millis(1600),
+            "{:?} held the connection for {held:?}",
+            String::from_utf8_lossy(start)
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odd_requests_get_a_clear_answer() {
     let dir = tempfile::tempdir().unwrap();
@@ -97,6 +123,9 @@ async fn odd_requests_get_a_clear_answer() {
         ("no Host on a stream request", format!("GET {stream} HTTP/1.1\r\n\r\n"), " 400 "),
         ("two Hosts on a stream request", format!("GET {stream} HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), " 400 "),
         ("an invalid Host on a stream request", format!("GET {stream} HTTP/1.1\r\nHost: a b\r\n\r\n"), " 400 "),
+        ("a request line past 16 KiB", format!("GET {stream}&x={} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(17 * 1024)), " 414 "),
+        ("a Host with a user part", format!("GET {stream} HTTP/1.1\r\nHost: evil@127.0.0.1\r\n\r\n"), " 400 "),
+        ("a Host whose port is not a number", "GET /healthz HTTP/1.1\r\nHost: h:80x\r\n\r\n".to_owned(), " 400 "),
         ("no Host on another request", "GET /healthz HTTP/1.1\r\n\r\n".to_owned(), " 400 "),
         ("two Hosts on another request", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_owned(), " 400 "),
     ];
