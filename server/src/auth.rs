@@ -171,9 +171,18 @@ fn unauthorized(code: &'static str, message: &str) -> AppError {
 }
 
 fn bearer(parts: &Parts) -> Result<Option<&str>, AppError> {
-    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+    let mut given = parts.headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = given.next() else {
         return Ok(None);
     };
+    // Two credentials: a proxy that reads the last could let through what Belfry, reading the
+    // first, would not. Neither is taken.
+    if given.next().is_some() {
+        return Err(AppError::malformed(
+            "the Authorization header is given twice",
+            None,
+        ));
+    }
     // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
     value
         .to_str()

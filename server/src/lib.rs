@@ -140,6 +140,9 @@ pub fn app(state: AppState) -> Router {
         .split_for_parts();
     let (api, mut document) = api::routes().split_for_parts();
     document.merge(stream_doc);
+    // Every API route and the stream read their query strings by one strict rule.
+    let api = api.layer(axum::middleware::from_fn(api::query::strict));
+    let stream = stream.layer(axum::middleware::from_fn(api::query::strict));
     let api = match openapi::Document::of(&document) {
         Ok(document) => api.layer(Extension(document)),
         Err(err) => {

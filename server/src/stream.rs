@@ -60,17 +60,27 @@ pub async fn stream(
     Query(params): Query<StreamParams>,
 ) -> Result<impl IntoResponse, AppError> {
     // A browser sends back the id it was given, as UTF-8: an id of any script resumes. Bytes
-    // that are not UTF-8 were never an id.
-    let header = headers
-        .get("last-event-id")
-        .map(|v| std::str::from_utf8(v.as_bytes()).map(str::to_owned))
-        .transpose()
-        .map_err(|_| {
+    // that are not UTF-8 were never an id, and two ids are one too many.
+    let mut given = headers.get_all("last-event-id").iter();
+    let header = match (given.next(), given.next()) {
+        (_, Some(_)) => {
+            return Err(AppError::malformed(
+                "Last-Event-ID is given twice",
+                Some("last_event_id"),
+            ))
+        }
+        (Some(value), None) => Some(std::str::from_utf8(value.as_bytes()).map_err(|_| {
             AppError::malformed("Last-Event-ID is not UTF-8 text", Some("last_event_id"))
-        })?;
+        })?),
+        (None, _) => None,
+    };
+    // An empty one says nothing (a browser sends none before its first id), so the query's
+    // counts then.
+    let given = |id: &str| !id.trim().is_empty();
     let resume_from = header
-        .or(params.last_event_id)
-        .filter(|id| !id.trim().is_empty())
+        .filter(|id| given(id))
+        .map(str::to_owned)
+        .or(params.last_event_id.filter(|id| given(id)))
         .map(|id| NotificationId::parse(id.trim()))
         .transpose()
         .map_err(|msg| AppError::malformed(msg, Some("last_event_id")))?;

@@ -215,6 +215,18 @@ async fn a_refused_head_is_closed_without_a_reset() {
     );
     // `fill` fails the test on a read error (a reset); 0 is the server's orderly end.
     assert_eq!(raw.fill().await, 0, "the connection ends without a reset");
+
+    // The same for an error the router answers, with more input behind the request.
+    let mut raw = Raw::connect(&server).await;
+    let after = "b".repeat(32 * 1024);
+    raw.send(&format!(
+        "GET /notifications/stream?token=x HTTP/1.1\r\nhost: belfry\r\n\r\n{after}"
+    ))
+    .await;
+    let head = raw.head().await;
+    assert_eq!(head.status_line, "HTTP/1.1 401 Unauthorized");
+    raw.body(&head).await;
+    assert_eq!(raw.fill().await, 0, "the connection ends without a reset");
 }
 
 /// `Last-Event-ID` is read as UTF-8, as a browser sends it: an id outside ASCII resumes exactly,
@@ -245,6 +257,17 @@ async fn last_event_id_is_utf8() {
         .write_all(&request("café-1".as_bytes()))
         .await
         .unwrap();
+    assert_eq!(raw.head().await.status_line, "HTTP/1.1 200 OK");
+    raw.until(&format!("event: new-notification\nid: {}\n", after.id))
+        .await;
+
+    // An empty header says nothing: the query's id counts.
+    let mut raw = Raw::connect(&server).await;
+    raw.send(&format!(
+        "GET /notifications/stream?token={}&last_event_id=caf%C3%A9-1 HTTP/1.1\r\nhost: belfry\r\nlast-event-id: \r\n\r\n",
+        token("alice")
+    ))
+    .await;
     assert_eq!(raw.head().await.status_line, "HTTP/1.1 200 OK");
     raw.until(&format!("event: new-notification\nid: {}\n", after.id))
         .await;

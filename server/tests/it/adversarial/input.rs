@@ -33,6 +33,11 @@ async fn unreadable_query_values_get_the_json_error() {
             false,
         ),
         ("/notifications?before=%C3%28".to_owned(), true),
+        // On every route, whether or not it reads the name: a name given twice, or not UTF-8.
+        (format!("/notifications/stream?token=a&token={alice}"), true),
+        ("/notifications?foo=1&foo=2".to_owned(), true),
+        ("/healthz?x=%ff".to_owned(), false),
+        ("/notifications/unread-count?x=%ff".to_owned(), true),
     ] {
         let mut request = Request::get(&uri);
         if bearer {
@@ -42,6 +47,32 @@ async fn unreadable_query_values_get_the_json_error() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
         assert_eq!(body["error"], "malformed", "{uri}: {body}");
     }
+}
+
+/// A header that must say one thing, said twice: neither is taken (a proxy reading the other one
+/// would disagree with Belfry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_or_resume_given_twice_is_refused() {
+    let db = sqlite().await;
+    let router = belfry::app(state(db.store.clone()));
+    let alice = format!("Bearer {}", token("alice"));
+    let request = Request::get("/notifications")
+        .header("authorization", &alice)
+        .header("authorization", format!("Bearer {}", token("bob")))
+        .body(Body::empty())
+        .unwrap();
+    let (status, body) = call(&router, request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "malformed", "{body}");
+    let request = Request::get("/notifications/stream")
+        .header("authorization", &alice)
+        .header("last-event-id", "a")
+        .header("last-event-id", "b")
+        .body(Body::empty())
+        .unwrap();
+    let (status, body) = call(&router, request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "last_event_id", "{body}");
 }
 
 /// 150 notifications of 2,000 four-byte characters are 1.2 MB: a resume from before them is
