@@ -11,6 +11,10 @@
 //! `cargo build --workspace` would do exactly that; the workspace's `default-members` keeps a
 //! plain `cargo build` to the server, and the check below makes any other mix fail to compile.
 
+// The bell's nested view types need more than the default when built without
+// `--cfg erase_components` (as `cargo fuzz` builds the server, with its own RUSTFLAGS).
+#![recursion_limit = "256"]
+
 #[cfg(all(feature = "ssr", feature = "browser"))]
 compile_error!(
     "`app` is built with `ssr` and a browser feature (`hydrate`/`csr`) at once, which gives a \
