@@ -206,8 +206,8 @@ fn find_token(parts: &Parts, allow_query: bool) -> Result<String, AppError> {
         return Ok(token.to_owned());
     }
     if allow_query {
-        // Read as every query is (`api::query`): a token given twice, or not UTF-8, is refused
-        // rather than passed over for the cookie.
+        // The stream's query has passed `api::query::strict`: a token given twice, or not
+        // UTF-8, was refused there rather than passed over for the cookie.
         if let Query(TokenQuery { token: Some(token) }) = Query::from_uri(&parts.uri)? {
             return Ok(token);
         }

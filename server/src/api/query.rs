@@ -8,7 +8,7 @@
 //! `?token=a&token=b` beside an `Authorization` header went unnoticed. Here a name and its value
 //! must be UTF-8 once percent-decoded (RFC 3986 §2.5: URIs carry text as UTF-8), and no name
 //! may be given twice: one rule, [`check`], which [`strict`] applies to every API route and the
-//! stream before anything reads the query, and [`Query`] again where one is read.
+//! stream (`lib.rs`) before anything reads the query. [`Query`] then only deserialises.
 
 use std::borrow::Cow;
 
@@ -21,14 +21,13 @@ use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
 
-/// The query string deserialised as `T` (a struct of optional fields, usually), or 400.
+/// The query string deserialised as `T` (a struct of optional fields, usually), or 400. Only
+/// for routes behind [`strict`], which has checked the query already.
 pub struct Query<T>(pub T);
 
 impl<T: DeserializeOwned> Query<T> {
-    /// `uri`'s query as `T`. Errors, each a `malformed`: what [`check`] refuses, a value of the
-    /// wrong type (`?limit=x`).
+    /// `uri`'s query as `T`. Errors: a value of the wrong type (`?limit=x`), `malformed`.
     pub fn from_uri(uri: &Uri) -> Result<Self, AppError> {
-        check(uri.query().unwrap_or_default())?;
         let axum::extract::Query(value) = axum::extract::Query::try_from_uri(uri)?;
         Ok(Self(value))
     }
@@ -104,8 +103,11 @@ mod tests {
         id: Option<String>,
     }
 
+    /// As a route reads it: [`check`] (the layer), then the extractor.
     fn read(uri: &str) -> Result<Option<String>, String> {
-        Query::<Params>::from_uri(&uri.parse().unwrap())
+        let uri: Uri = uri.parse().unwrap();
+        check(uri.query().unwrap_or_default())
+            .and_then(|()| Query::<Params>::from_uri(&uri))
             .map(|Query(p)| p.id)
             .map_err(|e| e.to_string())
     }
