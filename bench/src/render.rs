@@ -359,22 +359,24 @@ fn targets_table(runs: &[Vec<Record>]) -> String {
             })
             .collect()
     };
-    let p99 = per_run(runs, |records| attempts(records).last().map(|a| a.0));
-    if !p99.is_empty() {
-        let lost: u64 = runs.iter().flat_map(|r| attempts(r)).map(|a| a.1).sum();
-        let shown: Vec<String> = runs
+    let measured: Vec<Vec<(f64, u64)>> = runs
+        .iter()
+        .map(|records| attempts(records))
+        .filter(|a| !a.is_empty())
+        .collect();
+    if !measured.is_empty() {
+        let p99: Vec<f64> = measured.iter().map(|a| a[a.len() - 1].0).collect();
+        let lost: u64 = measured.iter().flatten().map(|a| a.1).sum();
+        let shown: Vec<String> = measured
             .iter()
-            .map(|r| attempts(r))
-            .filter(|a| !a.is_empty())
             .map(|a| {
-                let earlier: Vec<String> = a[..a.len() - 1]
-                    .iter()
-                    .map(|(ms, _)| format!("{ms:.2}"))
-                    .collect();
-                let last = format!("{:.2}", a[a.len() - 1].0);
+                let (last, earlier) = a.split_last().expect("not empty");
+                let last = format!("{:.2}", last.0);
                 if earlier.is_empty() {
                     last
                 } else {
+                    let earlier: Vec<String> =
+                        earlier.iter().map(|(ms, _)| format!("{ms:.2}")).collect();
                     format!("{last} (run again after {})", earlier.join(", "))
                 }
             })
