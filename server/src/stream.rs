@@ -76,11 +76,11 @@ pub async fn stream(
     };
     // An empty one says nothing (a browser sends none before its first id), so the query's
     // counts then.
-    let given = |id: &str| !id.trim().is_empty();
+    let says_something = |id: &str| !id.trim().is_empty();
     let resume_from = header
-        .filter(|id| given(id))
+        .filter(|id| says_something(id))
         .map(str::to_owned)
-        .or(params.last_event_id.filter(|id| given(id)))
+        .or(params.last_event_id.filter(|id| says_something(id)))
         .map(|id| NotificationId::parse(id.trim()))
         .transpose()
         .map_err(|msg| AppError::malformed(msg, Some("last_event_id")))?;

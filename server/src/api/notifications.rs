@@ -2,12 +2,11 @@
 
 use app::Notification;
 use axum::extract::{Path, State};
-
-use super::query::Query;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::query::Query;
 use crate::auth::{AuthUser, CsrfGuard};
 use crate::error::{AppError, ErrorBody};
 use crate::model::{Category, NotificationId};

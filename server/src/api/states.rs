@@ -6,12 +6,11 @@
 use app::protocol::AllCounts;
 use app::Notification;
 use axum::extract::{Path, State};
-
-use super::query::Query;
 use axum::http::StatusCode;
 use axum::Json;
 
 use super::body::JsonBody;
+use super::query::Query;
 use crate::auth::{AuthUser, CsrfGuard};
 use crate::error::{AppError, ErrorBody};
 use crate::model::{parse_ids, ActionName, Category, NotificationId, SnoozeUntil, UserId};

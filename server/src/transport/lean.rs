@@ -91,14 +91,14 @@ async fn refuse(socket: &mut TcpStream, status: &str) {
     }
 }
 
-/// How long, and for how many bytes, a refused connection is still read after its answer.
+/// How long, and for how many bytes, a connection is still read after an answer that ends it.
 const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 64 * 1024;
 
 /// Ends a connection after an answer that is not a stream (a refused head, an error), whose
-/// request may not have been read to its end, without losing the answer: closing a socket with unread input makes the kernel send a reset,
-/// which can reach the client before it has read the answer and discard it. So, as RFC 9112
-/// §9.6 describes, the write side closes first (the client reads the answer, then its end),
+/// request may not have been read to its end, without losing the answer: closing a socket with
+/// unread input makes the kernel send a reset, which can reach the client before it has read
+/// the answer and discard it. So, as RFC 9112 §9.6 describes, the write side closes first (the client reads the answer, then its end),
 /// and what the client still sends is read and dropped until it closes too, for at most
 /// [`LINGER`] or [`LINGER_BYTES`].
 async fn close_in_stages(socket: &mut TcpStream) {
